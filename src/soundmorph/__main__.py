@@ -1,0 +1,5 @@
+import sys
+
+from soundmorph.cli import main
+
+sys.exit(main())

@@ -1,0 +1,232 @@
+"""The model folder: what a trained model is on disk.
+
+::
+
+    MODEL/
+      config.json          format version, class, soundmorph version, every setting, the geometry
+      model.safetensors    the best weights (and the normalisation statistics)
+      library.json         the training library: index -> file, split, posterior mean
+      history.csv          loss per epoch; loss.png, its curve
+      train/               training state, kept apart: last.safetensors (last weights),
+                           optimizer.safetensors, state.json (epoch, best loss, RNG)
+
+Every file is written atomically (a temporary file in the same folder, then ``os.replace``).
+Nothing is unpickled: tensors are safetensors, everything else is JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from soundmorph import __version__
+from soundmorph.config import Preset
+from soundmorph.errors import ModelFolderError, SoundmorphError
+from soundmorph.model import SpectrogramVAE
+
+FORMAT_VERSION = 1
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+LIBRARY_FILE = "library.json"
+TRAIN_DIR = "train"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2) + "\n").encode())
+
+
+def _save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _load_tensors(path: Path) -> dict[str, torch.Tensor]:
+    if not path.is_file():
+        raise ModelFolderError(f"{path}: missing")
+    try:
+        return load_file(path)
+    except (SafetensorError, OSError, ValueError) as error:
+        raise ModelFolderError(f"{path}: not a readable safetensors file ({error})") from None
+
+
+def _read_json(path: Path) -> Any:
+    if not path.is_file():
+        raise ModelFolderError(f"{path}: missing")
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ModelFolderError(f"{path}: not valid JSON ({error})") from None
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What ``config.json`` says: the settings and the clip geometry."""
+
+    preset: Preset
+    n_freq: int
+    n_frames: int
+
+    def build(self) -> SpectrogramVAE:
+        """A freshly initialised model of this geometry."""
+        return SpectrogramVAE(self.preset.model, n_freq=self.n_freq, n_frames=self.n_frames)
+
+
+def save_model(folder: Path, model: SpectrogramVAE, preset: Preset) -> None:
+    """Write ``config.json`` and ``model.safetensors`` for ``model`` into ``folder``."""
+    config = {
+        "format_version": FORMAT_VERSION,
+        "class": type(model).__name__,
+        "soundmorph_version": __version__,
+        "n_freq": model.n_freq,
+        "n_frames": model.n_frames,
+        "preset": preset.to_dict(),
+    }
+    _save_tensors(folder / WEIGHTS_FILE, model.state_dict())
+    atomic_write_json(folder / CONFIG_FILE, config)
+
+
+def read_info(folder: Path) -> ModelInfo:
+    """Parse and check ``config.json`` of a model folder."""
+    if not folder.is_dir():
+        raise ModelFolderError(f"{folder}: no such model folder")
+    config = _read_json(folder / CONFIG_FILE)
+    path = folder / CONFIG_FILE
+    if not isinstance(config, dict):
+        raise ModelFolderError(f"{path}: not a soundmorph model config")
+    version = config.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ModelFolderError(
+            f"{path}: unknown format version {version!r} (this soundmorph reads {FORMAT_VERSION})"
+        )
+    if config.get("class") != SpectrogramVAE.__name__:
+        raise ModelFolderError(f"{path}: unknown model class {config.get('class')!r}")
+    try:
+        preset = Preset.from_dict(config["preset"])
+        info = ModelInfo(preset=preset, n_freq=int(config["n_freq"]), n_frames=int(config["n_frames"]))
+    except (KeyError, TypeError, ValueError, SoundmorphError) as error:
+        raise ModelFolderError(f"{path}: invalid config ({error})") from None
+    if info.n_freq != preset.audio.n_freq or info.n_frames != preset.audio.clip_frames:
+        raise ModelFolderError(f"{path}: geometry does not match the audio settings")
+    return info
+
+
+def load_weights(model: nn.Module, path: Path) -> None:
+    """Load safetensors weights into ``model``, refusing missing, extra or mis-shaped tensors."""
+    tensors = _load_tensors(path)
+    expected = model.state_dict()
+    if set(tensors) != set(expected):
+        missing = sorted(set(expected) - set(tensors))
+        extra = sorted(set(tensors) - set(expected))
+        raise ModelFolderError(
+            f"{path}: tensors do not match the config (missing {missing}, unexpected {extra})"
+        )
+    for name, tensor in tensors.items():
+        if tensor.shape != expected[name].shape:
+            raise ModelFolderError(
+                f"{path}: {name} has shape {tuple(tensor.shape)}, "
+                f"the config needs {tuple(expected[name].shape)}"
+            )
+    model.load_state_dict(tensors)
+
+
+def load_model(folder: Path, *, device: torch.device | str = "cpu") -> tuple[SpectrogramVAE, ModelInfo]:
+    """The model in ``folder`` (best weights), in eval mode on ``device``, and its info."""
+    info = read_info(folder)
+    model = info.build()
+    load_weights(model, folder / WEIGHTS_FILE)
+    return model.to(device).eval(), info
+
+
+def save_library(folder: Path, library: dict[str, Any]) -> None:
+    """Write ``library.json`` (root, files with split and latent mean)."""
+    atomic_write_json(folder / LIBRARY_FILE, library)
+
+
+def load_library(folder: Path) -> dict[str, Any]:
+    """Read ``library.json``; an empty library when a model was saved without one."""
+    path = folder / LIBRARY_FILE
+    if not path.exists():
+        return {"root": None, "files": []}
+    library = _read_json(path)
+    if not isinstance(library, dict) or not isinstance(library.get("files"), list):
+        raise ModelFolderError(f"{path}: not a soundmorph library index")
+    return library
+
+
+def save_train_state(
+    folder: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    state: dict[str, Any],
+    rng: dict[str, torch.Tensor],
+) -> None:
+    """Write the last weights, the optimizer and ``state`` (JSON) + ``rng`` (tensors) to ``folder/train``.
+
+    ``state.json`` is written last, so an interruption leaves the previous complete state.
+    """
+    train = folder / TRAIN_DIR
+    _save_tensors(train / "last.safetensors", model.state_dict())
+    opt = optimizer.state_dict()
+    tensors = {f"rng.{k}": v for k, v in rng.items()}
+    for index, slots in opt["state"].items():
+        for slot, value in slots.items():
+            tensors[f"state.{index}.{slot}"] = torch.as_tensor(value)
+    _save_tensors(train / "optimizer.safetensors", tensors)
+    atomic_write_json(train / "state.json", {**state, "param_groups": opt["param_groups"]})
+
+
+def has_train_state(folder: Path) -> bool:
+    return (folder / TRAIN_DIR / "state.json").is_file()
+
+
+def load_train_state(
+    folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer
+) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Restore the last weights and the optimizer from ``folder/train``; return (state, rng)."""
+    train = folder / TRAIN_DIR
+    state = _read_json(train / "state.json")
+    load_weights(model, train / "last.safetensors")
+    tensors = _load_tensors(train / "optimizer.safetensors")
+    slots: dict[int, dict[str, torch.Tensor]] = {}
+    rng = {}
+    for key, value in tensors.items():
+        kind, _, rest = key.partition(".")
+        if kind == "rng":
+            rng[rest] = value
+        else:
+            index, _, slot = rest.partition(".")
+            slots.setdefault(int(index), {})[slot] = value
+    try:
+        optimizer.load_state_dict({"state": slots, "param_groups": state.pop("param_groups")})
+    except (KeyError, ValueError) as error:
+        raise ModelFolderError(f"{train}: optimizer state does not match the model ({error})") from None
+    return state, rng

@@ -1,0 +1,308 @@
+"""The ``soundmorph`` command: parse, call :mod:`soundmorph.api`, print.
+
+torch is imported only inside the commands, so ``--help`` is instant. Every error a user can
+cause ends with one line on stderr and exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from soundmorph import __version__
+from soundmorph.errors import SoundmorphError
+
+METRIC_HEADERS = ("mse", "cosine", "sc_db", "lsd_db")
+
+
+def _print_paths(paths: Sequence[Path]) -> None:
+    for path in paths:
+        print(f"wrote {path}")
+
+
+def _phase_options(args: argparse.Namespace) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if args.iterations is not None:
+        options["n_iter"] = args.iterations
+    if args.momentum is not None:
+        options["momentum"] = args.momentum
+    return options
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from soundmorph import api
+
+    paths = api.demo(args.out, clips=args.clips, epochs=args.epochs, preset=args.preset, force=args.force)
+    _print_paths(paths)
+    report = json.loads((Path(args.out) / "evaluation.json").read_text())
+    _print_summary(report)
+
+
+def cmd_list(args: argparse.Namespace) -> None:
+    from soundmorph import api
+    from soundmorph.audio import info
+
+    library = api.list_sounds(args.folder)
+    print(f"{'index':>5}  {'seconds':>7}  {'rate':>6}  {'ch':>2}  file")
+    for index, (path, name) in enumerate(zip(library.files, library.names, strict=True)):
+        meta = info(path)
+        print(f"{index:>5}  {meta.duration:>7.3f}  {meta.sample_rate:>6}  {meta.channels:>2}  {name}")
+    for skipped in library.skipped:
+        print(f"skipped {skipped.path}: {skipped.reason}")
+    print(f"{len(library)} usable, {len(library.skipped)} skipped")
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from soundmorph import api
+
+    result = api.train(
+        args.folder,
+        args.out,
+        preset=args.preset,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        holdout=args.holdout,
+        learning_rate=args.lr,
+        seed=args.seed,
+        clip_seconds=args.clip_seconds,
+        resume=args.resume,
+        force=args.force,
+        device=args.device,
+    )
+    for skipped in result.library.skipped:
+        print(f"skipped {skipped.path}: {skipped.reason}")
+    last = result.history[-1] if result.history else None
+    held = int(result.holdout.sum())
+    print(f"trained on {len(result.library) - held} clips ({held} held out) in {result.seconds:.1f} s")
+    if last is not None:
+        print(
+            f"epoch {last.epoch}: loss {last.loss:.5g}, held-out {last.holdout_loss:.5g}, "
+            f"{last.clips_per_second:.0f} clips/s"
+        )
+    print(f"model folder: {result.folder}")
+
+
+def _print_summary(report: dict[str, Any]) -> None:
+    from soundmorph.api import summary_rows
+
+    print(f"{'split':<8} {'system':<17} {'clips':>5} " + " ".join(f"{h:>9}" for h in METRIC_HEADERS))
+    for split, system, values in summary_rows(report):
+        cells = " ".join(f"{values[h]:>9.4g}" for h in METRIC_HEADERS)
+        print(f"{split:<8} {system:<17} {values['clips']:>5} {cells}")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from soundmorph import api
+
+    report = api.evaluate(args.model, args.folder, device=args.device)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return
+    print(f"{'index':>5} {'split':<8} " + " ".join(f"{h:>9}" for h in METRIC_HEADERS) + "  file")
+    for clip in report["clips"]:
+        cells = " ".join(f"{clip[h]:>9.4g}" for h in METRIC_HEADERS)
+        print(f"{clip['index']:>5} {clip['split']:<8} {cells}  {clip['name']}")
+    for skipped in report["skipped"]:
+        print(f"skipped {skipped['path']}: {skipped['reason']}")
+    print()
+    _print_summary(report)
+
+
+def cmd_morph(args: argparse.Namespace) -> None:
+    from soundmorph import api
+
+    model = api.load(args.model, device=args.device)
+    sound = model.morph(
+        args.a, args.b, args.alpha, sample=args.sample, seed=args.seed, **_phase_options(args)
+    )
+    _print_paths(sound.save(args.out, plot=args.plot, force=args.force))
+
+
+def cmd_sweep(args: argparse.Namespace) -> None:
+    from soundmorph import api
+
+    model = api.load(args.model, device=args.device)
+    _print_paths(
+        api.save_sweep(
+            model.sweep(args.a, args.b, args.steps, **_phase_options(args)), args.out, force=args.force
+        )
+    )
+
+
+def _weighted(item: str) -> tuple[str, float]:
+    source, sep, weight = item.rpartition(":")
+    if not sep or not source:
+        raise SoundmorphError(f"{item!r}: give each sound as SOURCE:WEIGHT, e.g. 3:0.5")
+    try:
+        return source, float(weight)
+    except ValueError:
+        raise SoundmorphError(f"{item!r}: weight {weight!r} is not a number") from None
+
+
+def cmd_blend(args: argparse.Namespace) -> None:
+    from soundmorph import api
+
+    model = api.load(args.model, device=args.device)
+    sound = model.blend([_weighted(item) for item in args.items], **_phase_options(args))
+    _print_paths(sound.save(args.out, plot=args.plot, force=args.force))
+
+
+def cmd_glide(args: argparse.Namespace) -> None:
+    from soundmorph import api
+
+    model = api.load(args.model, device=args.device)
+    sound = model.glide(args.a, args.b, repeats=args.repeats, curve=args.curve, **_phase_options(args))
+    _print_paths(sound.save(args.out, plot=args.plot, force=args.force))
+
+
+def cmd_generate(args: argparse.Namespace) -> None:
+    from soundmorph import api
+
+    model = api.load(args.model, device=args.device)
+    sounds = model.generate(args.count, seed=args.seed, **_phase_options(args))
+    for sound in sounds:
+        _print_paths(
+            sound.save(
+                Path(args.out) / f"{sound.name}.wav",
+                plot=Path(args.out) / f"{sound.name}.png",
+                force=args.force,
+            )
+        )
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    from soundmorph.web.server import serve
+
+    serve(args.model, host=args.host, port=args.port, device=args.device)
+
+
+def _add_render_options(parser: argparse.ArgumentParser, *, plot: bool = True) -> None:
+    parser.add_argument("--iterations", type=int, help="Griffin-Lim iterations (default: the model's, 32)")
+    parser.add_argument(
+        "--momentum", type=float, help="Griffin-Lim momentum in [0, 1) (default: the model's)"
+    )
+    parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
+    parser.add_argument("--force", action="store_true", help="overwrite existing files")
+    if plot:
+        parser.add_argument("--plot", type=Path, help="also write the spectrogram as this PNG")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="soundmorph",
+        description="Learn a latent space of your sounds and render the sounds between them.",
+    )
+    parser.add_argument("--version", action="version", version=f"soundmorph {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, func: Callable[[argparse.Namespace], None], help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.set_defaults(func=func)
+        return p
+
+    p = command("demo", cmd_demo, "synthesize drum loops, train on them, evaluate and render a sweep")
+    p.add_argument("--out", type=Path, required=True, help="folder for everything the demo writes")
+    p.add_argument("--clips", type=int, default=16, help="drum loops to synthesize (default 16)")
+    p.add_argument("--epochs", type=int, default=60, help="training epochs (default 60)")
+    p.add_argument("--preset", default="default", help="preset: default or paper")
+    p.add_argument("--force", action="store_true", help="overwrite an existing demo folder")
+
+    p = command("list", cmd_list, "list the sounds of a folder with their index, and the skipped files")
+    p.add_argument("folder", type=Path)
+
+    p = command("train", cmd_train, "train a model on a folder of sounds")
+    p.add_argument("folder", type=Path)
+    p.add_argument("--out", type=Path, required=True, help="model folder to write")
+    p.add_argument("--preset", default="default", help="default (measured best) or paper (the reference)")
+    p.add_argument("--epochs", type=int, help="epochs (default: the preset's)")
+    p.add_argument("--batch-size", type=int, help="clips per step (default: the preset's, 16)")
+    p.add_argument("--holdout", type=float, help="fraction of clips kept out of training, e.g. 0.2")
+    p.add_argument("--lr", type=float, help="Adam learning rate (default 1e-3)")
+    p.add_argument("--seed", type=int, help="seed of the split, the initialisation and the sampling")
+    p.add_argument("--clip-seconds", type=float, help="fit every clip to this length (default: the preset's)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted or finished run")
+    p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
+    p.add_argument("--force", action="store_true", help="replace an existing model folder")
+
+    p = command("evaluate", cmd_evaluate, "reconstruction metrics per clip and per split, with baselines")
+    p.add_argument("model", type=Path)
+    p.add_argument(
+        "folder", type=Path, nargs="?", help="sounds to evaluate on (default: the training library)"
+    )
+    p.add_argument("--json", action="store_true", help="print the whole report as JSON")
+    p.add_argument("--device")
+
+    sources = "a library index, a library file name, or a path to an audio file"
+    p = command("morph", cmd_morph, "render the sound at (1 - alpha) A + alpha B")
+    p.add_argument("model", type=Path)
+    p.add_argument("a", help=sources)
+    p.add_argument("b", help=sources)
+    p.add_argument("--alpha", type=float, default=0.5, help="0 is A, 1 is B (default 0.5)")
+    p.add_argument("--out", type=Path, required=True, help="WAV file to write")
+    p.add_argument("--sample", action="store_true", help="sample the posteriors instead of their means")
+    p.add_argument("--seed", type=int, default=0, help="seed of the phase (and of --sample)")
+    _add_render_options(p)
+
+    p = command("sweep", cmd_sweep, "render N steps from A to B (WAV + PNG each, and a grid picture)")
+    p.add_argument("model", type=Path)
+    p.add_argument("a", help=sources)
+    p.add_argument("b", help=sources)
+    p.add_argument("--steps", type=int, default=9)
+    p.add_argument("--out", type=Path, required=True, help="folder to write")
+    _add_render_options(p, plot=False)
+
+    p = command("blend", cmd_blend, "render a weighted blend of several sounds")
+    p.add_argument("model", type=Path)
+    p.add_argument("items", nargs="+", metavar="SOURCE:WEIGHT")
+    p.add_argument("--out", type=Path, required=True, help="WAV file to write")
+    _add_render_options(p)
+
+    p = command("glide", cmd_glide, "the loop repeated while it moves from A to B, in one file")
+    p.add_argument("model", type=Path)
+    p.add_argument("a", help=sources)
+    p.add_argument("b", help=sources)
+    p.add_argument("--repeats", type=int, default=8)
+    p.add_argument("--curve", default="linear", help="linear, smooth or exp")
+    p.add_argument("--out", type=Path, required=True, help="WAV file to write")
+    _add_render_options(p)
+
+    p = command("generate", cmd_generate, "render new sounds from latents drawn from the prior")
+    p.add_argument("model", type=Path)
+    p.add_argument("--count", type=int, default=4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, required=True, help="folder to write")
+    _add_render_options(p, plot=False)
+
+    p = command("serve", cmd_serve, "open a local web page to explore a model: pick, drag, hear, download")
+    p.add_argument("model", type=Path)
+    p.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)"
+    )
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--device", help="cpu, cuda ... (default: CUDA when present)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except SoundmorphError as error:
+        print(f"soundmorph: error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"soundmorph: error: {error.filename or ''}: {error.strerror or error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("soundmorph: interrupted (a training run continues with --resume)", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

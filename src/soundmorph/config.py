@@ -1,0 +1,231 @@
+"""Settings: frozen dataclasses for audio, model, training and rendering, and the presets.
+
+Every setting lives here once, with its unit; everything else is derived from it. A model folder
+stores these dataclasses as JSON (see :mod:`soundmorph.checkpoint`), so a model always renders with
+the settings it was trained with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+from soundmorph.errors import SoundmorphError
+
+SAMPLE_RATE = 22_050  # Hz, every clip is resampled to this
+N_FFT = 2048  # samples per STFT frame
+WIN_LENGTH = 2048  # samples, Hann window
+HOP_LENGTH = 512  # samples between frames
+PAPER_CLIP_SAMPLES = 75_600  # 2 bars at 140 BPM = 8 beats * 60 / 140 s * 22,050 Hz -> 148 frames
+MIN_CLIP_SECONDS = 0.5  # shortest clip length a model can be trained on
+
+InputScale = Literal["linear", "log"]
+Covariance = Literal["full", "diagonal"]
+PhaseInit = Literal["random", "zeros"]
+
+
+def n_frames(n_samples: int, hop_length: int = HOP_LENGTH) -> int:
+    """Number of frames of a centred STFT of ``n_samples`` samples."""
+    return 1 + n_samples // hop_length
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise SoundmorphError(message)
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    """How audio becomes a spectrogram and back."""
+
+    sample_rate: int = SAMPLE_RATE  # Hz
+    n_fft: int = N_FFT  # samples
+    win_length: int = WIN_LENGTH  # samples (Hann)
+    hop_length: int = HOP_LENGTH  # samples
+    clip_seconds: float | None = None  # every clip is cropped or zero-padded to this; None: library median
+
+    def __post_init__(self) -> None:
+        _check(self.sample_rate > 0, f"sample_rate must be positive, got {self.sample_rate}")
+        _check(self.n_fft > 0 and self.hop_length > 0, "n_fft and hop_length must be positive")
+        _check(0 < self.win_length <= self.n_fft, f"win_length must be in (0, n_fft], got {self.win_length}")
+        if self.clip_seconds is not None:
+            _check(
+                self.clip_seconds >= MIN_CLIP_SECONDS,
+                f"clip length must be at least {MIN_CLIP_SECONDS} s, got {self.clip_seconds} s",
+            )
+
+    @property
+    def n_freq(self) -> int:
+        """Frequency bins of the one-sided spectrum."""
+        return self.n_fft // 2 + 1
+
+    @property
+    def clip_samples(self) -> int:
+        """Samples per clip; only defined once the clip length is known."""
+        _check(self.clip_seconds is not None, "the clip length is not set yet")
+        assert self.clip_seconds is not None
+        return round(self.clip_seconds * self.sample_rate)
+
+    @property
+    def clip_frames(self) -> int:
+        """STFT frames per clip."""
+        return n_frames(self.clip_samples, self.hop_length)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The CNN-VAE. The defaults are the reference (``paper``) architecture."""
+
+    latent_dim: int = 16  # size of z
+    channels: int = 256  # width of every hidden layer
+    last_stride: int = 4  # second time stride; the first is ceil(frames / last_stride) (37 for 148)
+    covariance: Covariance = "full"  # posterior: full (lower-triangular scale) or diagonal
+    input_scale: InputScale = "linear"  # what the network sees: |D| or log(1 + |D| / floor)
+    log_floor: float = 1e-3  # magnitude at which log scaling turns from linear to logarithmic
+    normalize: bool = False  # standardise each frequency bin with training-set statistics
+    dropout: float = 0.0  # dropout on the hidden layers (training only)
+
+    def __post_init__(self) -> None:
+        _check(self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
+        _check(self.channels >= 1, f"channels must be >= 1, got {self.channels}")
+        _check(self.last_stride >= 1, f"last_stride must be >= 1, got {self.last_stride}")
+        _check(self.covariance in ("full", "diagonal"), f"unknown covariance {self.covariance!r}")
+        _check(self.input_scale in ("linear", "log"), f"unknown input_scale {self.input_scale!r}")
+        _check(self.log_floor > 0, f"log_floor must be positive, got {self.log_floor}")
+        _check(0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How a model is trained. The defaults are the reference's."""
+
+    epochs: int = 500
+    batch_size: int = 16
+    learning_rate: float = 1e-3  # Adam
+    weight_decay: float = 0.0  # AdamW-style decoupled decay; 0 is plain Adam
+    kl_weight: float = 1e-3  # weight of KL(q(z|x) || N(0, I)) in the loss
+    kl_warmup_epochs: int = 0  # KL weight ramps linearly from 0 over this many epochs
+    holdout: float = 0.0  # fraction of the library kept out of training (seeded, stable per file)
+    augment_gain_db: float = 0.0  # random gain of +-this many dB per clip and step; 0: none
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check(self.epochs >= 0, f"epochs must be >= 0, got {self.epochs}")
+        _check(self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}")
+        _check(self.learning_rate > 0, f"learning rate must be positive, got {self.learning_rate}")
+        _check(self.weight_decay >= 0, f"weight decay must be >= 0, got {self.weight_decay}")
+        _check(self.kl_weight >= 0, f"KL weight must be >= 0, got {self.kl_weight}")
+        _check(self.kl_warmup_epochs >= 0, "kl_warmup_epochs must be >= 0")
+        _check(0.0 <= self.holdout < 1.0, f"holdout must be in [0, 1), got {self.holdout}")
+        _check(self.augment_gain_db >= 0, "augment_gain_db must be >= 0")
+
+
+@dataclass(frozen=True)
+class PhaseConfig:
+    """Griffin-Lim phase reconstruction."""
+
+    n_iter: int = 32
+    momentum: float = 0.99  # fast Griffin-Lim; librosa.griffinlim's default, which the reference used
+    init: PhaseInit = "random"
+
+    def __post_init__(self) -> None:
+        _check(self.n_iter >= 0, f"n_iter must be >= 0, got {self.n_iter}")
+        _check(0.0 <= self.momentum < 1.0, f"momentum must be in [0, 1), got {self.momentum}")
+        _check(self.init in ("random", "zeros"), f"unknown phase init {self.init!r}")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named, complete set of settings."""
+
+    name: str
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    phase: PhaseConfig = field(default_factory=PhaseConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary of every setting."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Preset:
+        """Inverse of :meth:`to_dict`; unknown keys are an error, missing keys take defaults."""
+        try:
+            return cls(
+                name=str(data["name"]),
+                audio=_from_dict(AudioConfig, data.get("audio", {})),
+                model=_from_dict(ModelConfig, data.get("model", {})),
+                train=_from_dict(TrainConfig, data.get("train", {})),
+                phase=_from_dict(PhaseConfig, data.get("phase", {})),
+            )
+        except (KeyError, TypeError) as error:
+            raise SoundmorphError(f"invalid settings: {error}") from None
+
+    def replace(self, **sections: Any) -> Preset:
+        """Copy with some fields of some sections changed: ``replace(train={"epochs": 5})``."""
+        changes = {
+            key: dataclasses.replace(getattr(self, key), **value) if isinstance(value, dict) else value
+            for key, value in sections.items()
+        }
+        return dataclasses.replace(self, **changes)
+
+
+_T = TypeVar("_T")
+
+
+def _from_dict(cls: type[_T], data: dict[str, Any]) -> _T:
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = set(data) - names
+    if unknown:
+        raise SoundmorphError(f"unknown {cls.__name__} setting(s): {', '.join(sorted(unknown))}")
+    return cls(**data)
+
+
+def paper() -> Preset:
+    """The reference system, faithfully: linear magnitudes, MSE, 148 frames, GL 32."""
+    return Preset(name="paper", audio=AudioConfig(clip_seconds=PAPER_CLIP_SAMPLES / SAMPLE_RATE))
+
+
+def default() -> Preset:
+    """soundmorph's default, chosen on held-out sounds by ``python -m bench quality``.
+
+    Log-magnitude input standardised per frequency bin (so the loss does not let the loud low bins
+    dominate), any clip length (the library's median), dropout, gain augmentation and KL warm-up
+    against memorising a small library.
+    """
+    return Preset(
+        name="default",
+        model=ModelConfig(input_scale="log", normalize=True, dropout=0.1),
+        train=TrainConfig(epochs=300, kl_weight=1e-3, kl_warmup_epochs=20, augment_gain_db=6.0),
+    )
+
+
+PRESETS = {"paper": paper, "default": default}
+
+
+def get_preset(name: str) -> Preset:
+    """The preset called ``name`` (one of :data:`PRESETS`)."""
+    if name not in PRESETS:
+        raise SoundmorphError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
+    return PRESETS[name]()
+
+
+def clip_seconds_from_lengths(lengths: list[int], sample_rate: int) -> float:
+    """The library's median clip length in seconds, never below :data:`MIN_CLIP_SECONDS`."""
+    _check(len(lengths) > 0, "no clips to take a median length from")
+    ordered = sorted(lengths)
+    median = ordered[(len(ordered) - 1) // 2]  # lower median: an actual clip's length
+    return max(median / sample_rate, MIN_CLIP_SECONDS)
+
+
+def time_strides(frames: int, last_stride: int) -> tuple[int, int]:
+    """Strides of the two time convolutions for a clip of ``frames`` frames.
+
+    The reference hard-codes (37, 4) for 148 frames. For any frame count the model pads the
+    frames up to ``first * last_stride`` with ``first = ceil(frames / last_stride)``; 148 gives
+    exactly (37, 4) and no padding.
+    """
+    return math.ceil(frames / last_stride), last_stride

@@ -1,0 +1,227 @@
+"""The CNN-VAE on STFT magnitudes: encoder, Gaussian posterior, decoder.
+
+Only ``torch.nn`` here: no files, no printing. The reference (preset ``paper``) is a stack of
+2-D convolutions whose kernels span either the whole frequency axis or exactly their own stride
+along time. Such convolutions are matrix products over reshaped tensors, so every layer below is a
+``Linear`` on a reshaped tensor: the same function and the same parameter count as the reference's
+``Conv2D``/``Conv2DTranspose`` layers, computed as a few large matmuls instead of convolutions.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from soundmorph.config import ModelConfig, time_strides
+from soundmorph.dsp import inverse_log_scale, log_scale
+
+
+class Posterior:
+    """A Gaussian ``q(z | x) = N(mean, L L^T)`` with a lower-triangular ``L`` of positive diagonal.
+
+    Parameters
+    ----------
+    mean : torch.Tensor [shape=(batch, latent)]
+    scale_tril : torch.Tensor [shape=(batch, latent, latent)]
+    """
+
+    def __init__(self, mean: torch.Tensor, scale_tril: torch.Tensor) -> None:
+        self.mean = mean
+        self.scale_tril = scale_tril
+
+    def mode(self) -> torch.Tensor:
+        """The most likely latent [batch, latent] (the mean): deterministic encodings."""
+        return self.mean
+
+    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``mean + L eps`` with ``eps ~ N(0, I)`` [batch, latent], differentiable (reparameterised)."""
+        eps = torch.randn(self.mean.shape, generator=generator, device=self.mean.device)
+        return self.mean + (self.scale_tril @ eps.unsqueeze(-1)).squeeze(-1)
+
+    def kl(self) -> torch.Tensor:
+        """``KL(q || N(0, I))`` per item [batch], in nats, in closed form.
+
+        ``0.5 * (tr(L L^T) + mean^T mean - k - log det(L L^T))``.
+        """
+        k = self.mean.shape[-1]
+        trace = self.scale_tril.pow(2).sum(dim=(-2, -1))
+        log_det = 2.0 * torch.diagonal(self.scale_tril, dim1=-2, dim2=-1).log().sum(-1)
+        return 0.5 * (trace + self.mean.pow(2).sum(-1) - k - log_det)
+
+
+def posterior_size(latent_dim: int, covariance: str) -> int:
+    """Outputs of the encoder head: mean plus the free entries of the scale (152 for 16, full)."""
+    scale = latent_dim * (latent_dim + 1) // 2 if covariance == "full" else latent_dim
+    return latent_dim + scale
+
+
+class Encoder(nn.Module):
+    """Magnitude [batch, freq, frames] -> :class:`Posterior` over the latent.
+
+    Frequency is collapsed first (one ``channels``-vector per frame), then time in two strided
+    steps ``(first, last)`` from :func:`soundmorph.config.time_strides`; frames are zero-padded up
+    to ``first * last`` (148 frames: ``(37, 4)``, no padding), then a dense head.
+    """
+
+    _tril: torch.Tensor
+
+    def __init__(self, config: ModelConfig, *, n_freq: int, n_frames: int) -> None:
+        super().__init__()
+        c = config.channels
+        self.config = config
+        self.n_frames = n_frames
+        self.strides = time_strides(n_frames, config.last_stride)
+        self.freq = nn.Linear(n_freq, c)  # Conv2D(c, kernel=(n_freq, 1))
+        self.time1 = nn.Linear(self.strides[0] * c, c)  # Conv2D(c, kernel=(1, s1), stride=(1, s1))
+        self.time2 = nn.Linear(self.strides[1] * c, c)  # Conv2D(c, kernel=(1, s2), stride=(1, s2))
+        self.head = nn.Linear(c, posterior_size(config.latent_dim, config.covariance))
+        self.dropout = nn.Dropout(config.dropout)
+        k = config.latent_dim
+        self.register_buffer("_tril", torch.tril_indices(k, k), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> Posterior:
+        """Encode ``x`` [batch, freq, frames] (already scaled by :meth:`SpectrogramVAE.to_input`)."""
+        s1, s2 = self.strides
+        h = F.pad(x, (0, s1 * s2 - x.shape[-1])).transpose(1, 2)  # [b, frames, freq]
+        h = self.dropout(F.relu(self.freq(h)))  # [b, s1*s2, c]
+        h = self.dropout(F.relu(self.time1(h.reshape(h.shape[0], s2, -1))))  # [b, s2, c]
+        h = self.dropout(F.relu(self.time2(h.reshape(h.shape[0], -1))))  # [b, c]
+        return self._posterior(self.head(h))
+
+    def _posterior(self, params: torch.Tensor) -> Posterior:
+        k = self.config.latent_dim
+        mean, raw = params[:, :k], params[:, k:]
+        if self.config.covariance == "full":
+            # TFP's FillScaleTriL: free lower triangle, softplus(diagonal) + 1e-5 keeps it positive.
+            tril = params.new_zeros(params.shape[0], k, k)
+            tril[:, self._tril[0], self._tril[1]] = raw
+            diag = F.softplus(torch.diagonal(tril, dim1=-2, dim2=-1)) + 1e-5
+            tril = torch.tril(tril, diagonal=-1) + torch.diag_embed(diag)
+        else:
+            tril = torch.diag_embed(F.softplus(raw) + 1e-5)
+        return Posterior(mean, tril)
+
+
+class Decoder(nn.Module):
+    """Latent [batch, latent] -> network output [batch, freq, frames], the encoder's mirror.
+
+    Dense to ``channels``, then two transposed strided steps along time (each with one bias per
+    channel, as a ``Conv2DTranspose``), then one ``channels -> freq`` map per frame with a single
+    bias (``Conv2DTranspose(1, kernel=(n_freq, 1))``); the padded frames are cropped off.
+    """
+
+    def __init__(self, config: ModelConfig, *, n_freq: int, n_frames: int) -> None:
+        super().__init__()
+        c = config.channels
+        self.n_frames = n_frames
+        self.strides = time_strides(n_frames, config.last_stride)
+        self.dense = nn.Linear(config.latent_dim, c)
+        self.time2 = nn.Linear(c, self.strides[1] * c, bias=False)
+        self.time2_bias = nn.Parameter(torch.zeros(c))
+        self.time1 = nn.Linear(c, self.strides[0] * c, bias=False)
+        self.time1_bias = nn.Parameter(torch.zeros(c))
+        self.freq = nn.Linear(c, n_freq, bias=False)
+        self.freq_bias = nn.Parameter(torch.zeros(1))
+        self.dropout = nn.Dropout(config.dropout)
+        for weight, fan_in in ((self.time2.weight, c), (self.time1.weight, c), (self.freq.weight, c)):
+            nn.init.uniform_(weight, -1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Decode ``z`` [batch, latent] to [batch, freq, frames] in the network's scale."""
+        b = z.shape[0]
+        s1, s2 = self.strides
+        h = self.dropout(F.relu(self.dense(z)))  # [b, c]
+        h = self.time2(h).reshape(b, s2, -1) + self.time2_bias  # [b, s2, c]
+        h = self.dropout(F.relu(h))
+        h = self.time1(h).reshape(b, s2 * s1, -1) + self.time1_bias  # [b, s1*s2, c]
+        h = self.dropout(F.relu(h))
+        out = self.freq(h) + self.freq_bias  # [b, s1*s2, freq]
+        return out[:, : self.n_frames].transpose(1, 2)
+
+
+class SpectrogramVAE(nn.Module):
+    """The VAE on magnitudes [batch, freq, frames], with the input scaling of its config.
+
+    ``paper`` sees linear magnitudes and outputs them through a ReLU. With ``input_scale="log"``
+    the network sees ``log(1 + |D| / floor)``, and with ``normalize`` each frequency bin is
+    standardised by training-set statistics (buffers saved with the weights); the decoder's output
+    is mapped back to a non-negative magnitude by :meth:`to_magnitude`.
+    """
+
+    freq_mean: torch.Tensor  # [freq, 1], buffer
+    freq_std: torch.Tensor  # [freq, 1], buffer
+
+    def __init__(self, config: ModelConfig, *, n_freq: int, n_frames: int) -> None:
+        super().__init__()
+        self.config = config
+        self.n_freq = n_freq
+        self.n_frames = n_frames
+        self.encoder = Encoder(config, n_freq=n_freq, n_frames=n_frames)
+        self.decoder = Decoder(config, n_freq=n_freq, n_frames=n_frames)
+        self.register_buffer("freq_mean", torch.zeros(n_freq, 1))
+        self.register_buffer("freq_std", torch.ones(n_freq, 1))
+
+    @property
+    def device(self) -> torch.device:
+        return self.freq_mean.device
+
+    def scale(self, mag: torch.Tensor) -> torch.Tensor:
+        """Magnitude [..., freq, frames] -> the network's scale, before normalisation."""
+        if self.config.input_scale == "log":
+            return log_scale(mag, floor=self.config.log_floor)
+        return mag
+
+    @torch.no_grad()
+    def fit_normalization(self, mags: torch.Tensor) -> None:
+        """Set the per-bin statistics from training magnitudes [clips, freq, frames] (no-op without
+        ``normalize``)."""
+        if not self.config.normalize:
+            return
+        scaled = self.scale(mags.to(self.device))
+        self.freq_mean.copy_(scaled.mean(dim=(0, 2)).unsqueeze(-1))
+        self.freq_std.copy_(scaled.std(dim=(0, 2)).clamp_min(1e-3).unsqueeze(-1))
+
+    def to_input(self, mag: torch.Tensor) -> torch.Tensor:
+        """Magnitude [batch, freq, frames] -> network input/target of the same shape."""
+        scaled = self.scale(mag)
+        if self.config.normalize:
+            scaled = (scaled - self.freq_mean) / self.freq_std
+        return scaled
+
+    def to_magnitude(self, out: torch.Tensor) -> torch.Tensor:
+        """Network output [batch, freq, frames] -> non-negative magnitude."""
+        if self.config.normalize:
+            out = out * self.freq_std + self.freq_mean
+        if self.config.input_scale == "log":
+            return inverse_log_scale(out, floor=self.config.log_floor)
+        return out.clamp_min(0.0)
+
+    def output(self, z: torch.Tensor) -> torch.Tensor:
+        """Decoder output [batch, freq, frames] in the network's scale (ReLU'd for linear input)."""
+        out = self.decoder(z)
+        return F.relu(out) if self.config.input_scale == "linear" else out
+
+    def encode(self, mag: torch.Tensor) -> Posterior:
+        """Posterior over the latent for magnitudes [batch, freq, frames]."""
+        return self.encoder(self.to_input(mag))
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Magnitudes [batch, freq, frames], non-negative, for latents [batch, latent]."""
+        return self.to_magnitude(self.output(z))
+
+    def forward(
+        self, mag: torch.Tensor, *, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, Posterior]:
+        """Training pass: (target, reconstruction, posterior); target and reconstruction are in the
+        network's scale [batch, freq, frames], the latent is a posterior sample."""
+        target = self.to_input(mag)
+        posterior = self.encoder(target)
+        return target, self.output(posterior.sample(generator)), posterior
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Trainable parameters of ``module``."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)

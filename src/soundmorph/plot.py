@@ -1,0 +1,104 @@
+"""Pictures: spectrograms, a sweep as a grid, the loss curve, a map of the latent space.
+
+Every function returns PNG bytes (the web page serves them as they are; the API writes them
+atomically). matplotlib is imported lazily with the non-interactive Agg backend.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+DB_RANGE = 80.0  # dB shown below the loudest bin
+
+
+def _figure(width: float, height: float) -> Figure:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def _png(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _draw_spectrogram(ax: Axes, mag: np.ndarray, *, sample_rate: int, hop_length: int, title: str) -> Any:
+    db = 20 * np.log10(np.maximum(mag, 1e-10))
+    top = float(db.max())
+    seconds = mag.shape[-1] * hop_length / sample_rate
+    image = ax.imshow(
+        db,
+        origin="lower",
+        aspect="auto",
+        cmap="magma",
+        vmin=top - DB_RANGE,
+        vmax=top,
+        extent=(0.0, seconds, 0.0, sample_rate / 2000),
+    )
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("s", fontsize=8)
+    ax.set_ylabel("kHz", fontsize=8)
+    ax.tick_params(labelsize=7)
+    return image
+
+
+def spectrogram(mag: np.ndarray, *, sample_rate: int, hop_length: int, title: str = "") -> bytes:
+    """PNG of one magnitude spectrogram [freq, frames] in dB."""
+    figure = _figure(8, 3.2)
+    ax = figure.add_subplot()
+    image = _draw_spectrogram(ax, mag, sample_rate=sample_rate, hop_length=hop_length, title=title)
+    figure.colorbar(image, ax=ax, label="dB")
+    return _png(figure)
+
+
+def spectrogram_grid(
+    mags: np.ndarray, *, sample_rate: int, hop_length: int, titles: list[str], columns: int = 4
+) -> bytes:
+    """PNG of several spectrograms [n, freq, frames] in a grid, one title each."""
+    rows = math.ceil(len(mags) / columns)
+    figure = _figure(3.2 * min(columns, len(mags)), 2.4 * rows)
+    for k, (mag, title) in enumerate(zip(mags, titles, strict=True)):
+        ax = figure.add_subplot(rows, min(columns, len(mags)), k + 1)
+        _draw_spectrogram(ax, mag, sample_rate=sample_rate, hop_length=hop_length, title=title)
+    return _png(figure)
+
+
+def loss_curve(epochs: list[int], losses: dict[str, list[float]]) -> bytes:
+    """PNG of loss curves (one line per name) against the epoch, log scale."""
+    figure = _figure(7, 4)
+    ax = figure.add_subplot()
+    for name, values in losses.items():
+        finite = [(e, v) for e, v in zip(epochs, values, strict=True) if np.isfinite(v) and v > 0]
+        if finite:
+            ax.plot(*zip(*finite, strict=True), label=name)
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _png(figure)
+
+
+def latent_map(points: np.ndarray, labels: list[str], *, held_out: np.ndarray | None = None) -> bytes:
+    """PNG of 2-D points [n, 2] (e.g. a PCA of the latent means) with their labels."""
+    figure = _figure(7, 6)
+    ax = figure.add_subplot()
+    mask = np.zeros(len(points), dtype=bool) if held_out is None else held_out
+    ax.scatter(points[~mask, 0], points[~mask, 1], s=18, label="train")
+    if mask.any():
+        ax.scatter(points[mask, 0], points[mask, 1], s=18, marker="x", label="held out")
+        ax.legend()
+    for (x, y), label in zip(points, labels, strict=True):
+        ax.annotate(label, (x, y), fontsize=6, alpha=0.7)
+    ax.set_xlabel("PC 1")
+    ax.set_ylabel("PC 2")
+    return _png(figure)

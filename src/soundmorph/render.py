@@ -1,0 +1,345 @@
+"""Rendering: a trained model with its library, turning sources and latents into sounds.
+
+Sounds are named by library index, by library file name, or by any audio file path (encoded on
+the fly). :func:`load` gives a :class:`SoundModel`; every morph returns :class:`Sound` objects
+(numpy audio + sample rate + spectrogram) that can be saved as WAV and PNG.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from soundmorph import audio, checkpoint, dsp, morph, plot
+from soundmorph.checkpoint import ModelInfo
+from soundmorph.errors import SoundmorphError
+from soundmorph.model import SpectrogramVAE
+
+Source = int | str | Path  # a library index, a library file name, or a path to an audio file
+
+
+def pick_device(device: str | torch.device | None = None) -> torch.device:
+    """``device`` if given, else CUDA when present, else the CPU."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(device)
+    except RuntimeError:
+        raise SoundmorphError(f"unknown device {device!r}") from None
+
+
+@dataclass
+class Sound:
+    """A rendered sound: audio, its magnitude spectrogram and what it is.
+
+    Attributes
+    ----------
+    audio : np.ndarray [shape=(n_samples,), float32]
+    magnitude : np.ndarray [shape=(freq, frames), non-negative]
+        The decoded magnitude the audio was reconstructed from.
+    name : str
+        Says what the sound is, e.g. ``"morph_kick__snare_a0.50"``; used for file names.
+    latent : np.ndarray [shape=(latent,)] or None
+        None for a glide, whose latent changes over time.
+    """
+
+    audio: np.ndarray
+    sample_rate: int
+    magnitude: np.ndarray
+    name: str
+    hop_length: int
+    latent: np.ndarray | None = None
+    info: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def duration(self) -> float:
+        """Seconds."""
+        return len(self.audio) / self.sample_rate
+
+    def wav_bytes(self, *, subtype: str = "PCM_16") -> bytes:
+        """The audio as a WAV file in memory (scaled down only if it would clip)."""
+        return audio.to_wav_bytes(self.audio, sample_rate=self.sample_rate, subtype=subtype)
+
+    def spectrogram_png(self) -> bytes:
+        """A picture of :attr:`magnitude` in dB, as PNG bytes."""
+        return plot.spectrogram(
+            self.magnitude, sample_rate=self.sample_rate, hop_length=self.hop_length, title=self.name
+        )
+
+    def save(
+        self,
+        path: str | Path,
+        *,
+        plot: str | Path | None = None,
+        force: bool = False,
+        subtype: str = "PCM_16",
+    ) -> list[Path]:
+        """Write the WAV (and the spectrogram PNG to ``plot``); refuses to overwrite without ``force``."""
+        path = Path(path)
+        targets = [path] + ([Path(plot)] if plot is not None else [])
+        for target in targets:
+            if target.exists() and not force:
+                raise SoundmorphError(f"{target}: exists (use --force to overwrite)")
+        written = [audio.write(path, self.audio, sample_rate=self.sample_rate, subtype=subtype, force=force)]
+        if plot is not None:
+            checkpoint.atomic_write_bytes(Path(plot), self.spectrogram_png())
+            written.append(Path(plot))
+        return written
+
+
+class SoundModel:
+    """A trained model with its library, ready to encode, decode and render.
+
+    Use :func:`load`. Latents are the posterior means unless ``sample=True`` is asked for.
+    """
+
+    def __init__(self, model: SpectrogramVAE, info: ModelInfo, library: dict, folder: Path) -> None:
+        self.model = model
+        self.info = info
+        self.folder = folder
+        self.root = Path(library["root"]) if library.get("root") else None
+        entries = library["files"]
+        self.names: list[str] = [entry["name"] for entry in entries]
+        self.splits: list[str] = [entry.get("split", "train") for entry in entries]
+        latent_dim = info.preset.model.latent_dim
+        self.latents = torch.tensor([entry["latent"] for entry in entries], dtype=torch.float32).reshape(
+            -1, latent_dim
+        )
+
+    @property
+    def preset(self):
+        return self.info.preset
+
+    @property
+    def sample_rate(self) -> int:
+        return self.info.preset.audio.sample_rate
+
+    @property
+    def clip_samples(self) -> int:
+        return self.info.preset.audio.clip_samples
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
+    # -- encoding ---------------------------------------------------------------------------
+    def magnitudes(self, clips: np.ndarray) -> torch.Tensor:
+        """Magnitudes [n, freq, frames] of clips [n, samples] fitted to the model's length."""
+        a = self.info.preset.audio
+        fitted = np.stack([audio.fit_length(clip, self.clip_samples) for clip in clips])
+        batch = torch.from_numpy(fitted).to(self.device)
+        return dsp.magnitude(batch, n_fft=a.n_fft, hop_length=a.hop_length, win_length=a.win_length)
+
+    @torch.no_grad()
+    def encode_audio(self, clip: np.ndarray, *, sample: bool = False, seed: int = 0) -> torch.Tensor:
+        """Latent [latent] of mono audio [samples] at the model's rate (posterior mean or a sample)."""
+        posterior = self.model.encode(self.magnitudes(clip[None]))
+        if sample:
+            return posterior.sample(torch.Generator(device=self.device).manual_seed(seed))[0].cpu()
+        return posterior.mode()[0].cpu()
+
+    def index_of(self, source: Source) -> int | None:
+        """Library index of ``source`` (an index, or a library file name), None for other paths."""
+        if isinstance(source, int) or (isinstance(source, str) and source.isdigit()):
+            index = int(source)
+            if not 0 <= index < len(self.names):
+                raise SoundmorphError(f"no sound {index}: the library has indices 0..{len(self.names) - 1}")
+            return index
+        name = Path(str(source)).as_posix()
+        if name in self.names:
+            return self.names.index(name)
+        return None
+
+    def label(self, source: Source) -> str:
+        """Short name of ``source`` for file names: the file stem."""
+        index = self.index_of(source)
+        return Path(self.names[index]).stem if index is not None else Path(str(source)).stem
+
+    def encode(self, source: Source, *, sample: bool = False, seed: int = 0) -> torch.Tensor:
+        """Latent [latent] of a library sound (stored mean) or any audio file (encoded now)."""
+        index = self.index_of(source)
+        if index is not None and not sample:
+            return self.latents[index]
+        if index is not None:
+            if self.root is None:
+                raise SoundmorphError(f"{self.folder}: library root unknown; cannot re-read sound {index}")
+            path = self.root / self.names[index]
+        else:
+            path = Path(str(source))
+            if not path.exists():
+                raise SoundmorphError(f"{source}: not a library index, a library file name or an audio file")
+        return self.encode_audio(audio.read(path, sample_rate=self.sample_rate), sample=sample, seed=seed)
+
+    # -- decoding and rendering -------------------------------------------------------------
+    @torch.no_grad()
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        """Magnitudes [n, freq, frames] of latents [n, latent]."""
+        return self.model.decode(latents.to(self.device).reshape(-1, self.info.preset.model.latent_dim))
+
+    def phase(
+        self,
+        mags: torch.Tensor,
+        *,
+        n_iter: int | None = None,
+        momentum: float | None = None,
+        seed: int = 0,
+        length: int | None = None,
+    ) -> np.ndarray:
+        """Audio [n, samples] from magnitudes [n, freq, frames] by Griffin-Lim (the preset's settings
+        unless overridden), batched on the model's device."""
+        p, a = self.info.preset.phase, self.info.preset.audio
+        generator = torch.Generator(device=mags.device).manual_seed(seed)
+        out = dsp.griffin_lim(
+            mags,
+            n_fft=a.n_fft,
+            hop_length=a.hop_length,
+            win_length=a.win_length,
+            n_iter=p.n_iter if n_iter is None else n_iter,
+            momentum=p.momentum if momentum is None else momentum,
+            init=p.init,
+            generator=generator,
+            length=length or self.clip_samples,
+        )
+        return out.cpu().numpy().astype(np.float32)
+
+    def render(self, latents: torch.Tensor, names: list[str], **phase_options: int | float) -> list[Sound]:
+        """Decode latents [n, latent] and reconstruct audio: one :class:`Sound` each."""
+        mags = self.decode(latents)
+        clips = self.phase(mags, **phase_options)  # type: ignore[arg-type]
+        return [
+            self._sound(clip, mag, name, latent)
+            for clip, mag, name, latent in zip(
+                clips, mags.cpu().numpy(), names, latents.cpu().numpy(), strict=True
+            )
+        ]
+
+    def _sound(self, clip: np.ndarray, mag: np.ndarray, name: str, latent: np.ndarray | None) -> Sound:
+        hop = self.info.preset.audio.hop_length
+        return Sound(clip, self.sample_rate, mag, name, hop, None if latent is None else latent.copy())
+
+    # -- morphing ---------------------------------------------------------------------------
+    def morph(
+        self,
+        a: Source,
+        b: Source,
+        alpha: float = 0.5,
+        *,
+        sample: bool = False,
+        seed: int = 0,
+        **phase_options: int | float,
+    ) -> Sound:
+        """The sound at ``(1 - alpha) z_a + alpha z_b``; alpha 0 reconstructs ``a``."""
+        alpha = morph.check_alpha(alpha)
+        z = morph.lerp(
+            self.encode(a, sample=sample, seed=seed), self.encode(b, sample=sample, seed=seed), alpha
+        )
+        name = f"morph_{self.label(a)}__{self.label(b)}_a{alpha:.2f}"
+        return self.render(z[None], [name], seed=seed, **phase_options)[0]
+
+    def reconstruct(self, a: Source, **phase_options: int | float) -> Sound:
+        """``a`` through the model and back (``morph`` at alpha 0)."""
+        sound = self.render(self.encode(a)[None], [f"recon_{self.label(a)}"], **phase_options)[0]
+        return sound
+
+    def sweep(self, a: Source, b: Source, steps: int = 9, **phase_options: int | float) -> list[Sound]:
+        """``steps`` sounds from ``a`` to ``b`` at evenly spaced ratios, rendered as one batch."""
+        alphas = morph.sweep_alphas(steps)
+        z = morph.lerp(self.encode(a), self.encode(b), alphas)
+        stem = f"sweep_{self.label(a)}__{self.label(b)}"
+        names = [f"{stem}_{k:02d}_a{float(alpha):.2f}" for k, alpha in enumerate(alphas)]
+        return self.render(z, names, **phase_options)
+
+    def blend(self, items: list[tuple[Source, float]], **phase_options: int | float) -> Sound:
+        """The weighted mean of several sounds' latents (weights are normalised to sum to 1)."""
+        if len(items) < 1:
+            raise SoundmorphError("a blend needs at least one sound")
+        weights = morph.blend_weights([w for _, w in items])
+        latents = torch.stack([self.encode(source) for source, _ in items])
+        name = "blend_" + "__".join(
+            f"{self.label(s)}-{float(w):.2f}" for (s, _), w in zip(items, weights, strict=True)
+        )
+        return self.render(morph.blend(latents, weights)[None], [name], **phase_options)[0]
+
+    def glide(
+        self, a: Source, b: Source, *, repeats: int = 8, curve: str = "linear", **phase_options: int | float
+    ) -> Sound:
+        """The clip repeated ``repeats`` times in one file while alpha moves from 0 to 1 along ``curve``.
+
+        The magnitudes are decoded on a grid of ratios and interpolated per frame, joined into one
+        long spectrogram and phase-reconstructed as a whole, so the repeats join without clicks.
+        """
+        if repeats < 1:
+            raise SoundmorphError(f"repeats must be >= 1, got {repeats}")
+        frames = self.info.n_frames
+        alphas = morph.glide_alphas(repeats * frames, curve=curve)  # [repeats * frames]
+        grid = torch.linspace(0.0, 1.0, 8 * repeats + 1)
+        mags = self.decode(morph.lerp(self.encode(a), self.encode(b), grid))  # [grid, freq, frames]
+        position = alphas * (len(grid) - 1)
+        low = position.floor().long().clamp(max=len(grid) - 2)
+        weight = (position - low).to(mags)
+        local = torch.arange(repeats * frames) % frames
+        joined = mags[low, :, local] * (1 - weight[:, None]) + mags[low + 1, :, local] * weight[:, None]
+        joined = joined.T.contiguous()  # [freq, repeats * frames]
+        clip = self.phase(joined[None], length=repeats * self.clip_samples, **phase_options)[0]  # type: ignore[arg-type]
+        name = f"glide_{self.label(a)}__{self.label(b)}_x{repeats}_{curve}"
+        return self._sound(clip, joined.cpu().numpy(), name, None)
+
+    def generate(self, count: int = 4, *, seed: int = 0, **phase_options: int | float) -> list[Sound]:
+        """``count`` new sounds decoded from latents drawn from the prior N(0, I)."""
+        z = morph.sample_prior(count, self.info.preset.model.latent_dim, seed=seed)
+        return self.render(
+            z, [f"generated_s{seed}_{k:02d}" for k in range(count)], seed=seed, **phase_options
+        )
+
+    def map_points(self) -> np.ndarray:
+        """2-D coordinates [n, 2] of the library's latents: their first two principal components."""
+        return latent_pca(self.latents)[0]
+
+
+def latent_pca(latents: torch.Tensor) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
+    """(points [n, 2], mean [latent], axes [2, latent]) of a 2-D PCA of latents [n, latent]."""
+    mean = latents.mean(0) if len(latents) else torch.zeros(latents.shape[1])
+    centred = latents - mean
+    if len(latents) < 2:
+        axes = torch.eye(2, latents.shape[1])
+    else:
+        axes = torch.linalg.svd(centred, full_matrices=False)[2][:2]
+        if axes.shape[0] < 2:
+            axes = torch.cat([axes, torch.zeros(2 - axes.shape[0], latents.shape[1])])
+    return (centred @ axes.T).numpy(), mean, axes
+
+
+def load(folder: str | Path, *, device: str | torch.device | None = None) -> SoundModel:
+    """The model in ``folder`` with its library index."""
+    folder = Path(folder)
+    model, info = checkpoint.load_model(folder, device=pick_device(device))
+    library = checkpoint.load_library(folder)
+    try:
+        return SoundModel(model, info, library, folder)
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+        raise SoundmorphError(
+            f"{folder / checkpoint.LIBRARY_FILE}: invalid library index ({error})"
+        ) from None
+
+
+def save_sweep(sounds: list[Sound], out: str | Path, *, force: bool = False) -> list[Path]:
+    """Write each sound of a sweep as WAV + PNG into ``out``, plus ``grid.png`` of all of them."""
+    out = Path(out)
+    written: list[Path] = []
+    grid = out / "grid.png"
+    if grid.exists() and not force:
+        raise SoundmorphError(f"{grid}: exists (use --force to overwrite)")
+    for sound in sounds:
+        written += sound.save(out / f"{sound.name}.wav", plot=out / f"{sound.name}.png", force=force)
+    first = sounds[0]
+    png = plot.spectrogram_grid(
+        np.stack([s.magnitude for s in sounds]),
+        sample_rate=first.sample_rate,
+        hop_length=first.hop_length,
+        titles=[s.name.rsplit("_", 1)[-1] for s in sounds],
+    )
+    checkpoint.atomic_write_bytes(grid, png)
+    return [*written, grid]
