@@ -34,6 +34,7 @@ def test_same_arguments_give_identical_loops_and_seeds_differ() -> None:
     assert np.array_equal(a, synth.drum_loop(seed=3, style="house", bpm=124))
     assert np.array_equal(synth.drum_loop(seed=3), synth.drum_loop(seed=3))
     assert not np.array_equal(a, synth.drum_loop(seed=4, style="house", bpm=124))
+    assert np.all(np.isfinite(synth.drum_loop(seed=-1)))  # any Python int is a seed
 
 
 @pytest.mark.parametrize(("bpm", "bars"), [(120, 2), (133.3, 2), (150, 2), (97.5, 1), (140, 3), (400, 1)])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 
 from soundmorph.config import HOP_LENGTH, N_FFT, WIN_LENGTH
 
@@ -109,6 +110,96 @@ def inverse_log_scale(scaled: torch.Tensor, *, floor: float) -> torch.Tensor:
     return torch.expm1(scaled).clamp_min(0.0) * floor
 
 
+PHASE_INITS = ("random", "zeros", "advance")
+
+
+def initial_phase(
+    mag: torch.Tensor,
+    init: str | torch.Tensor = "random",
+    *,
+    hop_length: int = HOP_LENGTH,
+    n_fft: int = N_FFT,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Initial phase in radians [..., freq, frames] for :func:`griffin_lim`.
+
+    Parameters
+    ----------
+    mag : torch.Tensor [shape=(..., n_fft // 2 + 1, frames)]
+        Only its shape and device are used.
+    init : {"random", "zeros", "advance"} or torch.Tensor [shape=mag.shape]
+        ``random``: uniform in [0, 2 pi) from ``generator``; ``zeros``; ``advance``: every bin's
+        phase advances at the bin's centre frequency, ``2 pi k hop t / n_fft`` (what a stationary
+        partial centred on bin ``k`` would have); a tensor: these angles (e.g. a source's phase).
+    """
+    if isinstance(init, torch.Tensor):
+        if init.shape[-2:] != mag.shape[-2:]:
+            raise ValueError(f"initial phase has shape {tuple(init.shape)}, magnitude {tuple(mag.shape)}")
+        return init.to(device=mag.device, dtype=torch.float32).expand(mag.shape)
+    if init == "random":
+        return torch.rand(mag.shape, generator=generator, device=mag.device) * (2 * math.pi)
+    if init == "zeros":
+        return torch.zeros(mag.shape, device=mag.device)
+    if init == "advance":
+        k = torch.arange(mag.shape[-2], device=mag.device, dtype=torch.float64)[:, None]
+        t = torch.arange(mag.shape[-1], device=mag.device, dtype=torch.float64)[None, :]
+        phase = torch.remainder(2 * math.pi * k * t * hop_length / n_fft, 2 * math.pi)
+        return phase.float().expand(mag.shape)
+    raise ValueError(f"unknown init {init!r}; use one of {PHASE_INITS} or a tensor of angles")
+
+
+class _FrameOps:
+    """A lean STFT/ISTFT pair for the Griffin-Lim loop, on frames laid out [batch, frames, freq].
+
+    Equivalent to :func:`stft` of :func:`istft` with ``length`` samples, but without re-padding:
+    overlap-add (``fold``) into one buffer of ``n_fft + hop * (frames - 1)`` samples, one
+    multiplication by a precomputed gain (the inverse window-sum envelope, zero outside the
+    ``length`` samples the centred ISTFT keeps), and the next analysis frames are ``unfold``-ed
+    from that same buffer. Window and gain are computed once per call of :func:`griffin_lim`.
+    """
+
+    def __init__(
+        self, *, n_fft: int, hop_length: int, win_length: int, frames: int, length: int, device: torch.device
+    ) -> None:
+        self.n_fft, self.hop, self.frames = n_fft, hop_length, frames
+        window = hann_window(win_length, device=device)
+        left = (n_fft - win_length) // 2  # torch.stft centres a short window in the frame
+        self.window = F.pad(window, (left, n_fft - win_length - left))  # [n_fft]
+        self.size = n_fft + hop_length * (frames - 1)  # samples of the padded signal the frames cover
+        envelope = F.fold(
+            self.window.pow(2)[None, :, None].expand(1, n_fft, frames),
+            output_size=(1, self.size),
+            kernel_size=(1, n_fft),
+            stride=(1, hop_length),
+        ).flatten()
+        keep = torch.zeros(self.size, device=device)
+        start = n_fft // 2
+        keep[start : start + length] = 1.0  # the centred ISTFT crops n_fft // 2 and keeps length
+        self.gain = torch.where(envelope > 1e-11, keep / envelope.clamp_min(1e-11), 0.0)
+        self.length = length
+
+    def synthesis(self, spec: torch.Tensor) -> torch.Tensor:
+        """[batch, frames, freq] complex -> padded signal [batch, size] (overlap-add, normalised)."""
+        frames = torch.fft.irfft(spec, n=self.n_fft, dim=-1) * self.window  # [b, frames, n_fft]
+        out = F.fold(
+            frames.transpose(1, 2),
+            output_size=(1, self.size),
+            kernel_size=(1, self.n_fft),
+            stride=(1, self.hop),
+        )
+        return out.reshape(spec.shape[0], self.size) * self.gain
+
+    def analysis(self, signal: torch.Tensor) -> torch.Tensor:
+        """Padded signal [batch, size] -> [batch, frames, freq] complex."""
+        return torch.fft.rfft(signal.unfold(-1, self.n_fft, self.hop) * self.window, dim=-1)
+
+    def audio(self, signal: torch.Tensor) -> torch.Tensor:
+        """Padded signal [batch, size] -> audio [batch, length] (zero-padded when length runs past)."""
+        start = self.n_fft // 2
+        out = signal[:, start : start + self.length]
+        return F.pad(out, (0, self.length - out.shape[-1]))
+
+
 def griffin_lim(
     mag: torch.Tensor,
     *,
@@ -124,7 +215,9 @@ def griffin_lim(
     """Audio whose STFT magnitude approximates ``mag`` (fast Griffin-Lim, batched).
 
     The update is librosa's: ``angles = rebuilt - momentum / (1 + momentum) * previous``,
-    normalised to unit modulus; ``momentum=0`` is the original Griffin-Lim.
+    normalised to unit modulus; ``momentum=0`` is the original Griffin-Lim. Each iteration is
+    :func:`istft` then :func:`stft` (to float tolerance), computed by a lean frame-domain pair
+    (``irfft`` + ``fold``, ``unfold`` + ``rfft``, precomputed window and envelope).
 
     Parameters
     ----------
@@ -133,8 +226,8 @@ def griffin_lim(
         Iterations (the reference uses 32).
     momentum : float
         In [0, 1); 0.99 is librosa's default.
-    init : {"random", "zeros"} or torch.Tensor [shape=mag.shape]
-        Initial phase: uniform random (seeded by ``generator``), zero, or these angles in radians.
+    init : {"random", "zeros", "advance"} or torch.Tensor [shape=mag.shape]
+        Initial phase, see :func:`initial_phase`.
     generator : torch.Generator, optional
         Source of the random initial phase, for reproducible audio. Must live on ``mag``'s device.
     length : int, optional
@@ -146,26 +239,32 @@ def griffin_lim(
     """
     if not 0.0 <= momentum < 1.0:
         raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+    if mag.shape[-2] != n_fft // 2 + 1:
+        raise ValueError(f"magnitude has {mag.shape[-2]} bins, n_fft {n_fft} needs {n_fft // 2 + 1}")
     mag = mag.float()
-    if isinstance(init, torch.Tensor):
-        angles = torch.polar(torch.ones_like(mag), init.to(mag))
-    elif init == "random":
-        phase = torch.rand(mag.shape, generator=generator, device=mag.device) * (2 * math.pi)
-        angles = torch.polar(torch.ones_like(mag), phase)
-    elif init == "zeros":
-        angles = torch.ones_like(mag, dtype=torch.complex64)
-    else:
-        raise ValueError(f"unknown init {init!r}; use 'random', 'zeros' or a tensor of angles")
-    settings = {"n_fft": n_fft, "hop_length": hop_length, "win_length": win_length}
-    length = length if length is not None else (mag.shape[-1] - 1) * hop_length
+    batch_shape, (n_freq, frames) = mag.shape[:-2], mag.shape[-2:]
+    phase = initial_phase(mag, init, hop_length=hop_length, n_fft=n_fft, generator=generator)
+    length = length if length is not None else (frames - 1) * hop_length
+    ops = _FrameOps(
+        n_fft=n_fft,
+        hop_length=hop_length,
+        win_length=win_length,
+        frames=frames,
+        length=length,
+        device=mag.device,
+    )
+    # [batch, frames, freq]: frames are rows, so rfft/irfft run on contiguous memory
+    mag_t = mag.reshape(-1, n_freq, frames).transpose(1, 2).contiguous()
+    angles = torch.polar(torch.ones_like(mag_t), phase.reshape(-1, n_freq, frames).transpose(1, 2))
     rebuilt = torch.zeros_like(angles)
     weight = momentum / (1.0 + momentum)
     for _ in range(n_iter):
         previous = rebuilt
-        rebuilt = stft(istft(mag * angles, length=length, **settings), **settings)
-        angles = rebuilt - weight * previous
+        rebuilt = ops.analysis(ops.synthesis(mag_t * angles))
+        angles = rebuilt - weight * previous if weight else rebuilt
         angles = angles / (angles.abs() + EPS)
-    return istft(mag * angles, length=length, **settings)
+    audio = ops.audio(ops.synthesis(mag_t * angles))
+    return audio.reshape(*batch_shape, length)
 
 
 def spectral_convergence(reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:

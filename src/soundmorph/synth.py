@@ -21,16 +21,8 @@ from soundmorph.config import SAMPLE_RATE
 from soundmorph.errors import SoundmorphError
 
 STYLES: tuple[str, ...] = ("techno", "trance", "house", "break")
-VOICES: tuple[str, ...] = (
-    "kick",
-    "snare",
-    "clap",
-    "closed_hat",
-    "open_hat",
-    "low_tom",
-    "mid_tom",
-    "high_tom",
-)
+_TOMS = ("low_tom", "mid_tom", "high_tom")
+VOICES: tuple[str, ...] = ("kick", "snare", "clap", "closed_hat", "open_hat", *_TOMS)
 BPM_RANGE = (120, 150)  # BPM, both ends included, for a tempo drawn from the seed
 MAX_BPM = 400.0
 PEAK = 0.9  # every loop is normalised to this peak
@@ -158,7 +150,7 @@ def _rng(seed: int, stream: int) -> np.random.Generator:
 
 
 # The range of every kit parameter; a kit draws each uniformly. Times (tau) are exponential time
-# constants in seconds, levels are gains of a voice normalised to peak 1.
+# constants in seconds, levels are gains relative to the kick, of voices normalised to peak 1.
 _KIT_RANGES: dict[str, tuple[float, float]] = {
     "kick_end_hz": (38.0, 65.0),  # pitch the kick falls to
     "kick_sweep": (2.5, 5.0),  # attack pitch / end pitch
@@ -188,22 +180,17 @@ _KIT_RANGES: dict[str, tuple[float, float]] = {
     "tom_ratio": (1.3, 1.6),
     "tom_tau": (0.08, 0.2),
     "tom_level": (0.4, 0.6),
-    "kick_level": (1.0, 1.0),  # the reference the others are relative to
     "noise_tilt": (-0.6, 0.4),  # noise colour: spectral slope exponent, 0 white, < 0 darker
 }
-_LEVEL = {"closed_hat": "hat_level", "open_hat": "hat_level"} | dict.fromkeys(VOICES[-3:], "tom_level")
-
+_LEVEL = {"closed_hat": "hat_level", "open_hat": "hat_level"} | dict.fromkeys(_TOMS, "tom_level")
 
 _Kit = dict[str, float]  # kit parameter -> value
 
 
-def _draw_kit(rng: np.random.Generator) -> _Kit:
-    return {name: float(rng.uniform(low, high)) for name, (low, high) in _KIT_RANGES.items()}
-
-
 def _voices(seed: int, *, sample_rate: int) -> dict[str, np.ndarray]:
     """Every voice of the kit of ``seed``: name -> float64 audio [n_samples], scaled to its level."""
-    kit = _draw_kit(_rng(seed, _KIT_STREAM))
+    draw = _rng(seed, _KIT_STREAM)
+    kit = {name: float(draw.uniform(low, high)) for name, (low, high) in _KIT_RANGES.items()}
     noise = _rng(seed, _NOISE_STREAM)
     sounds = {
         "kick": _kick(kit, noise, sample_rate),
@@ -213,12 +200,12 @@ def _voices(seed: int, *, sample_rate: int) -> dict[str, np.ndarray]:
         "open_hat": _hat(kit, noise, sample_rate, tau=kit["open_hat_tau"]),
         **{
             name: _tom(kit, noise, sample_rate, hz=kit["tom_hz"] * kit["tom_ratio"] ** i)
-            for i, name in enumerate(("low_tom", "mid_tom", "high_tom"))
+            for i, name in enumerate(_TOMS)
         },
     }
     for name, sound in sounds.items():
         sound = _cut(sound, len(sound), sample_rate)
-        sounds[name] = kit[_LEVEL.get(name, f"{name}_level")] * sound / np.max(np.abs(sound))
+        sounds[name] = kit.get(_LEVEL.get(name, f"{name}_level"), 1.0) * sound / np.max(np.abs(sound))
     return sounds
 
 
@@ -335,10 +322,10 @@ _CLOSED_HATS = {
     "break": ("x.x.x.x.x.x.x.x.", "xoxoxoxoxoxoxoxo", "x.xox.x.x.xox.x."),
 }
 _BREAK_KICKS = ("X.........X.....", "X.x.......X.....", "X......x..X.....", "X.....x...X..x..")
-_FILLS = (  # last bar's toms: (high, mid, low)
-    ("............Xx..", "..............x.", "...............X"),
-    ("............X...", "..............x.", "...............x"),
-    ("............xo..", "..............xo", "................"),
+_FILLS = (  # last bar's toms: (low, mid, high)
+    ("...............X", "..............x.", "............Xx.."),
+    ("...............x", "..............x.", "............X..."),
+    ("................", "..............xo", "............xo.."),
 )
 _SWING = {"house": 0.25, "break": 0.3}  # largest swing, in 16ths; other styles play straight
 
@@ -350,7 +337,7 @@ def _pattern(style: str, bars: int, rng: np.random.Generator) -> tuple[dict[str,
     bar: dict[str, str] = {"closed_hat": hats}
     if style == "break":
         kicks = [_BREAK_KICKS[i] for i in rng.integers(len(_BREAK_KICKS), size=2)]
-        bar |= {"snare": _BACKBEAT}
+        bar["snare"] = _BACKBEAT
         if rng.random() < 0.3:
             bar["clap"] = _BACKBEAT
         if rng.random() < 0.5:
@@ -378,7 +365,7 @@ def _pattern(style: str, bars: int, rng: np.random.Generator) -> tuple[dict[str,
     if rng.random() < (0.6 if style == "break" else 0.3):  # a tom fill at the end of the loop
         last = slice(steps - STEPS_PER_BAR, steps)
         fill = _FILLS[int(rng.integers(len(_FILLS)))]
-        for name, line in zip(("high_tom", "mid_tom", "low_tom"), fill, strict=True):
+        for name, line in zip(_TOMS, fill, strict=True):
             velocities[name][last] = _line(line)
         if style != "break":
             velocities["closed_hat"][steps - 4 :] = 0.0  # the fill takes over the last beat
