@@ -85,7 +85,7 @@ def test_griffin_lim_batched_and_shapes() -> None:
     single = dsp.griffin_lim(mag[1], n_iter=3, init=phase[1], length=length)
     assert batched.shape == (3, length)
     torch.testing.assert_close(batched[1], single, atol=1e-5, rtol=1e-4)
-    assert dsp.griffin_lim(mag[:, None], n_iter=1, init="zeros").shape == (3, 1, 15 * 512)
+    assert dsp.griffin_lim(mag[:, None], n_iter=1, init="zeros").shape == (3, 1, 16 * 512)
 
 
 def test_griffin_lim_improves_spectral_convergence() -> None:
