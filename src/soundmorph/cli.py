@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -95,12 +96,24 @@ def _print_summary(report: dict[str, Any]) -> None:
         print(f"{split:<8} {system:<17} {values['clips']:>5} {cells}")
 
 
+def _json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float (e.g. the -inf dB of a perfect match) as None, so that
+    the output is standard JSON (RFC 8259 has no NaN or Infinity)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(item) for item in value]
+    return value
+
+
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from soundmorph import api
 
     report = api.evaluate(args.model, args.folder, device=args.device)
     if args.json:
-        print(json.dumps(report, indent=2))
+        print(json.dumps(_json_safe(report), indent=2, allow_nan=False))
         return
     print(f"{'index':>5} {'split':<8} " + " ".join(f"{h:>9}" for h in METRIC_HEADERS) + "  file")
     for clip in report["clips"]:

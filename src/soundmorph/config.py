@@ -21,9 +21,10 @@ HOP_LENGTH = 512  # samples between frames
 PAPER_CLIP_SAMPLES = 75_600  # 2 bars at 140 BPM = 8 beats * 60 / 140 s * 22,050 Hz -> 148 frames
 MIN_CLIP_SECONDS = 0.5  # shortest clip length a model can be trained on
 
-InputScale = Literal["linear", "log"]
+InputScale = Literal["linear", "log", "power"]
 Covariance = Literal["full", "diagonal"]
-PhaseInit = Literal["random", "zeros"]
+PhaseInit = Literal["random", "zeros", "advance"]
+DecoderKind = Literal["conv", "linear", "hybrid"]
 
 
 def n_frames(n_samples: int, hop_length: int = HOP_LENGTH) -> int:
@@ -82,19 +83,25 @@ class ModelConfig:
     channels: int = 256  # width of every hidden layer
     last_stride: int = 4  # second time stride; the first is ceil(frames / last_stride) (37 for 148)
     covariance: Covariance = "full"  # posterior: full (lower-triangular scale) or diagonal
-    input_scale: InputScale = "linear"  # what the network sees: |D| or log(1 + |D| / floor)
+    input_scale: InputScale = "linear"  # what the network sees: |D|, log(1 + |D| / floor) or |D| ** power
     log_floor: float = 1e-3  # magnitude at which log scaling turns from linear to logarithmic
+    power: float = 0.5  # exponent of the "power" scale: compresses loud bins less than a log does
     normalize: bool = False  # standardise each frequency bin with training-set statistics
     dropout: float = 0.0  # dropout on the hidden layers (training only)
+    # conv: the reference's decoder; linear: one affine map z -> every (bin, frame), i.e. a
+    # probabilistic-PCA decoder in the network's scale; hybrid: the sum of both (conv as a residual)
+    decoder: DecoderKind = "conv"
 
     def __post_init__(self) -> None:
         _check(self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
         _check(self.channels >= 1, f"channels must be >= 1, got {self.channels}")
         _check(self.last_stride >= 1, f"last_stride must be >= 1, got {self.last_stride}")
         _check(self.covariance in ("full", "diagonal"), f"unknown covariance {self.covariance!r}")
-        _check(self.input_scale in ("linear", "log"), f"unknown input_scale {self.input_scale!r}")
+        _check(self.input_scale in ("linear", "log", "power"), f"unknown input_scale {self.input_scale!r}")
+        _check(0.0 < self.power <= 1.0, f"power must be in (0, 1], got {self.power}")
         _check(self.log_floor > 0, f"log_floor must be positive, got {self.log_floor}")
         _check(0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}")
+        _check(self.decoder in ("conv", "linear", "hybrid"), f"unknown decoder {self.decoder!r}")
 
 
 @dataclass(frozen=True)
@@ -133,7 +140,7 @@ class PhaseConfig:
     def __post_init__(self) -> None:
         _check(self.n_iter >= 0, f"n_iter must be >= 0, got {self.n_iter}")
         _check(0.0 <= self.momentum < 1.0, f"momentum must be in [0, 1), got {self.momentum}")
-        _check(self.init in ("random", "zeros"), f"unknown phase init {self.init!r}")
+        _check(self.init in ("random", "zeros", "advance"), f"unknown phase init {self.init!r}")
 
 
 @dataclass(frozen=True)

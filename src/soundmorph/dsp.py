@@ -152,46 +152,51 @@ class _FrameOps:
     """A lean STFT/ISTFT pair for the Griffin-Lim loop, on frames laid out [batch, frames, freq].
 
     Equivalent to :func:`stft` of :func:`istft` with ``length`` samples, but without re-padding:
-    overlap-add (``fold``) into one buffer of ``n_fft + hop * (frames - 1)`` samples, one
+    frames overlap-add into one buffer of ``n_fft + hop * (frames - 1)`` samples, one
     multiplication by a precomputed gain (the inverse window-sum envelope, zero outside the
-    ``length`` samples the centred ISTFT keeps), and the next analysis frames are ``unfold``-ed
-    from that same buffer. Window and gain are computed once per call of :func:`griffin_lim`.
+    ``length`` samples the centred ISTFT keeps), and the next analysis frames are cut from that
+    same buffer. Overlap-add and framing work on hop-sized blocks: a frame is ``ceil(n_fft / hop)``
+    consecutive blocks, so both are a handful of shifted slices instead of ``fold``/``unfold``
+    (which are slow on CPU and leave strided memory for the FFT).
     """
 
     def __init__(
         self, *, n_fft: int, hop_length: int, win_length: int, frames: int, length: int, device: torch.device
     ) -> None:
-        self.n_fft, self.hop, self.frames = n_fft, hop_length, frames
+        self.n_fft, self.hop, self.frames, self.length = n_fft, hop_length, frames, length
+        self.blocks = -(-n_fft // hop_length)  # hop-sized blocks per frame
         window = hann_window(win_length, device=device)
         left = (n_fft - win_length) // 2  # torch.stft centres a short window in the frame
-        self.window = F.pad(window, (left, n_fft - win_length - left))  # [n_fft]
-        self.size = n_fft + hop_length * (frames - 1)  # samples of the padded signal the frames cover
-        envelope = F.fold(
-            self.window.pow(2)[None, :, None].expand(1, n_fft, frames),
-            output_size=(1, self.size),
-            kernel_size=(1, n_fft),
-            stride=(1, hop_length),
-        ).flatten()
+        window = F.pad(window, (left, n_fft - win_length - left))  # [n_fft]
+        self.window = F.pad(window, (0, self.blocks * hop_length - n_fft))  # [blocks * hop], zero tail
+        self.size = hop_length * (frames + self.blocks - 1)  # >= n_fft + hop * (frames - 1)
+        envelope = self._overlap_add(self.window.pow(2).expand(1, frames, -1))[0]
         keep = torch.zeros(self.size, device=device)
         start = n_fft // 2
         keep[start : start + length] = 1.0  # the centred ISTFT crops n_fft // 2 and keeps length
         self.gain = torch.where(envelope > 1e-11, keep / envelope.clamp_min(1e-11), 0.0)
-        self.length = length
+
+    def _overlap_add(self, frames: torch.Tensor) -> torch.Tensor:
+        """[batch, frames, blocks * hop] -> [batch, size]: frame t starts at sample t * hop."""
+        b, t = frames.shape[0], frames.shape[1]
+        blocks = frames.reshape(b, t, self.blocks, self.hop)
+        out = frames.new_zeros(b, t + self.blocks - 1, self.hop)
+        for j in range(self.blocks):
+            out[:, j : j + t] += blocks[:, :, j]
+        return out.reshape(b, self.size)
 
     def synthesis(self, spec: torch.Tensor) -> torch.Tensor:
         """[batch, frames, freq] complex -> padded signal [batch, size] (overlap-add, normalised)."""
-        frames = torch.fft.irfft(spec, n=self.n_fft, dim=-1) * self.window  # [b, frames, n_fft]
-        out = F.fold(
-            frames.transpose(1, 2),
-            output_size=(1, self.size),
-            kernel_size=(1, self.n_fft),
-            stride=(1, self.hop),
-        )
-        return out.reshape(spec.shape[0], self.size) * self.gain
+        frames = torch.fft.irfft(spec, n=self.n_fft, dim=-1)  # [b, frames, n_fft]
+        frames = F.pad(frames, (0, self.window.shape[0] - self.n_fft)) * self.window
+        return self._overlap_add(frames) * self.gain
 
     def analysis(self, signal: torch.Tensor) -> torch.Tensor:
         """Padded signal [batch, size] -> [batch, frames, freq] complex."""
-        return torch.fft.rfft(signal.unfold(-1, self.n_fft, self.hop) * self.window, dim=-1)
+        b, t = signal.shape[0], self.frames
+        blocks = signal.reshape(b, t + self.blocks - 1, self.hop)
+        frames = torch.cat([blocks[:, j : j + t] for j in range(self.blocks)], dim=-1) * self.window
+        return torch.fft.rfft(frames[..., : self.n_fft], dim=-1)
 
     def audio(self, signal: torch.Tensor) -> torch.Tensor:
         """Padded signal [batch, size] -> audio [batch, length] (zero-padded when length runs past)."""

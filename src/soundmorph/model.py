@@ -142,13 +142,61 @@ class Decoder(nn.Module):
         return out[:, : self.n_frames].transpose(1, 2)
 
 
+class LinearDecoder(nn.Module):
+    """Latent [batch, latent] -> [batch, freq, frames] by one affine map: ``W z + b``.
+
+    In the normalised log domain this is probabilistic PCA's decoder: ``b`` learns the mean
+    spectrogram and ``W`` the directions sounds vary along, with every hit kept at its frame. It
+    cannot memorise a clip it has no latent direction for, which is what generalises on a small
+    library.
+    """
+
+    def __init__(self, config: ModelConfig, *, n_freq: int, n_frames: int) -> None:
+        super().__init__()
+        self.shape = (n_freq, n_frames)
+        self.map = nn.Linear(config.latent_dim, n_freq * n_frames)
+        nn.init.normal_(self.map.weight, std=0.01)
+        nn.init.zeros_(self.map.bias)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.map(z).reshape(z.shape[0], *self.shape)
+
+    @torch.no_grad()
+    def init_pca(self, targets: torch.Tensor) -> None:
+        """Start at the PCA of ``targets`` [clips, freq, frames] (the network's scale)."""
+        flat = targets.flatten(1).double()
+        mean = flat.mean(dim=0)
+        k = self.map.weight.shape[1]
+        _, s, vh = torch.linalg.svd(flat - mean, full_matrices=False)
+        std = s[:k] / max(len(flat) - 1, 1) ** 0.5  # standard deviation along each axis
+        weight = torch.zeros_like(self.map.weight, dtype=torch.float64)
+        weight[:, : min(k, len(std))] = (vh[:k] * std[:, None]).T
+        self.map.weight.copy_(weight)
+        self.map.bias.copy_(mean)
+
+
+class HybridDecoder(nn.Module):
+    """:class:`LinearDecoder` plus the reference :class:`Decoder` as a non-linear residual."""
+
+    def __init__(self, config: ModelConfig, *, n_freq: int, n_frames: int) -> None:
+        super().__init__()
+        self.linear = LinearDecoder(config, n_freq=n_freq, n_frames=n_frames)
+        self.conv = Decoder(config, n_freq=n_freq, n_frames=n_frames)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.linear(z) + self.conv(z)
+
+
+DECODERS: dict[str, type[nn.Module]] = {"conv": Decoder, "linear": LinearDecoder, "hybrid": HybridDecoder}
+
+
 class SpectrogramVAE(nn.Module):
     """The VAE on magnitudes [batch, freq, frames], with the input scaling of its config.
 
     ``paper`` sees linear magnitudes and outputs them through a ReLU. With ``input_scale="log"``
-    the network sees ``log(1 + |D| / floor)``, and with ``normalize`` each frequency bin is
-    standardised by training-set statistics (buffers saved with the weights); the decoder's output
-    is mapped back to a non-negative magnitude by :meth:`to_magnitude`.
+    the network sees ``log(1 + |D| / floor)``, with ``"power"`` ``|D| ** power``, and with
+    ``normalize`` each frequency bin is standardised by training-set statistics (buffers saved with
+    the weights); the decoder's output is mapped back to a non-negative magnitude by :meth:`to_magnitude`.
     """
 
     freq_mean: torch.Tensor  # [freq, 1], buffer
@@ -160,7 +208,7 @@ class SpectrogramVAE(nn.Module):
         self.n_freq = n_freq
         self.n_frames = n_frames
         self.encoder = Encoder(config, n_freq=n_freq, n_frames=n_frames)
-        self.decoder = Decoder(config, n_freq=n_freq, n_frames=n_frames)
+        self.decoder = DECODERS[config.decoder](config, n_freq=n_freq, n_frames=n_frames)
         self.register_buffer("freq_mean", torch.zeros(n_freq, 1))
         self.register_buffer("freq_std", torch.ones(n_freq, 1))
 
@@ -172,17 +220,28 @@ class SpectrogramVAE(nn.Module):
         """Magnitude [..., freq, frames] -> the network's scale, before normalisation."""
         if self.config.input_scale == "log":
             return log_scale(mag, floor=self.config.log_floor)
+        if self.config.input_scale == "power":
+            return mag.clamp_min(0.0).pow(self.config.power)
         return mag
 
     @torch.no_grad()
     def fit_normalization(self, mags: torch.Tensor) -> None:
-        """Set the per-bin statistics from training magnitudes [clips, freq, frames] (no-op without
-        ``normalize``)."""
-        if not self.config.normalize:
-            return
-        scaled = self.scale(mags.to(self.device))
-        self.freq_mean.copy_(scaled.mean(dim=(0, 2)).unsqueeze(-1))
-        self.freq_std.copy_(scaled.std(dim=(0, 2)).clamp_min(1e-3).unsqueeze(-1))
+        """Fit what depends on the training magnitudes [clips, freq, frames] before training.
+
+        With ``normalize``: the per-bin statistics. With a ``linear`` or ``hybrid`` decoder: its
+        affine map starts as the training set's PCA in the network's scale (bias = mean, columns =
+        the first ``latent_dim`` principal axes scaled by their standard deviations, so ``z ~ N(0, I)``
+        spans the data); a gradient step of Adam moves each of its ~n_freq x n_frames biases by
+        about the learning rate, far too little to learn a mean spectrogram from zero. A no-op for
+        ``paper``.
+        """
+        if self.config.normalize:
+            scaled = self.scale(mags.to(self.device))
+            self.freq_mean.copy_(scaled.mean(dim=(0, 2)).unsqueeze(-1))
+            self.freq_std.copy_(scaled.std(dim=(0, 2)).clamp_min(1e-3).unsqueeze(-1))
+        linear = getattr(self.decoder, "linear", self.decoder)
+        if isinstance(linear, LinearDecoder):
+            linear.init_pca(self.to_input(mags.to(self.device)))
 
     def to_input(self, mag: torch.Tensor) -> torch.Tensor:
         """Magnitude [batch, freq, frames] -> network input/target of the same shape."""
@@ -197,6 +256,8 @@ class SpectrogramVAE(nn.Module):
             out = out * self.freq_std + self.freq_mean
         if self.config.input_scale == "log":
             return inverse_log_scale(out, floor=self.config.log_floor)
+        if self.config.input_scale == "power":
+            return out.clamp_min(0.0).pow(1.0 / self.config.power)
         return out.clamp_min(0.0)
 
     def output(self, z: torch.Tensor) -> torch.Tensor:

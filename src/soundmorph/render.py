@@ -191,14 +191,20 @@ class SoundModel:
         """Audio [n, samples] from magnitudes [n, freq, frames] by Griffin-Lim (the preset's settings
         unless overridden), batched on the model's device."""
         p, a = self.info.preset.phase, self.info.preset.audio
+        n_iter = p.n_iter if n_iter is None else n_iter
+        momentum = p.momentum if momentum is None else momentum
+        if n_iter < 0:
+            raise SoundmorphError(f"Griffin-Lim iterations must be >= 0, got {n_iter}")
+        if not 0.0 <= momentum < 1.0:
+            raise SoundmorphError(f"Griffin-Lim momentum must be in [0, 1), got {momentum}")
         generator = torch.Generator(device=mags.device).manual_seed(seed)
         out = dsp.griffin_lim(
             mags,
             n_fft=a.n_fft,
             hop_length=a.hop_length,
             win_length=a.win_length,
-            n_iter=p.n_iter if n_iter is None else n_iter,
-            momentum=p.momentum if momentum is None else momentum,
+            n_iter=n_iter,
+            momentum=momentum,
             init=p.init,
             generator=generator,
             length=length or self.clip_samples,

@@ -120,10 +120,46 @@ def fit(
     list[EpochStats]
         The whole history, earlier runs included.
     """
+    device = model.device
+    # Dropout draws from the global generator: seed it here (and save it with the train state) so a
+    # run is reproducible and a resumed run continues exactly, but leave the caller's state as it was.
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        return _fit(
+            model,
+            preset,
+            out,
+            train_mags,
+            holdout_mags,
+            resume=resume,
+            progress=progress,
+            on_epoch=on_epoch,
+        )
+
+
+def _global_generator(device: torch.device) -> torch.Generator:
+    """The default generator of ``device``, which ``nn.Dropout`` draws from."""
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return torch.cuda.default_generators[index]
+    return torch.random.default_generator
+
+
+def _fit(
+    model: SpectrogramVAE,
+    preset: Preset,
+    out: Path,
+    train_mags: torch.Tensor,
+    holdout_mags: torch.Tensor | None,
+    *,
+    resume: bool,
+    progress: bool,
+    on_epoch: Callable[[EpochStats], None] | None,
+) -> list[EpochStats]:
     cfg = preset.train
     device = model.device
     generator = torch.Generator(device=device).manual_seed(cfg.seed)
     shuffler = torch.Generator().manual_seed(cfg.seed)
+    dropout_rng = _global_generator(device).manual_seed(cfg.seed)
     decay = cfg.weight_decay
     optimizer: torch.optim.Optimizer = (
         torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=decay)
@@ -137,12 +173,18 @@ def fit(
         start, best = int(state["epoch"]), float(state["best"])
         generator.set_state(rng["generator"].to(torch.uint8))
         shuffler.set_state(rng["shuffler"].to(torch.uint8))
+        if "dropout" in rng:  # absent from states saved before it was kept
+            dropout_rng.set_state(rng["dropout"].to(torch.uint8))
         history = [row for row in read_history(out) if row.epoch <= start]
     else:
         model.fit_normalization(train_mags)
 
     def save_state(epoch: int) -> None:
-        rng = {"generator": generator.get_state(), "shuffler": shuffler.get_state()}
+        rng = {
+            "generator": generator.get_state(),
+            "shuffler": shuffler.get_state(),
+            "dropout": dropout_rng.get_state(),
+        }
         checkpoint.save_train_state(out, model, optimizer, {"epoch": epoch, "best": best}, rng)
         _write_history(out, history)
 

@@ -102,7 +102,9 @@ def train(
     mask = data.holdout_mask(library.names, chosen.train.holdout, seed=chosen.train.seed)
     target = render.pick_device(device)
     mags = data.spectrograms(library.fitted(a.clip_samples), a, device=target)
-    model = checkpoint.ModelInfo(chosen, a.n_freq, a.clip_frames).build().to(target)
+    with torch.random.fork_rng(devices=[]):  # the model is built on the CPU: seed its initialisation
+        torch.random.default_generator.manual_seed(chosen.train.seed)
+        model = checkpoint.ModelInfo(chosen, a.n_freq, a.clip_frames).build().to(target)
     history = fit(
         model, chosen, out, mags[~mask], mags[mask] if mask.any() else None, resume=resume, progress=progress
     )
@@ -207,6 +209,9 @@ def demo(
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not force:
         raise SoundmorphError(f"{out}: exists and is not empty (use --force to overwrite)")
+    if clips < 2:  # one to train on, one to hold out
+        raise SoundmorphError(f"the demo needs at least 2 clips, got {clips}")
+    chosen = resolve_preset(preset, {"epochs": epochs})  # check the settings before writing anything
     sounds = out / "sounds"
     written = [
         audio.write(
@@ -217,8 +222,7 @@ def demo(
     result = train(
         sounds,
         out / "model",
-        preset=preset,
-        epochs=epochs,
+        preset=chosen,
         holdout=0.125,
         seed=seed,
         force=force,

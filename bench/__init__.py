@@ -1,0 +1,1 @@
+"""soundmorph benchmarks: reconstruction and morph quality, and speed (``python -m bench --help``)."""

@@ -1,0 +1,163 @@
+"""What every benchmark shares: the data set and its split, the machine record, result files."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from soundmorph import audio, data, synth
+from soundmorph.config import AudioConfig, Preset
+
+ROOT = Path(__file__).resolve().parent.parent
+LOOPS = ROOT.parent / "shared" / "data" / "loops"  # real drum loops, read in place, never copied
+RESULTS = Path(__file__).resolve().parent / "results"
+HOLDOUT = 0.2  # 80/20 split, seeded and stable per file name (soundmorph.data.holdout_mask)
+SEED = 0
+SYNTH_CLIPS = 40  # size of the built-in synthesizer's library when the loops are absent
+THREADS = 2  # the benchmark machine: 2 CPU cores
+
+
+@dataclass
+class Dataset:
+    """A library fitted to one length with its split; ``source`` says where it came from."""
+
+    source: str
+    names: list[str]
+    clips: np.ndarray  # [clips, samples] float32 at sample_rate, fitted to one length
+    holdout: np.ndarray  # bool [clips]
+    sample_rate: int
+    median_seconds: float
+
+    def magnitudes(self, config: AudioConfig) -> torch.Tensor:
+        """Magnitudes [clips, freq, frames] of the clips fitted to ``config``'s clip length."""
+        fitted = np.stack([audio.fit_length(clip, config.clip_samples) for clip in self.clips])
+        return data.spectrograms(fitted, config)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "clips": len(self.names),
+            "train": int((~self.holdout).sum()),
+            "holdout": int(self.holdout.sum()),
+            "holdout_fraction": HOLDOUT,
+            "split_seed": SEED,
+            "sample_rate": self.sample_rate,
+            "median_seconds": round(self.median_seconds, 4),
+        }
+
+
+def load_dataset(folder: Path | None = None, *, sample_rate: int = 22_050, quick: bool = False) -> Dataset:
+    """The real loops when present (else the built-in synthesizer's library), with the 80/20 split."""
+    folder = folder if folder is not None else LOOPS
+    if folder.is_dir() and any(folder.iterdir()):
+        library = data.scan(folder, sample_rate=sample_rate)
+        names, clips, source = library.names, library.clips, str(folder)
+    else:
+        specs = synth.library_specs(12 if quick else SYNTH_CLIPS, seed=SEED)
+        names = [f"{spec.name}.wav" for spec in specs]
+        clips = [synth.render(spec, sample_rate=sample_rate) for spec in specs]
+        source = f"soundmorph.synth ({len(specs)} loops, seed {SEED})"
+    lengths = [len(clip) for clip in clips]
+    from soundmorph.config import clip_seconds_from_lengths
+
+    median = clip_seconds_from_lengths(lengths, sample_rate)
+    longest = max(lengths)
+    padded = np.stack([audio.fit_length(clip, longest) for clip in clips]).astype(np.float32)
+    mask = data.holdout_mask(names, HOLDOUT, seed=SEED)
+    return Dataset(source, names, padded, mask, sample_rate, median)
+
+
+def with_length(preset: Preset, dataset: Dataset) -> Preset:
+    """``preset`` with its clip length set (the library's median unless the preset fixes one)."""
+    if preset.audio.clip_seconds is not None:
+        return preset
+    return preset.replace(audio={"clip_seconds": dataset.median_seconds})
+
+
+def machine() -> dict[str, Any]:
+    """Where the numbers come from."""
+    try:
+        import librosa
+
+        librosa_version = librosa.__version__
+    except ImportError:
+        librosa_version = None
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+        ).stdout.strip()
+    except OSError:
+        commit = ""
+    return {
+        "platform": platform.platform(),
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "librosa": librosa_version,
+        "commit": commit,
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
+
+
+def fmt(value: Any, digits: int = 3) -> str:
+    """A table cell."""
+    if isinstance(value, float):
+        if value != value:  # nan
+            return "–"
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def table(headers: list[str], rows: list[list[Any]], digits: int = 3) -> str:
+    """A markdown table."""
+    lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join("---" for _ in headers) + " |"]
+    lines += ["| " + " | ".join(fmt(cell, digits) for cell in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def write_results(name: str, record: dict[str, Any], markdown: str, out: Path = RESULTS) -> list[Path]:
+    """Write ``out/<name>.json`` and ``out/<name>.md``."""
+    out.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = out / f"{name}.json", out / f"{name}.md"
+    json_path.write_text(json.dumps(record, indent=2, default=_jsonable) + "\n")
+    md_path.write_text(markdown)
+    return [json_path, md_path]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic | torch.Tensor):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def header(title: str, record: dict[str, Any]) -> str:
+    """The top of a results page: what ran where."""
+    m, d = record["machine"], record["data"]
+    return (
+        f"# {title}\n\n"
+        f"Machine: {m['cpu']} ({m['cpu_count']} CPUs, torch {m['torch']} with {m['torch_threads']} threads), "
+        f"{m['platform']}, {m['date']}.  \n"
+        f"Data: {d['source']} — {d['clips']} clips, {d['train']} train / {d['holdout']} held out "
+        f"(seed {d['split_seed']}).{' **Quick run: not representative.**' if record.get('quick') else ''}\n\n"
+    )

@@ -1,0 +1,90 @@
+"""Shared fixtures: generated drum loops and a tiny model trained on them, built once per session.
+
+Session fixtures are shared by many tests, so no test may write into them: a test that changes a
+model folder or a library copies it into its own ``tmp_path`` first (``shutil.copytree``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from soundmorph import audio, synth, workflow
+from soundmorph.config import SAMPLE_RATE, Preset, get_preset
+
+CLIP_SECONDS = 1.0  # every test clip; the model's clip length
+N_LOOPS = 6
+HOLDOUT = 0.2  # of 6 loops: 1 held out
+
+
+def make_tiny_preset(**train: object) -> Preset:
+    """The default preset shrunk for tests: 8 channels, 1-s clips, 2 epochs (``train`` overrides)."""
+    return get_preset("default").replace(
+        audio={"clip_seconds": CLIP_SECONDS},
+        model={"channels": 8},
+        train={"epochs": 2, **train},
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_preset() -> Callable[..., Preset]:
+    """``tiny_preset(**train_overrides)`` -> a small, fast preset."""
+    return make_tiny_preset
+
+
+def fingerprint(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` with its bytes."""
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+def assert_untouched(folder: Path, before: dict[str, bytes]) -> None:
+    """Shared fixtures are read-only: a test that changed ``folder`` fails the session's teardown."""
+    assert fingerprint(folder) == before, f"a test changed the shared fixture {folder}; copy it first"
+
+
+@pytest.fixture(scope="session")
+def loops_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A folder of 6 generated 1-s drum loops (16-bit WAV at 22,050 Hz), one style after another."""
+    folder = tmp_path_factory.mktemp("loops")
+    for spec in synth.library_specs(N_LOOPS, seed=0):
+        clip = audio.fit_length(synth.render(spec), round(CLIP_SECONDS * SAMPLE_RATE))
+        audio.write(folder / f"{spec.name}.wav", clip, sample_rate=SAMPLE_RATE)
+    before = fingerprint(folder)
+    yield folder
+    assert_untouched(folder, before)
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    folder: Path  # the model folder
+    library: Path  # the folder it was trained on
+    preset: Preset
+    result: workflow.TrainResult
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory, loops_dir: Path) -> Iterator[TrainedModel]:
+    """A tiny model trained on :func:`loops_dir` for 2 epochs on the CPU, with one clip held out."""
+    preset = make_tiny_preset(holdout=HOLDOUT)
+    out = tmp_path_factory.mktemp("models") / "tiny"
+    result = workflow.train(loops_dir, out, preset=preset, device="cpu", progress=False)
+    before = fingerprint(out)
+    yield TrainedModel(out, loops_dir, preset, result)
+    assert_untouched(out, before)
+
+
+@pytest.fixture
+def sine() -> Callable[..., np.ndarray]:
+    """``sine(freq, seconds, amplitude=0.5, rate=22_050)`` -> float32 audio."""
+
+    def make(freq: float, seconds: float, amplitude: float = 0.5, rate: int = SAMPLE_RATE) -> np.ndarray:
+        t = np.arange(round(seconds * rate)) / rate
+        return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+    return make

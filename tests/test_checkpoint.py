@@ -1,0 +1,254 @@
+"""The model folder: save/load round trips, and loads that refuse broken folders with one line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from soundmorph import checkpoint
+from soundmorph.config import Preset
+from soundmorph.errors import ModelFolderError
+from soundmorph.model import SpectrogramVAE
+
+
+def build(preset: Preset, seed: int = 0) -> SpectrogramVAE:
+    torch.manual_seed(seed)
+    a = preset.audio
+    model = SpectrogramVAE(preset.model, n_freq=a.n_freq, n_frames=a.clip_frames)
+    mags = torch.rand(4, a.n_freq, a.clip_frames, generator=torch.Generator().manual_seed(seed))
+    model.fit_normalization(mags)  # non-trivial buffers, which must travel with the weights
+    return model.eval()
+
+
+@pytest.fixture
+def preset(tiny_preset: Callable[..., Preset]) -> Preset:
+    return tiny_preset()
+
+
+@pytest.fixture
+def saved(tmp_path: Path, preset: Preset) -> tuple[Path, SpectrogramVAE]:
+    """A model folder holding a freshly initialised tiny model, and that model."""
+    model = build(preset)
+    folder = tmp_path / "model"
+    checkpoint.save_model(folder, model, preset)
+    return folder, model
+
+
+def assert_refused(folder: Path, file: str | None) -> str:
+    """Loading ``folder`` raises a one-line ModelFolderError naming ``file``; returns the message."""
+    with pytest.raises(ModelFolderError) as caught:
+        checkpoint.load_model(folder)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert str(folder / file if file else folder) in message
+    return message
+
+
+def edit_config(folder: Path, edit: Callable[[dict], None]) -> None:
+    path = folder / checkpoint.CONFIG_FILE
+    config = json.loads(path.read_text())
+    edit(config)
+    path.write_text(json.dumps(config))
+
+
+# --- round trips --------------------------------------------------------------------------------
+
+
+def test_save_load_round_trip_gives_identical_outputs(saved: tuple[Path, SpectrogramVAE]) -> None:
+    folder, model = saved
+    loaded, info = checkpoint.load_model(folder)
+    a = info.preset.audio
+    mags = torch.rand(3, a.n_freq, a.clip_frames, generator=torch.Generator().manual_seed(5))
+    z = torch.randn(3, info.preset.model.latent_dim, generator=torch.Generator().manual_seed(6))
+    with torch.no_grad():
+        assert torch.equal(loaded.encode(mags).mean, model.encode(mags).mean)
+        assert torch.equal(loaded.encode(mags).scale_tril, model.encode(mags).scale_tril)
+        assert torch.equal(loaded.decode(z), model.decode(z))
+    assert not loaded.training
+
+
+def test_save_load_round_trip_keeps_every_tensor(saved: tuple[Path, SpectrogramVAE]) -> None:
+    folder, model = saved
+    loaded, _ = checkpoint.load_model(folder)
+    expected = model.state_dict()
+    assert set(loaded.state_dict()) == set(expected)
+    for name, tensor in loaded.state_dict().items():
+        assert torch.equal(tensor, expected[name]), name
+
+
+def test_config_records_the_settings_and_geometry(saved: tuple[Path, SpectrogramVAE], preset: Preset) -> None:
+    folder, model = saved
+    config = json.loads((folder / checkpoint.CONFIG_FILE).read_text())
+    assert config["format_version"] == checkpoint.FORMAT_VERSION
+    assert config["class"] == "SpectrogramVAE"
+    assert (config["n_freq"], config["n_frames"]) == (model.n_freq, model.n_frames)
+    info = checkpoint.read_info(folder)
+    assert info.preset == preset
+    assert (info.n_freq, info.n_frames) == (preset.audio.n_freq, preset.audio.clip_frames)
+
+
+def test_saving_leaves_no_temporary_files(saved: tuple[Path, SpectrogramVAE]) -> None:
+    folder, _ = saved
+    assert sorted(p.name for p in folder.iterdir()) == [checkpoint.CONFIG_FILE, checkpoint.WEIGHTS_FILE]
+
+
+def test_saving_again_replaces_the_weights(saved: tuple[Path, SpectrogramVAE], preset: Preset) -> None:
+    folder, _ = saved
+    other = build(preset, seed=1)
+    checkpoint.save_model(folder, other, preset)
+    loaded, _ = checkpoint.load_model(folder)
+    for name, tensor in loaded.state_dict().items():
+        assert torch.equal(tensor, other.state_dict()[name]), name
+
+
+def test_trained_model_folder_loads(tiny_model) -> None:
+    model, info = checkpoint.load_model(tiny_model.folder)
+    assert info.preset == checkpoint.read_info(tiny_model.folder).preset
+    assert (model.n_freq, model.n_frames) == (info.n_freq, info.n_frames)
+    library = checkpoint.load_library(tiny_model.folder)
+    assert len(library["files"]) == len(tiny_model.result.library)
+
+
+def test_train_state_round_trip(tmp_path: Path, preset: Preset) -> None:
+    model = build(preset)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model.decode(torch.randn(2, preset.model.latent_dim)).mean().backward()
+    optimizer.step()  # the optimizer now has moments to save
+    rng = {"generator": torch.Generator().manual_seed(4).get_state()}
+    checkpoint.save_train_state(tmp_path, model, optimizer, {"epoch": 3, "best": 0.5}, rng)
+    assert checkpoint.has_train_state(tmp_path)
+
+    fresh = build(preset, seed=1)
+    fresh_optimizer = torch.optim.Adam(fresh.parameters(), lr=1e-3)
+    state, loaded_rng = checkpoint.load_train_state(tmp_path, fresh, fresh_optimizer)
+    assert state == {"epoch": 3, "best": 0.5}
+    assert torch.equal(loaded_rng["generator"], rng["generator"])
+    for name, tensor in fresh.state_dict().items():
+        assert torch.equal(tensor, model.state_dict()[name]), name
+    saved_moments, loaded_moments = optimizer.state_dict()["state"], fresh_optimizer.state_dict()["state"]
+    assert saved_moments.keys() == loaded_moments.keys()
+    for index, slots in saved_moments.items():
+        for slot, value in slots.items():
+            assert torch.equal(torch.as_tensor(value), torch.as_tensor(loaded_moments[index][slot]))
+
+
+def test_no_train_state_in_a_plain_model_folder(saved: tuple[Path, SpectrogramVAE]) -> None:
+    assert not checkpoint.has_train_state(saved[0])
+
+
+# --- refusals -----------------------------------------------------------------------------------
+
+
+def test_refuses_a_missing_folder(tmp_path: Path) -> None:
+    assert "no such model folder" in assert_refused(tmp_path / "nowhere", None)
+
+
+def test_refuses_a_folder_without_config(saved: tuple[Path, SpectrogramVAE]) -> None:
+    folder, _ = saved
+    (folder / checkpoint.CONFIG_FILE).unlink()
+    assert "missing" in assert_refused(folder, checkpoint.CONFIG_FILE)
+
+
+def test_refuses_a_folder_without_weights(saved: tuple[Path, SpectrogramVAE]) -> None:
+    folder, _ = saved
+    (folder / checkpoint.WEIGHTS_FILE).unlink()
+    assert "missing" in assert_refused(folder, checkpoint.WEIGHTS_FILE)
+
+
+def test_refuses_an_unknown_format_version(saved: tuple[Path, SpectrogramVAE]) -> None:
+    folder, _ = saved
+    edit_config(folder, lambda c: c.update(format_version=checkpoint.FORMAT_VERSION + 1))
+    assert "format version" in assert_refused(folder, checkpoint.CONFIG_FILE)
+
+
+def test_refuses_an_unknown_model_class(saved: tuple[Path, SpectrogramVAE]) -> None:
+    folder, _ = saved
+    edit_config(folder, lambda c: c.update({"class": "Transformer"}))
+    assert "Transformer" in assert_refused(folder, checkpoint.CONFIG_FILE)
+
+
+@pytest.mark.parametrize("text", ["{not json", "", "\xff\xfe"], ids=["broken", "empty", "binary"])
+def test_refuses_invalid_json(saved: tuple[Path, SpectrogramVAE], text: str) -> None:
+    folder, _ = saved
+    (folder / checkpoint.CONFIG_FILE).write_bytes(text.encode("latin-1"))
+    assert "JSON" in assert_refused(folder, checkpoint.CONFIG_FILE)
+
+
+def test_refuses_json_that_is_not_a_config(saved: tuple[Path, SpectrogramVAE]) -> None:
+    folder, _ = saved
+    (folder / checkpoint.CONFIG_FILE).write_text("[1, 2, 3]")
+    assert_refused(folder, checkpoint.CONFIG_FILE)
+
+
+def test_refuses_unknown_settings(saved: tuple[Path, SpectrogramVAE]) -> None:
+    folder, _ = saved
+    edit_config(folder, lambda c: c["preset"]["model"].update(colour="blue"))
+    assert "colour" in assert_refused(folder, checkpoint.CONFIG_FILE)
+
+
+def test_refuses_a_frame_count_that_contradicts_the_settings(saved: tuple[Path, SpectrogramVAE]) -> None:
+    folder, _ = saved
+    edit_config(folder, lambda c: c.update(n_frames=c["n_frames"] + 50))
+    assert "geometry" in assert_refused(folder, checkpoint.CONFIG_FILE)
+
+
+def test_refuses_weights_of_another_shape(saved: tuple[Path, SpectrogramVAE], preset: Preset) -> None:
+    folder, _ = saved
+    longer = preset.replace(audio={"clip_seconds": 2 * preset.audio.clip_seconds})
+
+    def edit(config: dict) -> None:
+        config["preset"]["audio"]["clip_seconds"] = longer.audio.clip_seconds
+        config["n_frames"] = longer.audio.clip_frames
+
+    edit_config(folder, edit)
+    assert "shape" in assert_refused(folder, checkpoint.WEIGHTS_FILE)
+
+
+def test_refuses_weights_with_missing_tensors(saved: tuple[Path, SpectrogramVAE]) -> None:
+    folder, _ = saved
+    tensors = load_file(folder / checkpoint.WEIGHTS_FILE)
+    dropped = sorted(tensors)[0]
+    del tensors[dropped]
+    save_file(tensors, folder / checkpoint.WEIGHTS_FILE)
+    assert dropped in assert_refused(folder, checkpoint.WEIGHTS_FILE)
+
+
+@pytest.mark.parametrize("size", [0, 7, 4096])
+def test_refuses_corrupted_weights(saved: tuple[Path, SpectrogramVAE], size: int) -> None:
+    folder, _ = saved
+    noise = np.random.default_rng(size).integers(0, 256, size, dtype=np.uint8).tobytes()
+    (folder / checkpoint.WEIGHTS_FILE).write_bytes(noise)
+    assert "safetensors" in assert_refused(folder, checkpoint.WEIGHTS_FILE)
+
+
+def test_refuses_truncated_weights(saved: tuple[Path, SpectrogramVAE]) -> None:
+    folder, _ = saved
+    path = folder / checkpoint.WEIGHTS_FILE
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    assert_refused(folder, checkpoint.WEIGHTS_FILE)
+
+
+# --- the library index --------------------------------------------------------------------------
+
+
+def test_library_round_trip(tmp_path: Path) -> None:
+    library = {"root": "/sounds", "files": [{"name": "a.wav", "split": "train", "latent": [0.5, -1.0]}]}
+    checkpoint.save_library(tmp_path, library)
+    assert checkpoint.load_library(tmp_path) == library
+
+
+def test_missing_library_is_empty(tmp_path: Path) -> None:
+    assert checkpoint.load_library(tmp_path) == {"root": None, "files": []}
+
+
+@pytest.mark.parametrize("text", ['{"root": "/x"}', "[]", "{oops"])
+def test_refuses_an_invalid_library(tmp_path: Path, text: str) -> None:
+    (tmp_path / checkpoint.LIBRARY_FILE).write_text(text)
+    with pytest.raises(ModelFolderError, match=checkpoint.LIBRARY_FILE):
+        checkpoint.load_library(tmp_path)

@@ -1,0 +1,178 @@
+"""The library: scanning a folder into a stable index, the held-out split, spectrograms."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from soundmorph import audio, data, dsp
+from soundmorph.config import SAMPLE_RATE, AudioConfig, n_frames
+from soundmorph.errors import SoundmorphError
+
+
+def test_scan_reads_every_loop_in_a_stable_order(loops_dir: Path) -> None:
+    library = data.scan(loops_dir, sample_rate=SAMPLE_RATE)
+    assert library.names == sorted(p.name for p in loops_dir.glob("*.wav"))
+    assert library.files == [loops_dir / name for name in library.names]
+    assert len(library) == len(library.clips) == 6
+    assert library.skipped == []
+    assert all(clip.dtype == np.float32 and clip.ndim == 1 for clip in library.clips)
+
+
+def test_scan_names_nested_files_by_relative_posix_path(
+    tmp_path: Path, sine: Callable[..., np.ndarray]
+) -> None:
+    for name in ["b.wav", "sub/a.wav", "a.wav", ".hidden.wav", "notes.txt"]:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if name.endswith(".wav"):
+            audio.write(path, sine(440, 0.2), sample_rate=SAMPLE_RATE)
+        else:
+            path.write_text("not audio")
+    library = data.scan(tmp_path, sample_rate=SAMPLE_RATE)
+    assert library.names == ["a.wav", "b.wav", "sub/a.wav"]
+
+
+def test_scan_skips_unusable_files_with_their_reason(tmp_path: Path, sine: Callable[..., np.ndarray]) -> None:
+    audio.write(tmp_path / "good.wav", sine(440, 0.5), sample_rate=SAMPLE_RATE)
+    audio.write(tmp_path / "quiet.wav", np.zeros(SAMPLE_RATE // 2, np.float32), sample_rate=SAMPLE_RATE)
+    (tmp_path / "text.wav").write_text("this is not a WAV file\n")
+    library = data.scan(tmp_path, sample_rate=SAMPLE_RATE)
+    assert library.names == ["good.wav"]
+    reasons = {skip.path.name: skip.reason for skip in library.skipped}
+    assert reasons.keys() == {"quiet.wav", "text.wav"}
+    assert reasons["quiet.wav"] == "silent"
+    assert reasons["text.wav"].startswith("unreadable")
+
+
+def test_scan_resamples_to_the_requested_rate(tmp_path: Path, sine: Callable[..., np.ndarray]) -> None:
+    audio.write(tmp_path / "hi.wav", sine(440, 0.5, rate=44_100), sample_rate=44_100)
+    library = data.scan(tmp_path, sample_rate=SAMPLE_RATE)
+    assert abs(len(library.clips[0]) - SAMPLE_RATE // 2) <= 1
+
+
+def test_scan_refuses_a_missing_folder(tmp_path: Path) -> None:
+    with pytest.raises(SoundmorphError, match="no such folder"):
+        data.scan(tmp_path / "nowhere", sample_rate=SAMPLE_RATE)
+
+
+def test_fitted_crops_and_pads_to_one_length(tmp_path: Path, sine: Callable[..., np.ndarray]) -> None:
+    audio.write(tmp_path / "short.wav", sine(440, 0.25), sample_rate=SAMPLE_RATE)
+    audio.write(tmp_path / "long.wav", sine(440, 0.75), sample_rate=SAMPLE_RATE)
+    library = data.scan(tmp_path, sample_rate=SAMPLE_RATE)
+    fitted = library.fitted(SAMPLE_RATE // 2)
+    assert fitted.shape == (2, SAMPLE_RATE // 2) and fitted.dtype == np.float32
+    short = library.names.index("short.wav")
+    assert not fitted[short, SAMPLE_RATE // 4 :].any()  # zero-padded at the end
+
+
+def test_median_seconds_is_a_clip_length_of_the_library(loops_dir: Path) -> None:
+    library = data.scan(loops_dir, sample_rate=SAMPLE_RATE)
+    assert library.median_seconds() == pytest.approx(1.0)
+
+
+# --- require_clips ------------------------------------------------------------------------------
+
+
+def test_require_clips_names_the_folder_and_the_first_skipped_file(tmp_path: Path) -> None:
+    (tmp_path / "broken.wav").write_bytes(b"RIFF\x00\x00")
+    library = data.scan(tmp_path, sample_rate=SAMPLE_RATE)
+    with pytest.raises(SoundmorphError) as caught:
+        data.require_clips(library)
+    message = str(caught.value)
+    assert str(tmp_path) in message and "broken.wav" in message and "0 usable" in message
+    assert "\n" not in message
+
+
+def test_require_clips_counts(loops_dir: Path) -> None:
+    library = data.scan(loops_dir, sample_rate=SAMPLE_RATE)
+    data.require_clips(library, minimum=6)
+    with pytest.raises(SoundmorphError, match="at least 7"):
+        data.require_clips(library, minimum=7)
+
+
+# --- the held-out split -------------------------------------------------------------------------
+
+
+def names(count: int, prefix: str = "clip") -> list[str]:
+    return [f"{prefix}_{i:03d}.wav" for i in range(count)]
+
+
+@pytest.mark.parametrize(
+    ("count", "fraction", "held"),
+    [(10, 0.0, 0), (10, 0.2, 2), (10, 0.25, 2), (100, 0.125, 12), (2, 0.01, 1), (2, 0.99, 1), (1, 0.5, 0)],
+)
+def test_holdout_count(count: int, fraction: float, held: int) -> None:
+    mask = data.holdout_mask(names(count), fraction, seed=0)
+    assert mask.dtype == bool and mask.shape == (count,)
+    assert int(mask.sum()) == held
+
+
+@pytest.mark.parametrize("count", [2, 3, 7, 50])
+def test_a_holdout_always_leaves_clips_on_both_sides(count: int) -> None:
+    for fraction in (0.01, 0.5, 0.99):
+        held = int(data.holdout_mask(names(count), fraction, seed=1).sum())
+        assert 1 <= held <= count - 1
+
+
+def test_holdout_is_the_same_for_the_same_names_and_seed() -> None:
+    first = data.holdout_mask(names(40), 0.25, seed=3)
+    assert np.array_equal(first, data.holdout_mask(names(40), 0.25, seed=3))
+
+
+def test_holdout_depends_on_the_names_not_their_order() -> None:
+    ordered = names(40)
+    shuffled = list(np.random.default_rng(0).permutation(ordered))
+    held = {n for n, h in zip(ordered, data.holdout_mask(ordered, 0.25, seed=3), strict=True) if h}
+    held_shuffled = {n for n, h in zip(shuffled, data.holdout_mask(shuffled, 0.25, seed=3), strict=True) if h}
+    assert held == held_shuffled
+
+
+def test_holdout_changes_with_the_seed() -> None:
+    masks = {tuple(data.holdout_mask(names(40), 0.25, seed=seed)) for seed in range(5)}
+    assert len(masks) > 1
+
+
+def test_adding_files_moves_at_most_one_held_out_file_each() -> None:
+    existing = names(30)
+    held = {n for n, h in zip(existing, data.holdout_mask(existing, 0.2, seed=0), strict=True) if h}
+    for new in names(20, prefix="new"):
+        existing = [*existing, new]
+        now = {n for n, h in zip(existing, data.holdout_mask(existing, 0.2, seed=0), strict=True) if h}
+        assert len(held - now) <= 1  # an old file leaves the split only to make room for the new one
+        held = now
+
+
+# --- spectrograms -------------------------------------------------------------------------------
+
+
+def test_spectrograms_are_the_magnitudes_of_the_fitted_clips(loops_dir: Path) -> None:
+    config = AudioConfig(clip_seconds=1.0)
+    clips = data.scan(loops_dir, sample_rate=SAMPLE_RATE).fitted(config.clip_samples)
+    mags = data.spectrograms(clips, config)
+    assert mags.shape == (len(clips), config.n_freq, n_frames(config.clip_samples))
+    assert mags.dtype == torch.float32
+    torch.testing.assert_close(mags, dsp.magnitude(torch.from_numpy(clips)))
+
+
+def test_spectrograms_in_batches_equal_one_batch(loops_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = AudioConfig(clip_seconds=1.0)
+    clips = data.scan(loops_dir, sample_rate=SAMPLE_RATE).fitted(config.clip_samples)
+    whole = data.spectrograms(clips, config)
+    monkeypatch.setattr(data, "SPECTROGRAM_BATCH", 4)
+    batches = list(data.iter_spectrograms(clips, config))
+    assert [len(b) for b in batches] == [4, 2]
+    torch.testing.assert_close(torch.cat(batches), whole)
+
+
+def test_index_depends_only_on_the_folders_contents(loops_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(loops_dir, copy)
+    assert (
+        data.scan(copy, sample_rate=SAMPLE_RATE).names == data.scan(loops_dir, sample_rate=SAMPLE_RATE).names
+    )

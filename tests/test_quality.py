@@ -1,0 +1,113 @@
+"""Morph-quality figures on generated spectrograms: invariants and librosa agreement."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from soundmorph import quality
+
+
+def _sources(freq: int = 257, frames: int = 20) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    a = torch.rand(freq, frames, generator=g) + 0.1
+    b = torch.rand(freq, frames, generator=g) + 0.1
+    a[: freq // 4] *= 20.0  # A is dark, B is bright: different centroids
+    b[freq // 2 :] *= 20.0
+    return a, b
+
+
+def _geometric_sweep(a: torch.Tensor, b: torch.Tensor, steps: int) -> torch.Tensor:
+    """Interpolation in the log domain: the ideal morph for a log-domain distance."""
+    alphas = torch.linspace(0, 1, steps)[:, None, None]
+    return torch.exp((1 - alphas) * a.log() + alphas * b.log())
+
+
+def test_mel_filterbank_matches_librosa() -> None:
+    librosa = pytest.importorskip("librosa")
+    ours = quality.mel_filterbank(sample_rate=22_050, n_fft=2048, n_mels=64).numpy()
+    theirs = librosa.filters.mel(sr=22_050, n_fft=2048, n_mels=64)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
+
+
+def test_mfcc_matches_librosa_dct() -> None:
+    scipy_fft = pytest.importorskip("scipy.fft")
+    db = torch.randn(64, 7, generator=torch.Generator().manual_seed(1))
+    ours = quality.mfcc(db).numpy()
+    theirs = scipy_fft.dct(db.double().numpy(), type=2, norm="ortho", axis=0)[1:14]
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("distance", ["log_mel", "mfcc"])
+def test_ideal_sweep_scores_well(distance: quality.Distance) -> None:
+    a, b = _sources()
+    q = quality.sweep_quality(_geometric_sweep(a, b, 11), a, b, distance=distance, sample_rate=8000)
+    assert q.endpoint_distance == pytest.approx(0.0, abs=1e-3)
+    assert q.rho_a == pytest.approx(1.0) and q.rho_b == pytest.approx(-1.0)
+    assert q.intermediateness < 0.1
+    assert q.smoothness_cv < 0.5 and q.max_step_ratio < 2.0
+    assert set(q.to_dict()) >= {"intermediateness", "smoothness_cv", "centroid_r2"}
+
+
+def test_a_jump_scores_worse_than_a_smooth_sweep() -> None:
+    a, b = _sources()
+    smooth = quality.sweep_quality(_geometric_sweep(a, b, 11), a, b)
+    jump = torch.stack([a] * 5 + [b] * 6)  # a hard cut: all change in one step
+    cut = quality.sweep_quality(jump, a, b)
+    assert cut.smoothness_cv > smooth.smoothness_cv
+    assert cut.max_step_ratio > smooth.max_step_ratio
+    assert cut.intermediateness > smooth.intermediateness
+
+
+def test_constant_sweep_has_no_direction() -> None:
+    a, b = _sources()
+    q = quality.sweep_quality(torch.stack([a] * 4), a, b)
+    assert math.isnan(q.rho_a) and math.isnan(q.smoothness_cv)
+    assert q.endpoint_relative == pytest.approx(0.5, rel=1e-6)  # d(x0, A) = 0, d(x3, B) = d(A, B)
+
+
+def test_centroid_linear_for_a_linear_mix() -> None:
+    a, b = _sources()
+    alphas = torch.linspace(0, 1, 6)
+    mix = (1 - alphas)[:, None, None] * a + alphas[:, None, None] * b
+    centroid = quality.spectral_centroid(mix, sample_rate=8000)
+    assert bool((centroid.diff() > 0).all())  # B is brighter
+    q = quality.sweep_quality(mix, a, b, alphas, sample_rate=8000)
+    assert 0.9 < q.centroid_r2 <= 1.0 + 1e-9
+
+
+def test_spectral_centroid_of_a_single_bin() -> None:
+    mag = torch.zeros(5, 3)
+    mag[2] = 1.0
+    assert float(quality.spectral_centroid(mag, sample_rate=8000)) == pytest.approx(2000.0)
+
+
+def test_audio_entry_point_and_errors() -> None:
+    g = torch.Generator().manual_seed(2)
+    n = 8 * 512
+    a, b = torch.randn(n, generator=g), torch.randn(n, generator=g) * torch.linspace(0, 1, n)
+    alphas = torch.linspace(0, 1, 5)
+    fade = (1 - alphas)[:, None] * a + alphas[:, None] * b
+    q = quality.sweep_quality_audio(fade, a, b, alphas)
+    assert q.endpoint_distance == pytest.approx(0.0, abs=1e-3)
+    with pytest.raises(ValueError, match="steps"):
+        quality.sweep_quality(torch.ones(1, 3, 4), torch.ones(3, 4), torch.ones(3, 4))
+    with pytest.raises(ValueError, match="match"):
+        quality.sweep_quality(torch.ones(2, 3, 4), torch.ones(3, 5), torch.ones(3, 4))
+    with pytest.raises(ValueError, match="distance"):
+        quality.sweep_quality(torch.ones(2, 3, 4), torch.ones(3, 4), torch.ones(3, 4), distance="x")  # type: ignore[arg-type]
+
+
+def test_spearman_and_mean_quality() -> None:
+    assert quality.spearman(np.arange(5), np.arange(5) ** 2) == pytest.approx(1.0)
+    assert quality.spearman(np.arange(4), np.array([1, 1, 0, 0])) < 0
+    a, b = _sources()
+    runs = [quality.sweep_quality(_geometric_sweep(a, b, n), a, b) for n in (3, 5)]
+    mean = quality.mean_quality(runs)
+    assert mean["intermediateness"] == pytest.approx(
+        (runs[0].intermediateness + runs[1].intermediateness) / 2
+    )
+    assert "distance" not in mean

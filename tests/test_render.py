@@ -1,0 +1,304 @@
+"""Rendering with a trained tiny model: morphs, sweeps, blends, glides, samples, files written."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from soundmorph import audio, render, synth
+from soundmorph.errors import SoundmorphError
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+FAST = {"n_iter": 4}  # Griffin-Lim iterations where only the magnitudes matter
+
+
+@pytest.fixture(scope="module")
+def model(tiny_model) -> render.SoundModel:
+    return render.load(tiny_model.folder, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def unseen(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A drum loop that is not in the library, in a folder of its own."""
+    path = tmp_path_factory.mktemp("unseen") / "stranger.wav"
+    audio.write(
+        path, synth.drum_loop(seed=12345, style="break")[: synth.SAMPLE_RATE], sample_rate=synth.SAMPLE_RATE
+    )
+    return path
+
+
+def assert_valid_wav(path: Path, *, sample_rate: int, samples: int) -> None:
+    data, rate = sf.read(path, dtype="float32")
+    assert rate == sample_rate
+    assert data.shape == (samples,)
+    assert np.isfinite(data).all()
+    assert float(np.abs(data).max()) <= 1.0
+
+
+# --- loading ------------------------------------------------------------------------------------
+
+
+def test_load_gives_the_library_with_its_split_and_latents(model: render.SoundModel, tiny_model) -> None:
+    assert model.names == tiny_model.result.library.names
+    assert model.splits.count("holdout") == int(tiny_model.result.holdout.sum()) == 1
+    assert model.latents.shape == (len(model.names), model.preset.model.latent_dim)
+    assert model.root == tiny_model.library.resolve()
+    assert not model.model.training
+
+
+def test_load_refuses_a_broken_library_index(tiny_model, tmp_path: Path) -> None:
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model.folder, folder)
+    (folder / "library.json").write_text('{"root": null, "files": [{"split": "train"}]}')
+    with pytest.raises(SoundmorphError, match=r"library\.json"):
+        render.load(folder, device="cpu")
+
+
+def test_unknown_device_is_a_one_line_error() -> None:
+    with pytest.raises(SoundmorphError, match="device"):
+        render.pick_device("toaster")
+
+
+# --- sources ------------------------------------------------------------------------------------
+
+
+def test_a_sound_is_named_by_index_digits_or_file_name(model: render.SoundModel) -> None:
+    assert torch.equal(model.encode(2), model.latents[2])
+    assert torch.equal(model.encode("2"), model.latents[2])
+    assert torch.equal(model.encode(model.names[2]), model.latents[2])
+
+
+@pytest.mark.parametrize("index", [6, 99, "42"])
+def test_unknown_index_names_the_range(model: render.SoundModel, index: int | str) -> None:
+    with pytest.raises(SoundmorphError, match=f"no sound {index}"):
+        model.encode(index)
+
+
+def test_a_missing_path_is_a_one_line_error(model: render.SoundModel, tmp_path: Path) -> None:
+    with pytest.raises(SoundmorphError, match=r"nowhere\.wav"):
+        model.encode(tmp_path / "nowhere.wav")
+
+
+def test_stored_latents_are_the_posterior_means_of_the_library(
+    model: render.SoundModel, tmp_path: Path
+) -> None:
+    outside = tmp_path / "copy.wav"
+    shutil.copy(model.root / model.names[1], outside)  # the same audio, as a file outside the library
+    torch.testing.assert_close(model.encode(outside), model.latents[1], atol=1e-5, rtol=1e-4)
+
+
+def test_an_unseen_file_is_encoded_on_the_fly(model: render.SoundModel, unseen: Path) -> None:
+    z = model.encode(unseen)
+    assert z.shape == (model.preset.model.latent_dim,)
+    torch.testing.assert_close(z, model.encode_audio(audio.read(unseen, sample_rate=model.sample_rate)))
+    assert not any(torch.allclose(z, stored) for stored in model.latents)
+    sound = model.morph(unseen, 0, 0.5, **FAST)
+    assert "stranger" in sound.name and len(sound.audio) == model.clip_samples
+
+
+def test_sampled_latents_are_seeded(model: render.SoundModel) -> None:
+    first = model.encode(0, sample=True, seed=1)
+    assert torch.equal(first, model.encode(0, sample=True, seed=1))
+    assert not torch.equal(first, model.encode(0, sample=True, seed=2))
+    assert not torch.equal(first, model.encode(0))
+
+
+# --- morphs and sweeps --------------------------------------------------------------------------
+
+
+def test_morph_at_alpha_zero_and_one_reconstructs_the_sources(model: render.SoundModel) -> None:
+    np.testing.assert_array_equal(
+        model.morph(0, 3, 0.0, **FAST).magnitude, model.reconstruct(0, **FAST).magnitude
+    )
+    np.testing.assert_array_equal(
+        model.morph(0, 3, 1.0, **FAST).magnitude, model.reconstruct(3, **FAST).magnitude
+    )
+
+
+def test_morph_is_between_its_sources_in_the_latent_space(model: render.SoundModel) -> None:
+    sound = model.morph(0, 3, 0.25, **FAST)
+    expected = 0.75 * model.latents[0] + 0.25 * model.latents[3]
+    np.testing.assert_allclose(sound.latent, expected.numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("alpha", [-0.1, 1.5])
+def test_morph_refuses_alpha_outside_the_unit_interval(model: render.SoundModel, alpha: float) -> None:
+    with pytest.raises(SoundmorphError, match="alpha"):
+        model.morph(0, 1, alpha)
+
+
+def test_morph_is_deterministic(model: render.SoundModel) -> None:
+    np.testing.assert_array_equal(model.morph(0, 1, 0.5).audio, model.morph(0, 1, 0.5).audio)
+
+
+def test_sweep_endpoints_are_the_sources_reconstructions(model: render.SoundModel) -> None:
+    sounds = model.sweep(0, 4, steps=3, **FAST)
+    assert len(sounds) == 3
+    assert len({sound.name for sound in sounds}) == 3
+    np.testing.assert_allclose(
+        sounds[0].magnitude, model.reconstruct(0, **FAST).magnitude, rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        sounds[-1].magnitude, model.reconstruct(4, **FAST).magnitude, rtol=1e-5, atol=1e-6
+    )
+
+
+def test_sweep_needs_two_steps(model: render.SoundModel) -> None:
+    with pytest.raises(SoundmorphError, match="2 steps"):
+        model.sweep(0, 1, steps=1)
+
+
+@pytest.mark.parametrize(("option", "value"), [("momentum", 1.5), ("momentum", -0.1), ("n_iter", -1)])
+def test_invalid_griffin_lim_options_are_one_line_errors(
+    model: render.SoundModel, option: str, value: float
+) -> None:
+    with pytest.raises(SoundmorphError):
+        model.reconstruct(0, **{option: value})
+
+
+def test_griffin_lim_options_change_the_audio_not_the_magnitude(model: render.SoundModel) -> None:
+    few, many = model.reconstruct(0, n_iter=1), model.reconstruct(0, n_iter=8)
+    np.testing.assert_array_equal(few.magnitude, many.magnitude)
+    assert not np.array_equal(few.audio, many.audio)
+
+
+# --- blends, glides, generated sounds -----------------------------------------------------------
+
+
+def test_blend_of_one_sound_is_its_reconstruction(model: render.SoundModel) -> None:
+    np.testing.assert_array_equal(
+        model.blend([(2, 0.7)], **FAST).magnitude, model.reconstruct(2, **FAST).magnitude
+    )
+
+
+def test_blend_weights_are_normalised(model: render.SoundModel) -> None:
+    sound = model.blend([(0, 3.0), (1, 1.0)], **FAST)
+    expected = 0.75 * model.latents[0] + 0.25 * model.latents[1]
+    np.testing.assert_allclose(sound.latent, expected.numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("items", [[], [(0, 0.0)], [(0, -1.0), (1, 2.0)]])
+def test_invalid_blends_are_refused(model: render.SoundModel, items: list) -> None:
+    with pytest.raises(SoundmorphError):
+        model.blend(items)
+
+
+@pytest.mark.parametrize("repeats", [1, 3])
+def test_glide_is_the_clip_repeated(model: render.SoundModel, repeats: int) -> None:
+    sound = model.glide(0, 2, repeats=repeats, **FAST)
+    assert len(sound.audio) == repeats * model.clip_samples
+    assert sound.magnitude.shape == (model.info.n_freq, repeats * model.info.n_frames)
+    assert sound.latent is None
+
+
+def test_glide_moves_from_the_first_source_to_the_second(model: render.SoundModel) -> None:
+    sound = model.glide(0, 2, repeats=2, curve="smooth", **FAST)
+    frames = model.info.n_frames
+    np.testing.assert_allclose(sound.magnitude[:, 0], model.reconstruct(0, **FAST).magnitude[:, 0], atol=1e-5)
+    np.testing.assert_allclose(
+        sound.magnitude[:, -1], model.reconstruct(2, **FAST).magnitude[:, frames - 1], atol=1e-5
+    )
+
+
+def test_glide_between_a_sound_and_itself_repeats_its_reconstruction(model: render.SoundModel) -> None:
+    sound = model.glide(1, 1, repeats=2, **FAST)
+    once = model.reconstruct(1, **FAST).magnitude
+    np.testing.assert_allclose(sound.magnitude, np.concatenate([once, once], axis=1), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(("repeats", "curve"), [(0, "linear"), (2, "bounce")])
+def test_glide_refuses_bad_options(model: render.SoundModel, repeats: int, curve: str) -> None:
+    with pytest.raises(SoundmorphError):
+        model.glide(0, 1, repeats=repeats, curve=curve)
+
+
+def test_generate_is_deterministic_for_a_seed(model: render.SoundModel) -> None:
+    first = model.generate(2, seed=5, **FAST)
+    again = model.generate(2, seed=5, **FAST)
+    other = model.generate(2, seed=6, **FAST)
+    assert len(first) == 2 and len({s.name for s in first}) == 2
+    for a, b in zip(first, again, strict=True):
+        np.testing.assert_array_equal(a.audio, b.audio)
+    assert not np.array_equal(first[0].latent, other[0].latent)
+
+
+# --- files --------------------------------------------------------------------------------------
+
+
+def test_sound_save_writes_a_readable_wav_and_png(model: render.SoundModel, tmp_path: Path) -> None:
+    sound = model.morph(0, 1, 0.5)
+    written = sound.save(tmp_path / "out.wav", plot=tmp_path / "out.png")
+    assert written == [tmp_path / "out.wav", tmp_path / "out.png"]
+    assert_valid_wav(tmp_path / "out.wav", sample_rate=model.sample_rate, samples=model.clip_samples)
+    assert (tmp_path / "out.png").read_bytes().startswith(PNG_SIGNATURE)
+
+
+@pytest.mark.parametrize("existing", ["out.wav", "out.png"])
+def test_sound_save_refuses_to_overwrite(model: render.SoundModel, tmp_path: Path, existing: str) -> None:
+    (tmp_path / existing).write_bytes(b"keep me")
+    sound = model.morph(0, 1, 0.5, **FAST)
+    with pytest.raises(SoundmorphError, match="exists"):
+        sound.save(tmp_path / "out.wav", plot=tmp_path / "out.png")
+    assert (tmp_path / existing).read_bytes() == b"keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [existing]  # nothing else written either
+
+
+def test_sound_save_overwrites_with_force(model: render.SoundModel, tmp_path: Path) -> None:
+    (tmp_path / "out.wav").write_bytes(b"old")
+    model.morph(0, 1, 0.5, **FAST).save(tmp_path / "out.wav", force=True)
+    assert_valid_wav(tmp_path / "out.wav", sample_rate=model.sample_rate, samples=model.clip_samples)
+
+
+def test_loud_sounds_are_written_without_clipping(model: render.SoundModel, tmp_path: Path) -> None:
+    sound = model.morph(0, 1, 0.5, **FAST)
+    sound.audio = 10 * sound.audio / np.abs(sound.audio).max()
+    sound.save(tmp_path / "loud.wav", subtype="FLOAT")
+    assert_valid_wav(tmp_path / "loud.wav", sample_rate=model.sample_rate, samples=model.clip_samples)
+
+
+def test_wav_bytes_decode_to_the_audio(model: render.SoundModel) -> None:
+    import io
+
+    sound = model.morph(0, 1, 0.5, **FAST)
+    data, rate = sf.read(io.BytesIO(sound.wav_bytes(subtype="FLOAT")), dtype="float32")
+    assert rate == sound.sample_rate
+    np.testing.assert_array_equal(data, audio.peak_safe(sound.audio))
+
+
+def test_save_sweep_writes_every_step_and_a_grid(model: render.SoundModel, tmp_path: Path) -> None:
+    sounds = model.sweep(0, 1, steps=2, **FAST)
+    written = render.save_sweep(sounds, tmp_path / "sweep")
+    names = {p.name for p in written}
+    assert names == {f"{s.name}.wav" for s in sounds} | {f"{s.name}.png" for s in sounds} | {"grid.png"}
+    assert all(p.exists() for p in written)
+    for sound in sounds:
+        assert_valid_wav(
+            tmp_path / "sweep" / f"{sound.name}.wav",
+            sample_rate=model.sample_rate,
+            samples=model.clip_samples,
+        )
+    grid = (tmp_path / "sweep" / "grid.png").read_bytes()
+    assert grid.startswith(PNG_SIGNATURE)
+    with pytest.raises(SoundmorphError, match=r"grid\.png"):
+        render.save_sweep(sounds, tmp_path / "sweep")
+    assert (tmp_path / "sweep" / "grid.png").read_bytes() == grid
+
+
+# --- the latent map -----------------------------------------------------------------------------
+
+
+def test_latent_map_points_are_2d(model: render.SoundModel) -> None:
+    assert model.map_points().shape == (len(model.names), 2)
+
+
+@pytest.mark.parametrize("count", [1, 2, 5])
+def test_latent_pca_handles_tiny_libraries(count: int) -> None:
+    latents = torch.randn(count, 16, generator=torch.Generator().manual_seed(0))
+    points, mean, axes = render.latent_pca(latents)
+    assert points.shape == (count, 2) and mean.shape == (16,) and axes.shape == (2, 16)
+    assert np.isfinite(points).all()

@@ -1,0 +1,230 @@
+"""The training loop: history, determinism, resume, the best checkpoint, the KL warm-up."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from soundmorph import checkpoint, data, train
+from soundmorph.config import Preset
+from soundmorph.errors import SoundmorphError
+from soundmorph.model import SpectrogramVAE
+
+EPOCHS = 4
+
+
+@pytest.fixture(scope="module")
+def mags(loops_dir: Path, tiny_preset: Callable[..., Preset]) -> torch.Tensor:
+    """Magnitudes [6, 1025, 44] of the 1-s test loops."""
+    config = tiny_preset().audio
+    library = data.scan(loops_dir, sample_rate=config.sample_rate)
+    return data.spectrograms(library.fitted(config.clip_samples), config)
+
+
+@pytest.fixture
+def preset(tiny_preset: Callable[..., Preset]) -> Preset:
+    """Tiny, with dropout and gain augmentation on: every source of randomness in play."""
+    return tiny_preset(epochs=EPOCHS, batch_size=4, kl_warmup_epochs=2, augment_gain_db=6.0).replace(
+        model={"dropout": 0.1}
+    )
+
+
+def build(preset: Preset, seed: int = 0) -> SpectrogramVAE:
+    torch.manual_seed(seed)
+    return SpectrogramVAE(preset.model, n_freq=preset.audio.n_freq, n_frames=preset.audio.clip_frames)
+
+
+def fit(preset: Preset, out: Path, mags: torch.Tensor, **options) -> list[train.EpochStats]:
+    return train.fit(build(preset), preset, out, mags, progress=False, **options)
+
+
+def assert_same_tensors(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
+
+
+def weights(folder: Path, name: str = checkpoint.WEIGHTS_FILE) -> dict[str, torch.Tensor]:
+    return load_file(folder / name)
+
+
+def losses(history: list[train.EpochStats]) -> list[tuple[int, float, float, float]]:
+    return [(row.epoch, row.loss, row.reconstruction, row.kl) for row in history]
+
+
+# --- history ------------------------------------------------------------------------------------
+
+
+def test_history_has_one_row_per_epoch(tmp_path: Path, preset: Preset, mags: torch.Tensor) -> None:
+    history = fit(preset, tmp_path, mags)
+    assert [row.epoch for row in history] == list(range(1, EPOCHS + 1))
+    assert all(math.isfinite(row.loss) and row.loss > 0 and row.seconds > 0 for row in history)
+    assert all(math.isnan(row.holdout_loss) for row in history)  # no held-out clips given
+
+
+def test_history_csv_round_trips(tmp_path: Path, preset: Preset, mags: torch.Tensor) -> None:
+    history = fit(preset, tmp_path, mags[:4], holdout_mags=mags[4:])
+    assert (tmp_path / train.HISTORY_FILE).read_text().count("\n") == EPOCHS + 1  # header + rows
+    assert train.read_history(tmp_path) == history
+
+
+def test_training_lowers_the_loss(
+    tmp_path: Path, tiny_preset: Callable[..., Preset], mags: torch.Tensor
+) -> None:
+    preset = tiny_preset(epochs=15, learning_rate=3e-3)
+    history = fit(preset, tmp_path, mags)
+    assert history[-1].reconstruction < history[0].reconstruction
+
+
+def test_training_leaves_a_loadable_model_and_train_state(
+    tmp_path: Path, preset: Preset, mags: torch.Tensor
+) -> None:
+    fit(preset, tmp_path, mags)
+    _, info = checkpoint.load_model(tmp_path)
+    assert info.preset == preset
+    assert checkpoint.has_train_state(tmp_path)
+
+
+def test_zero_epochs_still_leave_a_loadable_model(
+    tmp_path: Path, tiny_preset: Callable[..., Preset], mags: torch.Tensor
+) -> None:
+    assert fit(tiny_preset(epochs=0), tmp_path, mags) == []
+    checkpoint.load_model(tmp_path)
+
+
+def test_divergence_is_a_one_line_error(tmp_path: Path, preset: Preset, mags: torch.Tensor) -> None:
+    broken = mags.clone()
+    broken[0, 0, 0] = math.nan
+    with pytest.raises(SoundmorphError, match="diverged at epoch 1"):
+        fit(preset, tmp_path, broken)
+
+
+# --- determinism and resume ---------------------------------------------------------------------
+
+
+def test_same_seed_gives_the_same_weights(tmp_path: Path, preset: Preset, mags: torch.Tensor) -> None:
+    fit(preset, tmp_path / "a", mags)
+    fit(preset, tmp_path / "b", mags)
+    assert_same_tensors(weights(tmp_path / "a"), weights(tmp_path / "b"))
+
+
+def test_another_seed_gives_other_weights(tmp_path: Path, preset: Preset, mags: torch.Tensor) -> None:
+    fit(preset, tmp_path / "a", mags)
+    fit(preset.replace(train={"seed": 1}), tmp_path / "b", mags)
+    a, b = weights(tmp_path / "a"), weights(tmp_path / "b")
+    assert any(not torch.equal(a[name], b[name]) for name in a)
+
+
+def test_training_leaves_the_callers_random_state_alone(
+    tmp_path: Path, preset: Preset, mags: torch.Tensor
+) -> None:
+    model = build(preset)
+    before = torch.get_rng_state()
+    train.fit(model, preset, tmp_path, mags, progress=False)
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_resume_ends_where_one_run_ends(tmp_path: Path, preset: Preset, mags: torch.Tensor) -> None:
+    one_go = fit(preset, tmp_path / "one", mags[:5], holdout_mags=mags[5:])
+
+    fit(preset.replace(train={"epochs": 2}), tmp_path / "two", mags[:5], holdout_mags=mags[5:])
+    resumed = fit(preset, tmp_path / "two", mags[:5], holdout_mags=mags[5:], resume=True)
+
+    assert losses(resumed) == losses(one_go)
+    assert_same_tensors(
+        weights(tmp_path / "two", "train/last.safetensors"),
+        weights(tmp_path / "one", "train/last.safetensors"),
+    )
+    assert_same_tensors(weights(tmp_path / "two"), weights(tmp_path / "one"))
+
+
+def test_an_interrupted_run_resumes_where_it_stopped(
+    tmp_path: Path, preset: Preset, mags: torch.Tensor
+) -> None:
+    one_go = fit(preset, tmp_path / "one", mags)
+
+    def stop_after_epoch_2(row: train.EpochStats) -> None:
+        if row.epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(preset, tmp_path / "stopped", mags, on_epoch=stop_after_epoch_2)
+    assert [row.epoch for row in train.read_history(tmp_path / "stopped")] == [1, 2]
+    resumed = fit(preset, tmp_path / "stopped", mags, resume=True)
+
+    assert losses(resumed) == losses(one_go)
+    assert_same_tensors(
+        weights(tmp_path / "stopped", "train/last.safetensors"),
+        weights(tmp_path / "one", "train/last.safetensors"),
+    )
+
+
+def test_resuming_a_finished_run_changes_nothing(tmp_path: Path, preset: Preset, mags: torch.Tensor) -> None:
+    history = fit(preset, tmp_path, mags)
+    before = weights(tmp_path, "train/last.safetensors")
+    assert losses(fit(preset, tmp_path, mags, resume=True)) == losses(history)
+    assert_same_tensors(weights(tmp_path, "train/last.safetensors"), before)
+
+
+# --- the best checkpoint ------------------------------------------------------------------------
+
+
+def snapshots(into: dict[int, dict[str, torch.Tensor]], model_holder: list[SpectrogramVAE]):
+    """An ``on_epoch`` callback that keeps a copy of the weights after every epoch."""
+
+    def keep(row: train.EpochStats) -> None:
+        into[row.epoch] = {k: v.detach().clone() for k, v in model_holder[0].state_dict().items()}
+
+    return keep
+
+
+def test_best_checkpoint_is_chosen_by_held_out_loss(
+    tmp_path: Path, preset: Preset, mags: torch.Tensor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scripted = iter([3.0, 1.0, 2.0, 5.0])  # best at epoch 2, whatever the training loss does
+    monkeypatch.setattr(train, "holdout_loss", lambda *args, **kwargs: next(scripted))
+    model = build(preset)
+    kept: dict[int, dict[str, torch.Tensor]] = {}
+    history = train.fit(
+        model, preset, tmp_path, mags[:5], mags[5:], progress=False, on_epoch=snapshots(kept, [model])
+    )
+    assert [row.holdout_loss for row in history] == [3.0, 1.0, 2.0, 5.0]
+    assert_same_tensors(weights(tmp_path), kept[2])
+    assert_same_tensors(weights(tmp_path, "train/last.safetensors"), kept[EPOCHS])
+
+
+def test_without_a_holdout_the_best_checkpoint_has_the_lowest_training_loss(
+    tmp_path: Path, preset: Preset, mags: torch.Tensor
+) -> None:
+    model = build(preset)
+    kept: dict[int, dict[str, torch.Tensor]] = {}
+    history = train.fit(model, preset, tmp_path, mags, progress=False, on_epoch=snapshots(kept, [model]))
+    best = min(history, key=lambda row: row.loss).epoch
+    assert_same_tensors(weights(tmp_path), kept[best])
+
+
+def test_holdout_loss_is_deterministic_and_keeps_the_mode(preset: Preset, mags: torch.Tensor) -> None:
+    model = build(preset).train()
+    first = train.holdout_loss(model, mags, 1e-3, batch_size=4)
+    assert train.holdout_loss(model, mags, 1e-3, batch_size=4) == first  # the mean, not a sample
+    assert train.holdout_loss(model, mags, 1e-3, batch_size=2) == pytest.approx(first, rel=1e-5)
+    assert model.training
+
+
+# --- the KL warm-up -----------------------------------------------------------------------------
+
+
+def test_kl_weight_ramps_up_linearly(tiny_preset: Callable[..., Preset]) -> None:
+    preset = tiny_preset(kl_weight=0.01, kl_warmup_epochs=4)
+    weights_ = [train.kl_weight_at(preset, epoch) for epoch in range(6)]
+    assert weights_ == pytest.approx([0.0025, 0.005, 0.0075, 0.01, 0.01, 0.01])
+
+
+def test_kl_weight_without_warmup_is_constant(tiny_preset: Callable[..., Preset]) -> None:
+    preset = tiny_preset(kl_weight=0.01, kl_warmup_epochs=0)
+    assert {train.kl_weight_at(preset, epoch) for epoch in range(5)} == {0.01}

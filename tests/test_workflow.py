@@ -1,0 +1,237 @@
+"""Library-level jobs: train a model folder, resume it, refuse to overwrite it, evaluate it."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from soundmorph import audio, checkpoint, data, train, workflow
+from soundmorph.config import SAMPLE_RATE, Preset
+from soundmorph.errors import SoundmorphError
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def fingerprint(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` with its bytes."""
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+def same_weights(a: Path, b: Path, name: str = checkpoint.WEIGHTS_FILE) -> bool:
+    wa, wb = load_file(a / name), load_file(b / name)
+    return wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def run(folder: Path, out: Path, preset: Preset, **options) -> workflow.TrainResult:
+    return workflow.train(folder, out, preset=preset, device="cpu", progress=False, **options)
+
+
+# --- the trained model folder -------------------------------------------------------------------
+
+
+def test_model_folder_holds_everything(tiny_model) -> None:
+    files = {p.relative_to(tiny_model.folder).as_posix() for p in tiny_model.folder.rglob("*") if p.is_file()}
+    expected = {
+        "config.json",
+        "model.safetensors",
+        "library.json",
+        "history.csv",
+        "loss.png",
+        "latent_map.png",
+    }
+    assert expected <= files
+    assert {"train/state.json", "train/last.safetensors", "train/optimizer.safetensors"} <= files
+    assert not [name for name in files if Path(name).name.startswith(".")]  # no temporary files left
+
+
+def test_history_has_one_row_per_epoch(tiny_model) -> None:
+    history = train.read_history(tiny_model.folder)
+    assert [row.epoch for row in history] == list(range(1, tiny_model.preset.train.epochs + 1))
+    assert history == tiny_model.result.history
+    assert all(math.isfinite(row.holdout_loss) for row in history)  # a held-out split was asked for
+
+
+@pytest.mark.parametrize("name", ["loss.png", "latent_map.png"])
+def test_pictures_are_pngs(tiny_model, name: str) -> None:
+    assert (tiny_model.folder / name).read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_library_index_lists_every_sound_with_split_and_latent(tiny_model) -> None:
+    library = checkpoint.load_library(tiny_model.folder)
+    assert Path(library["root"]) == tiny_model.library.resolve()
+    names = [entry["name"] for entry in library["files"]]
+    assert names == tiny_model.result.library.names
+    mask = data.holdout_mask(names, tiny_model.preset.train.holdout, seed=tiny_model.preset.train.seed)
+    assert [entry["split"] for entry in library["files"]] == ["holdout" if h else "train" for h in mask]
+    assert np.array_equal(tiny_model.result.holdout, mask)
+    latent_dim = tiny_model.preset.model.latent_dim
+    assert all(len(entry["latent"]) == latent_dim for entry in library["files"])
+
+
+def test_clip_length_defaults_to_the_librarys_median(
+    loops_dir: Path, tmp_path: Path, tiny_preset: Callable[..., Preset]
+) -> None:
+    preset = tiny_preset(epochs=1).replace(audio={"clip_seconds": None})
+    run(loops_dir, tmp_path / "model", preset)
+    seconds = checkpoint.read_info(tmp_path / "model").preset.audio.clip_seconds
+    assert seconds == data.scan(loops_dir, sample_rate=SAMPLE_RATE).median_seconds()
+
+
+def test_training_skips_broken_files_and_reports_them(
+    loops_dir: Path, tmp_path: Path, tiny_preset: Callable[..., Preset]
+) -> None:
+    folder = tmp_path / "sounds"
+    shutil.copytree(loops_dir, folder)
+    (folder / "broken.wav").write_text("not a wav")
+    result = run(folder, tmp_path / "model", tiny_preset(epochs=1))
+    assert [s.path.name for s in result.library.skipped] == ["broken.wav"]
+    assert "broken.wav" not in [e["name"] for e in checkpoint.load_library(tmp_path / "model")["files"]]
+
+
+def test_a_holdout_needs_two_sounds(tmp_path: Path, tiny_preset: Callable[..., Preset], sine) -> None:
+    audio.write(tmp_path / "sounds" / "one.wav", sine(220, 1.0), sample_rate=SAMPLE_RATE)
+    with pytest.raises(SoundmorphError, match="at least 2"):
+        run(tmp_path / "sounds", tmp_path / "model", tiny_preset(holdout=0.5))
+
+
+# --- determinism, resume, overwrite -------------------------------------------------------------
+
+
+def test_same_settings_give_the_same_model(loops_dir: Path, tmp_path: Path, tiny_preset) -> None:
+    run(loops_dir, tmp_path / "a", tiny_preset())
+    run(loops_dir, tmp_path / "b", tiny_preset())
+    assert same_weights(tmp_path / "a", tmp_path / "b")
+
+
+def test_the_seed_changes_the_model(loops_dir: Path, tmp_path: Path, tiny_preset) -> None:
+    run(loops_dir, tmp_path / "a", tiny_preset())
+    run(loops_dir, tmp_path / "b", tiny_preset(), seed=1)
+    assert not same_weights(tmp_path / "a", tmp_path / "b")
+
+
+def test_resume_reaches_the_same_weights_as_one_run(loops_dir: Path, tmp_path: Path, tiny_preset) -> None:
+    preset = tiny_preset(epochs=4, holdout=0.2)
+    one_go = run(loops_dir, tmp_path / "one", preset)
+    run(loops_dir, tmp_path / "two", preset, epochs=2)
+    resumed = run(
+        loops_dir, tmp_path / "two", "paper", epochs=4, resume=True
+    )  # settings come from the folder
+
+    assert [row.loss for row in resumed.history] == [row.loss for row in one_go.history]
+    assert same_weights(tmp_path / "one", tmp_path / "two", "train/last.safetensors")
+    assert same_weights(tmp_path / "one", tmp_path / "two")
+    # config.json is written with the best weights, so its epoch count may be the first run's
+    assert checkpoint.read_info(tmp_path / "two").preset.replace(train={"epochs": 4}) == preset
+    assert len(train.read_history(tmp_path / "two")) == 4
+
+
+def test_resume_without_train_state_is_refused(tiny_model, tmp_path: Path) -> None:
+    with pytest.raises(SoundmorphError, match="nothing to resume"):
+        run(tiny_model.library, tmp_path / "empty", tiny_model.preset, resume=True)
+
+
+def test_an_existing_model_folder_is_not_overwritten(tiny_model, tmp_path: Path) -> None:
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model.folder, folder)
+    before = fingerprint(folder)
+    with pytest.raises(SoundmorphError) as caught:
+        run(tiny_model.library, folder, tiny_model.preset)
+    assert "exists" in str(caught.value) and "--force" in str(caught.value)
+    assert fingerprint(folder) == before
+
+
+def test_force_replaces_a_model_folder(tiny_model, tmp_path: Path, tiny_preset) -> None:
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model.folder, folder)
+    result = run(tiny_model.library, folder, tiny_preset(epochs=3), force=True)
+    assert len(train.read_history(folder)) == len(result.history) == 3
+    assert checkpoint.read_info(folder).preset.train.epochs == 3
+
+
+def test_an_empty_existing_folder_is_fine(loops_dir: Path, tmp_path: Path, tiny_preset) -> None:
+    (tmp_path / "model").mkdir()
+    run(loops_dir, tmp_path / "model", tiny_preset(epochs=1))
+    checkpoint.load_model(tmp_path / "model")
+
+
+@pytest.mark.parametrize("case", ["missing", "empty", "broken"])
+def test_unusable_folders_are_one_line_errors(tmp_path: Path, tiny_preset, case: str) -> None:
+    folder = tmp_path / "sounds"
+    if case != "missing":
+        folder.mkdir()
+    if case == "broken":
+        (folder / "a.wav").write_bytes(b"RIFF....WAVE")
+        (folder / "b.wav").write_bytes(b"")
+    with pytest.raises(SoundmorphError) as caught:
+        run(folder, tmp_path / "model", tiny_preset())
+    assert str(folder) in str(caught.value) and "\n" not in str(caught.value)
+    assert not (tmp_path / "model").exists()
+
+
+# --- evaluate -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def report(tiny_model) -> dict:
+    return workflow.evaluate(tiny_model.folder, device="cpu")
+
+
+def test_evaluate_reports_every_clip_with_its_split(report: dict, tiny_model) -> None:
+    assert [clip["name"] for clip in report["clips"]] == tiny_model.result.library.names
+    assert [clip["index"] for clip in report["clips"]] == list(range(len(report["clips"])))
+    assert sorted(clip["split"] for clip in report["clips"]).count("holdout") == 1
+    for clip in report["clips"]:
+        assert math.isfinite(clip["mse"]) and -1.0 <= clip["cosine"] <= 1.0
+        assert math.isfinite(clip["lsd_db"]) and clip["lsd_db"] >= 0
+
+
+def test_evaluate_summarises_each_split_against_the_baselines(report: dict) -> None:
+    assert set(report["summary"]) == {"train", "holdout"}
+    for systems in report["summary"].values():
+        assert set(systems) == {"model", *workflow.BASELINES}
+    assert report["summary"]["train"]["model"]["clips"] == 5
+    assert report["summary"]["holdout"]["model"]["clips"] == 1
+
+
+def test_pca_baseline_reconstructs_a_small_training_set(report: dict) -> None:
+    pca = report["summary"]["train"]["PCA-16"]  # 5 training clips: 16 components span them all
+    assert pca["cosine"] == pytest.approx(1.0, abs=1e-5)
+    assert pca["mse"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_evaluate_report_is_json(report: dict) -> None:
+    assert json.loads(json.dumps(report)) == report
+
+
+def test_evaluate_on_another_folder_has_no_baselines(tiny_model, tmp_path: Path, sine) -> None:
+    for k, freq in enumerate((220, 330)):
+        audio.write(tmp_path / f"tone{k}.wav", sine(freq, 1.0), sample_rate=SAMPLE_RATE)
+    report = workflow.evaluate(tiny_model.folder, tmp_path, device="cpu")
+    assert [clip["split"] for clip in report["clips"]] == ["other", "other"]
+    assert set(report["summary"]) == {"other"}
+    assert set(report["summary"]["other"]) == {"model"}
+
+
+def test_evaluate_needs_a_folder_when_the_library_is_unknown(tiny_model, tmp_path: Path) -> None:
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model.folder, folder)
+    (folder / "library.json").unlink()
+    with pytest.raises(SoundmorphError, match="name a folder"):
+        workflow.evaluate(folder, device="cpu")
+
+
+def test_list_sounds_reports_usable_and_skipped_files(loops_dir: Path, tmp_path: Path) -> None:
+    shutil.copytree(loops_dir, tmp_path / "sounds")
+    (tmp_path / "sounds" / "zzz.wav").write_text("text")
+    library = workflow.list_sounds(tmp_path / "sounds")
+    assert len(library) == 6 and [s.path.name for s in library.skipped] == ["zzz.wav"]
