@@ -111,3 +111,56 @@ def test_spearman_and_mean_quality() -> None:
         (runs[0].intermediateness + runs[1].intermediateness) / 2
     )
     assert "distance" not in mean
+
+
+# -- the default preset's model options (decoder kinds, power scale, PCA start) ----------------------
+
+
+@pytest.mark.parametrize("decoder", ["conv", "linear", "hybrid"])
+@pytest.mark.parametrize("scale", ["linear", "log", "power"])
+def test_decoder_kinds_and_scales_shapes(decoder: str, scale: str) -> None:
+    from soundmorph.config import ModelConfig
+    from soundmorph.model import SpectrogramVAE
+
+    config = ModelConfig(latent_dim=3, channels=8, decoder=decoder, input_scale=scale)  # type: ignore[arg-type]
+    model = SpectrogramVAE(config, n_freq=17, n_frames=10)
+    mags = torch.rand(4, 17, 10, generator=torch.Generator().manual_seed(0))
+    model.fit_normalization(mags)
+    target, recon, posterior = model(mags, generator=torch.Generator().manual_seed(1))
+    assert target.shape == recon.shape == (4, 17, 10)
+    assert bool((model.decode(posterior.mode()) >= 0).all())
+
+
+def test_power_scale_round_trip() -> None:
+    from soundmorph.config import ModelConfig
+    from soundmorph.model import SpectrogramVAE
+
+    model = SpectrogramVAE(ModelConfig(input_scale="power", power=0.6), n_freq=9, n_frames=4)
+    mags = torch.rand(2, 9, 4) * 10
+    torch.testing.assert_close(model.to_magnitude(model.to_input(mags)), mags, rtol=1e-4, atol=1e-5)
+
+
+def test_linear_decoder_starts_at_the_training_pca() -> None:
+    from soundmorph import evaluate
+    from soundmorph.config import ModelConfig
+    from soundmorph.model import SpectrogramVAE
+
+    g = torch.Generator().manual_seed(0)
+    mags = torch.rand(12, 9, 6, generator=g) * torch.rand(12, 1, 1, generator=g) * 5
+    model = SpectrogramVAE(ModelConfig(latent_dim=4, decoder="linear"), n_freq=9, n_frames=6)
+    model.fit_normalization(mags)
+    weight = model.decoder.map.weight.double()  # type: ignore[union-attr]
+    flat = mags.flatten(1).double()
+    z = torch.linalg.lstsq(weight, (flat - flat.mean(0)).T).solution.T  # the optimal "encoder"
+    restored = model.decode(z.float())
+    expected = evaluate.pca_baseline(mags, mags, components=4)
+    torch.testing.assert_close(restored, expected, rtol=1e-3, atol=1e-4)
+
+
+def test_paper_geometry_is_unchanged() -> None:
+    from soundmorph.config import paper
+    from soundmorph.model import SpectrogramVAE, count_parameters
+
+    model = SpectrogramVAE(paper().model, n_freq=1025, n_frames=148)
+    assert count_parameters(model.encoder) == 2_989_208
+    assert count_parameters(model.decoder) == 2_954_241
