@@ -250,7 +250,10 @@ def markdown(record: dict[str, Any]) -> str:
             for r in record["reconstruction"]
             if r["split"] == split
         ]
-        md += f"## {title}\n\nMSE on linear magnitudes (lower better), cosine (higher better), spectral convergence dB (lower better), log-spectral distance dB (lower better).\n\n"
+        md += f"## {title}\n\n" + (
+            "MSE on linear magnitudes (lower better), cosine (higher better), spectral convergence dB "
+            "(lower better), log-spectral distance dB (lower better).\n\n"
+        )
         md += table(["system", "frames", "MSE", "cosine", "SC dB", "LSD dB"], rows)
         md += "\n"
     mcols = [

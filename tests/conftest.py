@@ -6,6 +6,7 @@ model folder or a library copies it into its own ``tmp_path`` first (``shutil.co
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +78,15 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory, loops_dir: Path) -> Ite
     before = fingerprint(out)
     yield TrainedModel(out, loops_dir, preset, result)
     assert_untouched(out, before)
+
+
+@pytest.fixture
+def model_copy(tiny_model: TrainedModel, tmp_path: Path) -> Path:
+    """A private copy of the tiny model folder that a test may change (without ``train/``: a model
+    folder loads without its training state, and the copy is a third of the size)."""
+    folder = tmp_path / "model_copy"
+    shutil.copytree(tiny_model.folder, folder, ignore=shutil.ignore_patterns("train"))
+    return folder
 
 
 @pytest.fixture

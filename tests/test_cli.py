@@ -488,16 +488,16 @@ def test_a_missing_model_folder(soundmorph, tmp_path: Path) -> None:
         ("library.json", b"[]"),
     ],
 )
-def test_a_corrupted_model_folder(soundmorph, tiny_model, tmp_path: Path, file: str, content: bytes) -> None:
-    folder = tmp_path / "model"
-    shutil.copytree(tiny_model.folder, folder)
+def test_a_corrupted_model_folder(
+    soundmorph, model_copy: Path, tmp_path: Path, file: str, content: bytes
+) -> None:
+    folder = model_copy
     (folder / file).write_bytes(content)
     assert_error(soundmorph("morph", folder, 0, 1, "--out", tmp_path / "m.wav", *CPU), file)
 
 
-def test_a_model_folder_of_an_unknown_format(soundmorph, tiny_model, tmp_path: Path) -> None:
-    folder = tmp_path / "model"
-    shutil.copytree(tiny_model.folder, folder)
+def test_a_model_folder_of_an_unknown_format(soundmorph, model_copy: Path) -> None:
+    folder = model_copy
     config = json.loads((folder / "config.json").read_text())
     config["format_version"] = 99
     (folder / "config.json").write_text(json.dumps(config))

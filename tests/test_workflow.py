@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import load_file
 
 from soundmorph import audio, checkpoint, data, train, workflow
-from soundmorph.config import SAMPLE_RATE, Preset
+from soundmorph.config import SAMPLE_RATE, Preset, get_preset
 from soundmorph.errors import SoundmorphError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -76,6 +76,24 @@ def test_library_index_lists_every_sound_with_split_and_latent(tiny_model) -> No
     assert np.array_equal(tiny_model.result.holdout, mask)
     latent_dim = tiny_model.preset.model.latent_dim
     assert all(len(entry["latent"]) == latent_dim for entry in library["files"])
+
+
+# The default preset's PCA-initialised linear encoder (model.py, LinearEncoder.init_pca) divides each
+# principal direction by its standard deviation; with k >= training clips the last direction has a
+# standard deviation of ~0 (centring removes one dimension), clamped to 1e-6, so any clip off the
+# training set's span (every held-out clip) gets a latent of ~1e6 and decodes to noise.
+_PCA_ENCODER = getattr(get_preset("default").model, "encoder", "conv") == "linear"
+
+
+@pytest.mark.xfail(
+    _PCA_ENCODER,
+    strict=True,
+    reason="model.py LinearEncoder.init_pca: 1/std of a zero-variance direction: held-out latents ~1e6",
+)
+def test_every_sound_encodes_to_a_latent_of_the_priors_scale(tiny_model) -> None:
+    library = checkpoint.load_library(tiny_model.folder)
+    for entry in library["files"]:
+        assert max(abs(x) for x in entry["latent"]) < 50, (entry["name"], entry["split"])
 
 
 def test_clip_length_defaults_to_the_librarys_median(
@@ -140,9 +158,8 @@ def test_resume_without_train_state_is_refused(tiny_model, tmp_path: Path) -> No
         run(tiny_model.library, tmp_path / "empty", tiny_model.preset, resume=True)
 
 
-def test_an_existing_model_folder_is_not_overwritten(tiny_model, tmp_path: Path) -> None:
-    folder = tmp_path / "model"
-    shutil.copytree(tiny_model.folder, folder)
+def test_an_existing_model_folder_is_not_overwritten(tiny_model, model_copy: Path) -> None:
+    folder = model_copy
     before = fingerprint(folder)
     with pytest.raises(SoundmorphError) as caught:
         run(tiny_model.library, folder, tiny_model.preset)
@@ -150,9 +167,8 @@ def test_an_existing_model_folder_is_not_overwritten(tiny_model, tmp_path: Path)
     assert fingerprint(folder) == before
 
 
-def test_force_replaces_a_model_folder(tiny_model, tmp_path: Path, tiny_preset) -> None:
-    folder = tmp_path / "model"
-    shutil.copytree(tiny_model.folder, folder)
+def test_force_replaces_a_model_folder(tiny_model, model_copy: Path, tiny_preset) -> None:
+    folder = model_copy
     result = run(tiny_model.library, folder, tiny_preset(epochs=3), force=True)
     assert len(train.read_history(folder)) == len(result.history) == 3
     assert checkpoint.read_info(folder).preset.train.epochs == 3
@@ -222,9 +238,8 @@ def test_evaluate_on_another_folder_has_no_baselines(tiny_model, tmp_path: Path,
     assert set(report["summary"]["other"]) == {"model"}
 
 
-def test_evaluate_needs_a_folder_when_the_library_is_unknown(tiny_model, tmp_path: Path) -> None:
-    folder = tmp_path / "model"
-    shutil.copytree(tiny_model.folder, folder)
+def test_evaluate_needs_a_folder_when_the_library_is_unknown(model_copy: Path) -> None:
+    folder = model_copy
     (folder / "library.json").unlink()
     with pytest.raises(SoundmorphError, match="name a folder"):
         workflow.evaluate(folder, device="cpu")

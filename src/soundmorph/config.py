@@ -25,6 +25,7 @@ InputScale = Literal["linear", "log", "power"]
 Covariance = Literal["full", "diagonal"]
 PhaseInit = Literal["random", "zeros", "advance"]
 DecoderKind = Literal["conv", "linear", "hybrid"]
+EncoderKind = Literal["conv", "linear"]
 
 
 def n_frames(n_samples: int, hop_length: int = HOP_LENGTH) -> int:
@@ -91,6 +92,9 @@ class ModelConfig:
     # conv: the reference's decoder; linear: one affine map z -> every (bin, frame), i.e. a
     # probabilistic-PCA decoder in the network's scale; hybrid: the sum of both (conv as a residual)
     decoder: DecoderKind = "conv"
+    # conv: the reference's encoder; linear: one affine map of the whole spectrogram to the posterior,
+    # started at the training set's PCA projection (see SpectrogramVAE.fit_normalization)
+    encoder: EncoderKind = "conv"
 
     def __post_init__(self) -> None:
         _check(self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
@@ -102,6 +106,7 @@ class ModelConfig:
         _check(self.log_floor > 0, f"log_floor must be positive, got {self.log_floor}")
         _check(0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}")
         _check(self.decoder in ("conv", "linear", "hybrid"), f"unknown decoder {self.decoder!r}")
+        _check(self.encoder in ("conv", "linear"), f"unknown encoder {self.encoder!r}")
 
 
 @dataclass(frozen=True)
@@ -199,14 +204,20 @@ def paper() -> Preset:
 def default() -> Preset:
     """soundmorph's default, chosen on held-out sounds by ``python -m bench quality``.
 
-    Log-magnitude input standardised per frequency bin (so the loss does not let the loud low bins
-    dominate), any clip length (the library's median), dropout, gain augmentation and KL warm-up
-    against memorising a small library.
+    A linear VAE on ``|D| ** 0.6`` (a compression between linear, which lets the loud low bins
+    dominate, and log, which loses the loud bins' shape and with it the cosine similarity), whose
+    encoder and decoder start at the training set's PCA (see ``SpectrogramVAE.fit_normalization``).
+    Measured on 160 real loops (128 train / 32 held out): it beats ``paper`` and PCA-16 on held-out
+    log-spectral distance and cosine; any further training, even at a learning rate of 1e-5,
+    improved the training clips and made the held-out clips worse (a 128-clip library is too small
+    to learn more than its principal directions), so it trains for 0 epochs by default. Raise
+    ``epochs`` for a large library; the learning rate is kept small because Adam moves every
+    weight of these wide maps by about the learning rate per step.
     """
     return Preset(
         name="default",
-        model=ModelConfig(input_scale="log", normalize=True, dropout=0.1),
-        train=TrainConfig(epochs=300, kl_weight=1e-3, kl_warmup_epochs=20, augment_gain_db=6.0),
+        model=ModelConfig(input_scale="power", power=0.6, encoder="linear", decoder="linear"),
+        train=TrainConfig(epochs=0, learning_rate=1e-5, kl_weight=1e-3),
     )
 
 

@@ -92,17 +92,64 @@ class Encoder(nn.Module):
         return self._posterior(self.head(h))
 
     def _posterior(self, params: torch.Tensor) -> Posterior:
+        return posterior_from_params(params, self.config, self._tril)
+
+
+def posterior_from_params(params: torch.Tensor, config: ModelConfig, tril_indices: torch.Tensor) -> Posterior:
+    """The :class:`Posterior` of encoder outputs [batch, posterior_size]: mean, then scale entries."""
+    k = config.latent_dim
+    mean, raw = params[:, :k], params[:, k:]
+    if config.covariance == "full":
+        # TFP's FillScaleTriL: free lower triangle, softplus(diagonal) + 1e-5 keeps it positive.
+        tril = params.new_zeros(params.shape[0], k, k)
+        tril[:, tril_indices[0], tril_indices[1]] = raw
+        diag = F.softplus(torch.diagonal(tril, dim1=-2, dim2=-1)) + 1e-5
+        tril = torch.tril(tril, diagonal=-1) + torch.diag_embed(diag)
+    else:
+        tril = torch.diag_embed(F.softplus(raw) + 1e-5)
+    return Posterior(mean, tril)
+
+
+class LinearEncoder(nn.Module):
+    """Magnitude [batch, freq, frames] (network scale) -> :class:`Posterior` by one affine map of
+    the whole spectrogram; :meth:`init_pca` starts its mean at the PCA projection of the training
+    set and its scale small, so training refines PCA instead of learning it from noise."""
+
+    _tril: torch.Tensor
+    INITIAL_SCALE = 0.1  # posterior standard deviation at the start, in units of the prior's
+
+    def __init__(self, config: ModelConfig, *, n_freq: int, n_frames: int) -> None:
+        super().__init__()
+        self.config = config
+        self.map = nn.Linear(n_freq * n_frames, posterior_size(config.latent_dim, config.covariance))
+        k = config.latent_dim
+        self.register_buffer("_tril", torch.tril_indices(k, k), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> Posterior:
+        return posterior_from_params(self.map(x.flatten(1)), self.config, self._tril)
+
+    @torch.no_grad()
+    def init_pca(self, targets: torch.Tensor) -> None:
+        """Mean = the first ``latent_dim`` principal coordinates of ``targets`` [clips, freq, frames]
+        divided by their standard deviations (so they match the prior N(0, I))."""
+        flat = targets.flatten(1).double()
+        mean = flat.mean(dim=0)
         k = self.config.latent_dim
-        mean, raw = params[:, :k], params[:, k:]
+        _, s, vh = torch.linalg.svd(flat - mean, full_matrices=False)
+        std = (s[:k] / max(len(flat) - 1, 1) ** 0.5).clamp_min(1e-6)
+        weight = torch.zeros_like(self.map.weight, dtype=torch.float64)
+        bias = torch.zeros_like(self.map.bias, dtype=torch.float64)
+        rows = min(k, len(std))
+        weight[:rows] = vh[:rows] / std[:rows, None]
+        bias[:rows] = -(weight[:rows] @ mean)
+        raw = math.log(math.expm1(self.INITIAL_SCALE))  # softplus^-1
         if self.config.covariance == "full":
-            # TFP's FillScaleTriL: free lower triangle, softplus(diagonal) + 1e-5 keeps it positive.
-            tril = params.new_zeros(params.shape[0], k, k)
-            tril[:, self._tril[0], self._tril[1]] = raw
-            diag = F.softplus(torch.diagonal(tril, dim1=-2, dim2=-1)) + 1e-5
-            tril = torch.tril(tril, diagonal=-1) + torch.diag_embed(diag)
+            diagonal = (self._tril[0] == self._tril[1]).nonzero().flatten() + k
+            bias[diagonal] = raw
         else:
-            tril = torch.diag_embed(F.softplus(raw) + 1e-5)
-        return Posterior(mean, tril)
+            bias[k:] = raw
+        self.map.weight.copy_(weight)
+        self.map.bias.copy_(bias)
 
 
 class Decoder(nn.Module):
@@ -207,7 +254,8 @@ class SpectrogramVAE(nn.Module):
         self.config = config
         self.n_freq = n_freq
         self.n_frames = n_frames
-        self.encoder = Encoder(config, n_freq=n_freq, n_frames=n_frames)
+        encoder = LinearEncoder if config.encoder == "linear" else Encoder
+        self.encoder = encoder(config, n_freq=n_freq, n_frames=n_frames)
         self.decoder = DECODERS[config.decoder](config, n_freq=n_freq, n_frames=n_frames)
         self.register_buffer("freq_mean", torch.zeros(n_freq, 1))
         self.register_buffer("freq_std", torch.ones(n_freq, 1))
@@ -239,9 +287,14 @@ class SpectrogramVAE(nn.Module):
             scaled = self.scale(mags.to(self.device))
             self.freq_mean.copy_(scaled.mean(dim=(0, 2)).unsqueeze(-1))
             self.freq_std.copy_(scaled.std(dim=(0, 2)).clamp_min(1e-3).unsqueeze(-1))
+        targets = self.to_input(mags.to(self.device))
+        if not bool(torch.isfinite(targets).all()):
+            return  # no PCA of broken data: training reports the non-finite loss instead
         linear = getattr(self.decoder, "linear", self.decoder)
         if isinstance(linear, LinearDecoder):
-            linear.init_pca(self.to_input(mags.to(self.device)))
+            linear.init_pca(targets)
+        if isinstance(self.encoder, LinearEncoder):
+            self.encoder.init_pca(targets)
 
     def to_input(self, mag: torch.Tensor) -> torch.Tensor:
         """Magnitude [batch, freq, frames] -> network input/target of the same shape."""
