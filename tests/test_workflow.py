@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import load_file
 
 from soundmorph import audio, checkpoint, data, train, workflow
-from soundmorph.config import SAMPLE_RATE, Preset, get_preset
+from soundmorph.config import SAMPLE_RATE, Preset
 from soundmorph.errors import SoundmorphError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -78,18 +78,6 @@ def test_library_index_lists_every_sound_with_split_and_latent(tiny_model) -> No
     assert all(len(entry["latent"]) == latent_dim for entry in library["files"])
 
 
-# The default preset's PCA-initialised linear encoder (model.py, LinearEncoder.init_pca) divides each
-# principal direction by its standard deviation; with k >= training clips the last direction has a
-# standard deviation of ~0 (centring removes one dimension), clamped to 1e-6, so any clip off the
-# training set's span (every held-out clip) gets a latent of ~1e6 and decodes to noise.
-_PCA_ENCODER = getattr(get_preset("default").model, "encoder", "conv") == "linear"
-
-
-@pytest.mark.xfail(
-    _PCA_ENCODER,
-    strict=True,
-    reason="model.py LinearEncoder.init_pca: 1/std of a zero-variance direction: held-out latents ~1e6",
-)
 def test_every_sound_encodes_to_a_latent_of_the_priors_scale(tiny_model) -> None:
     library = checkpoint.load_library(tiny_model.folder)
     for entry in library["files"]:

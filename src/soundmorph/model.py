@@ -111,9 +111,11 @@ def posterior_from_params(params: torch.Tensor, config: ModelConfig, tril_indice
 
 
 class LinearEncoder(nn.Module):
-    """Magnitude [batch, freq, frames] (network scale) -> :class:`Posterior` by one affine map of
-    the whole spectrogram; :meth:`init_pca` starts its mean at the PCA projection of the training
-    set and its scale small, so training refines PCA instead of learning it from noise."""
+    """Magnitude [batch, freq, frames] (network scale) -> :class:`Posterior`, probabilistic-PCA style:
+    the mean is one affine map of the whole spectrogram, the scale is learned but the same for every
+    input (as PPCA's posterior covariance is). :meth:`init_pca` starts the mean at the whitened PCA
+    projection of the training set and the scale small, so training refines PCA instead of learning
+    it from noise. Its size equals the linear decoder's (``latent x freq x frames``)."""
 
     _tril: torch.Tensor
     INITIAL_SCALE = 0.1  # posterior standard deviation at the start, in units of the prior's
@@ -121,35 +123,43 @@ class LinearEncoder(nn.Module):
     def __init__(self, config: ModelConfig, *, n_freq: int, n_frames: int) -> None:
         super().__init__()
         self.config = config
-        self.map = nn.Linear(n_freq * n_frames, posterior_size(config.latent_dim, config.covariance))
         k = config.latent_dim
+        self.map = nn.Linear(n_freq * n_frames, k)
+        raw = math.log(math.expm1(self.INITIAL_SCALE))  # softplus^-1: the diagonal starts at the scale
         self.register_buffer("_tril", torch.tril_indices(k, k), persistent=False)
+        if config.covariance == "full":
+            scale = torch.where(self._tril[0] == self._tril[1], raw, 0.0)
+        else:
+            scale = torch.full((k,), raw)
+        self.scale = nn.Parameter(scale)
 
     def forward(self, x: torch.Tensor) -> Posterior:
-        return posterior_from_params(self.map(x.flatten(1)), self.config, self._tril)
+        mean = self.map(x.flatten(1))
+        params = torch.cat([mean, self.scale.expand(len(mean), -1)], dim=1)
+        return posterior_from_params(params, self.config, self._tril)
 
     @torch.no_grad()
     def init_pca(self, targets: torch.Tensor) -> None:
         """Mean = the first ``latent_dim`` principal coordinates of ``targets`` [clips, freq, frames]
-        divided by their standard deviations (so they match the prior N(0, I))."""
-        flat = targets.flatten(1).double()
-        mean = flat.mean(dim=0)
-        k = self.config.latent_dim
-        _, s, vh = torch.linalg.svd(flat - mean, full_matrices=False)
-        std = (s[:k] / max(len(flat) - 1, 1) ** 0.5).clamp_min(1e-6)
+        divided by their standard deviations (so they match the prior N(0, I)). Directions without
+        variance (more latents than clips) get zero weight: they would divide by zero."""
+        axes, std, mean = principal_axes(targets, self.map.weight.shape[0])
         weight = torch.zeros_like(self.map.weight, dtype=torch.float64)
-        bias = torch.zeros_like(self.map.bias, dtype=torch.float64)
-        rows = min(k, len(std))
-        weight[:rows] = vh[:rows] / std[:rows, None]
-        bias[:rows] = -(weight[:rows] @ mean)
-        raw = math.log(math.expm1(self.INITIAL_SCALE))  # softplus^-1
-        if self.config.covariance == "full":
-            diagonal = (self._tril[0] == self._tril[1]).nonzero().flatten() + k
-            bias[diagonal] = raw
-        else:
-            bias[k:] = raw
+        weight[: len(std)] = axes / std[:, None]
         self.map.weight.copy_(weight)
-        self.map.bias.copy_(bias)
+        self.map.bias.copy_(-(weight @ mean))
+
+
+def principal_axes(targets: torch.Tensor, count: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(axes [m, n], standard deviations [m], mean [n]) of the first ``m <= count`` principal
+    directions of ``targets`` [clips, ...] flattened to n values, float64; only directions whose
+    standard deviation is clearly above zero are kept."""
+    flat = targets.flatten(1).double()
+    mean = flat.mean(dim=0)
+    _, s, vh = torch.linalg.svd(flat - mean, full_matrices=False)
+    std = s[:count] / max(len(flat) - 1, 1) ** 0.5
+    keep = int((std > std[:1].clamp_min(1e-30) * 1e-6).sum()) if len(std) else 0
+    return vh[:keep], std[:keep], mean
 
 
 class Decoder(nn.Module):
@@ -211,13 +221,9 @@ class LinearDecoder(nn.Module):
     @torch.no_grad()
     def init_pca(self, targets: torch.Tensor) -> None:
         """Start at the PCA of ``targets`` [clips, freq, frames] (the network's scale)."""
-        flat = targets.flatten(1).double()
-        mean = flat.mean(dim=0)
-        k = self.map.weight.shape[1]
-        _, s, vh = torch.linalg.svd(flat - mean, full_matrices=False)
-        std = s[:k] / max(len(flat) - 1, 1) ** 0.5  # standard deviation along each axis
+        axes, std, mean = principal_axes(targets, self.map.weight.shape[1])
         weight = torch.zeros_like(self.map.weight, dtype=torch.float64)
-        weight[:, : min(k, len(std))] = (vh[:k] * std[:, None]).T
+        weight[:, : len(std)] = (axes * std[:, None]).T
         self.map.weight.copy_(weight)
         self.map.bias.copy_(mean)
 
