@@ -515,7 +515,10 @@ def test_sweep_writes_each_step_and_a_grid(soundmorph, tiny_model, tmp_path: Pat
     assert (out / "grid.png").read_bytes().startswith(PNG_SIGNATURE)
     for wav in out.glob("*.wav"):
         assert wav_info(wav) == (SAMPLE_RATE, 1, SAMPLE_RATE)
-    assert result.out.count("wrote") == 7
+    assert result.out.count("wrote") == 8
+    figures = json.loads((out / "quality.json").read_text())
+    assert {"intermediateness", "smoothness_cv", "rho_a", "rho_b"} <= set(figures)
+    assert "morph quality:" in result.out
 
     before = fingerprint(out)
     assert_error(soundmorph("sweep", tiny_model.folder, 0, 1, "--steps", 3, "--out", out, *FAST), "exists")
@@ -604,3 +607,16 @@ def test_generate_needs_a_positive_count(soundmorph, tiny_model, tmp_path: Path)
     assert_error(
         soundmorph("generate", tiny_model.folder, "--count", 0, "--out", tmp_path / "g", *CPU), "count"
     )
+
+
+def test_morph_and_sweep_can_start_from_the_sources_phase(soundmorph, tiny_model, tmp_path: Path) -> None:
+    wav = tmp_path / "m.wav"
+    result = soundmorph("morph", tiny_model.folder, 0, 1, "--phase-from-source", "--out", wav, *FAST)
+    assert result.code == 0, result.err
+    assert wav_info(wav) == (SAMPLE_RATE, 1, SAMPLE_RATE)
+    out = tmp_path / "sweep"
+    result = soundmorph(
+        "sweep", tiny_model.folder, 0, 1, "--steps", 3, "--phase-from-source", "--out", out, *FAST
+    )
+    assert result.code == 0, result.err
+    assert len(list(out.glob("*.wav"))) == 3

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from soundmorph import audio, render, synth
+from soundmorph import audio, dsp, render, synth
 from soundmorph.errors import SoundmorphError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -303,3 +303,26 @@ def test_latent_pca_handles_tiny_libraries(count: int) -> None:
     points, mean, axes = render.latent_pca(latents)
     assert points.shape == (count, 2) and mean.shape == (16,) and axes.shape == (2, 16)
     assert np.isfinite(points).all()
+
+
+def test_phase_from_the_source_changes_only_the_phase(tiny_model) -> None:
+    model = render.load(tiny_model.folder, device="cpu")
+    random = model.morph(0, 1, 0.25, n_iter=2)
+    informed = model.morph(0, 1, 0.25, n_iter=2, phase_from_source=True)
+    assert np.array_equal(random.magnitude, informed.magnitude)
+    assert np.isfinite(informed.audio).all() and not np.allclose(random.audio, informed.audio)
+    # with no iterations the audio is the decoded magnitude on the nearer source's (0's) phase
+    plain = model.morph(0, 1, 0.25, n_iter=0, phase_from_source=True)
+    source_phase = model.source_stft(0).angle()
+    rebuilt = dsp.stft(torch.from_numpy(plain.audio)).angle()
+    loud = torch.from_numpy(plain.magnitude) > plain.magnitude.max() * 0.1
+    error = torch.remainder(rebuilt - source_phase + torch.pi, 2 * torch.pi) - torch.pi
+    assert float(error[loud].abs().median()) < 0.5
+
+
+def test_sweep_quality_reports_directional_figures(tiny_model) -> None:
+    model = render.load(tiny_model.folder, device="cpu")
+    sounds = model.sweep(0, 1, steps=5, n_iter=0)
+    figures = model.sweep_quality(0, 1, sounds)
+    assert 0.0 <= figures.intermediateness <= 1.0
+    assert -1.0 <= figures.rho_b <= figures.rho_a <= 1.0

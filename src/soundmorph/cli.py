@@ -18,6 +18,7 @@ from soundmorph import __version__
 from soundmorph.errors import SoundmorphError
 
 METRIC_HEADERS = ("mse", "cosine", "sc_db", "lsd_db")
+PHASE_FROM_SOURCE = "start Griffin-Lim from the nearer source's phase (re-reads its file)"
 
 
 def _print_paths(paths: Sequence[Path]) -> None:
@@ -130,20 +131,29 @@ def cmd_morph(args: argparse.Namespace) -> None:
 
     model = api.load(args.model, device=args.device)
     sound = model.morph(
-        args.a, args.b, args.alpha, sample=args.sample, seed=args.seed, **_phase_options(args)
+        args.a,
+        args.b,
+        args.alpha,
+        sample=args.sample,
+        seed=args.seed,
+        phase_from_source=args.phase_from_source,
+        **_phase_options(args),
     )
     _print_paths(sound.save(args.out, plot=args.plot, force=args.force))
 
 
 def cmd_sweep(args: argparse.Namespace) -> None:
     from soundmorph import api
+    from soundmorph.checkpoint import atomic_write_json
 
     model = api.load(args.model, device=args.device)
-    _print_paths(
-        api.save_sweep(
-            model.sweep(args.a, args.b, args.steps, **_phase_options(args)), args.out, force=args.force
-        )
-    )
+    options = _phase_options(args)
+    sounds = model.sweep(args.a, args.b, args.steps, phase_from_source=args.phase_from_source, **options)
+    _print_paths(api.save_sweep(sounds, args.out, force=args.force))
+    figures = model.sweep_quality(args.a, args.b, sounds).to_dict()
+    atomic_write_json(Path(args.out) / "quality.json", _json_safe(figures))
+    print(f"wrote {Path(args.out) / 'quality.json'}")
+    print("morph quality: " + ", ".join(f"{k} {v:.3g}" for k, v in figures.items() if isinstance(v, float)))
 
 
 def _weighted(item: str) -> tuple[str, float]:
@@ -258,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="WAV file to write")
     p.add_argument("--sample", action="store_true", help="sample the posteriors instead of their means")
     p.add_argument("--seed", type=int, default=0, help="seed of the phase (and of --sample)")
+    p.add_argument("--phase-from-source", action="store_true", help=PHASE_FROM_SOURCE)
     _add_render_options(p)
 
     p = command("sweep", cmd_sweep, "render N steps from A to B (WAV + PNG each, and a grid picture)")
@@ -265,7 +276,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("a", help=sources)
     p.add_argument("b", help=sources)
     p.add_argument("--steps", type=int, default=9)
-    p.add_argument("--out", type=Path, required=True, help="folder to write")
+    p.add_argument(
+        "--out", type=Path, required=True, help="folder to write (also quality.json: morph figures)"
+    )
+    p.add_argument("--phase-from-source", action="store_true", help=PHASE_FROM_SOURCE)
     _add_render_options(p, plot=False)
 
     p = command("blend", cmd_blend, "render a weighted blend of several sounds")

@@ -269,7 +269,11 @@ def griffin_lim(
     # over a size-2 axis (abs, norm) cost more than the arithmetic.
     for _ in range(n_iter):
         rebuilt = torch.view_as_real(ops.analysis(ops.synthesis(spec)))
-        angles = torch.add(rebuilt, previous, alpha=-weight) if weight and previous is not None else rebuilt.clone()
+        angles = (
+            torch.add(rebuilt, previous, alpha=-weight)
+            if weight and previous is not None
+            else rebuilt.clone()
+        )
         squared = angles * angles
         gain = torch.add(squared[..., 0], squared[..., 1]).add_(EPS * EPS).rsqrt_().mul_(mag_t)
         spec = torch.view_as_complex(angles.mul_(gain.unsqueeze(-1)))
