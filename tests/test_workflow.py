@@ -238,3 +238,23 @@ def test_list_sounds_reports_usable_and_skipped_files(loops_dir: Path, tmp_path:
     (tmp_path / "sounds" / "zzz.wav").write_text("text")
     library = workflow.list_sounds(tmp_path / "sounds")
     assert len(library) == 6 and [s.path.name for s in library.skipped] == ["zzz.wav"]
+
+
+def test_a_run_of_zero_epochs_resumes(
+    loops_dir: Path, tmp_path: Path, tiny_preset: Callable[..., Preset]
+) -> None:
+    # The default preset fits in closed form (0 epochs): its state has no best loss yet.
+    run(loops_dir, tmp_path / "model", tiny_preset(epochs=0))
+    state = json.loads((tmp_path / "model" / "train" / "state.json").read_text())
+    assert state["epoch"] == 0 and state["best"] is None
+    result = workflow.train(
+        loops_dir, tmp_path / "model", epochs=2, resume=True, device="cpu", progress=False
+    )
+    assert [row.epoch for row in result.history] == [1, 2]
+
+
+def test_demo_evaluation_is_standard_json(tmp_path: Path) -> None:
+    workflow.demo(tmp_path / "demo", clips=4, progress=False)
+    text = (tmp_path / "demo" / "evaluation.json").read_text()
+    assert "Infinity" not in text and "NaN" not in text
+    json.loads(text)

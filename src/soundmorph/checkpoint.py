@@ -17,6 +17,7 @@ Nothing is unpickled: tensors are safetensors, everything else is JSON.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from dataclasses import dataclass
@@ -53,8 +54,21 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float (e.g. the -inf dB of a perfect match) as None: standard
+    JSON (RFC 8259) has no NaN or Infinity."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    return value
+
+
 def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2) + "\n").encode())
+    """Write ``obj`` as standard JSON (non-finite numbers as null), atomically."""
+    atomic_write_bytes(path, (json.dumps(json_safe(obj), indent=2, allow_nan=False) + "\n").encode())
 
 
 def _save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -97,24 +96,14 @@ def _print_summary(report: dict[str, Any]) -> None:
         print(f"{split:<8} {system:<17} {values['clips']:>5} {cells}")
 
 
-def _json_safe(value: Any) -> Any:
-    """``value`` with every non-finite float (e.g. the -inf dB of a perfect match) as None, so that
-    the output is standard JSON (RFC 8259 has no NaN or Infinity)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _json_safe(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(item) for item in value]
-    return value
-
-
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from soundmorph import api
 
     report = api.evaluate(args.model, args.folder, device=args.device)
     if args.json:
-        print(json.dumps(_json_safe(report), indent=2, allow_nan=False))
+        from soundmorph.checkpoint import json_safe
+
+        print(json.dumps(json_safe(report), indent=2, allow_nan=False))
         return
     print(f"{'index':>5} {'split':<8} " + " ".join(f"{h:>9}" for h in METRIC_HEADERS) + "  file")
     for clip in report["clips"]:
@@ -151,7 +140,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     sounds = model.sweep(args.a, args.b, args.steps, phase_from_source=args.phase_from_source, **options)
     _print_paths(api.save_sweep(sounds, args.out, force=args.force))
     figures = model.sweep_quality(args.a, args.b, sounds).to_dict()
-    atomic_write_json(Path(args.out) / "quality.json", _json_safe(figures))
+    atomic_write_json(Path(args.out) / "quality.json", figures)
     print(f"wrote {Path(args.out) / 'quality.json'}")
     print("morph quality: " + ", ".join(f"{k} {v:.3g}" for k, v in figures.items() if isinstance(v, float)))
 
@@ -230,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("demo", cmd_demo, "synthesize drum loops, train on them, evaluate and render a sweep")
     p.add_argument("--out", type=Path, required=True, help="folder for everything the demo writes")
     p.add_argument("--clips", type=int, default=16, help="drum loops to synthesize (default 16)")
-    p.add_argument("--epochs", type=int, default=60, help="training epochs (default 60)")
+    p.add_argument("--epochs", type=int, help="training epochs (default: the preset's)")
     p.add_argument("--preset", default="default", help="preset: default or paper")
     p.add_argument("--force", action="store_true", help="overwrite an existing demo folder")
 

@@ -170,7 +170,8 @@ def _fit(
     history: list[EpochStats] = []
     if resume:
         state, rng = checkpoint.load_train_state(out, model, optimizer)
-        start, best = int(state["epoch"]), float(state["best"])
+        start = int(state["epoch"])
+        best = math.inf if state["best"] is None else float(state["best"])  # JSON has no inf
         generator.set_state(rng["generator"].to(torch.uint8))
         shuffler.set_state(rng["shuffler"].to(torch.uint8))
         if "dropout" in rng:  # absent from states saved before it was kept

@@ -198,7 +198,7 @@ def demo(
     out: str | Path,
     *,
     clips: int = 16,
-    epochs: int = 60,
+    epochs: int | None = None,
     preset: str = "default",
     seed: int = 0,
     force: bool = False,
@@ -242,7 +242,10 @@ def demo(
         "loss.png",
         "latent_map.png",
     ]
-    return [*written, *(result.folder / name for name in model_files), out / "evaluation.json"]
+    models = [
+        result.folder / name for name in model_files if (result.folder / name).exists()
+    ]  # no loss.png at 0 epochs
+    return [*written, *models, out / "evaluation.json"]
 
 
 def summary_rows(report: dict[str, Any]) -> list[tuple[str, str, dict[str, float]]]:
