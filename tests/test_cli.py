@@ -620,3 +620,10 @@ def test_morph_and_sweep_can_start_from_the_sources_phase(soundmorph, tiny_model
     )
     assert result.code == 0, result.err
     assert len(list(out.glob("*.wav"))) == 3
+
+
+def test_demo_prints_a_summary_with_perfect_baselines(soundmorph, tmp_path: Path) -> None:
+    # PCA-16 reconstructs 3 training clips exactly: its spectral convergence is -inf (null in JSON)
+    result = soundmorph("demo", "--out", tmp_path / "demo", "--clips", 4)
+    assert result.code == 0, result.err
+    assert "PCA-16" in result.out and "-inf" in result.out

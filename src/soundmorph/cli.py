@@ -87,12 +87,17 @@ def cmd_train(args: argparse.Namespace) -> None:
     print(f"model folder: {result.folder}")
 
 
+def _cell(value: float | None) -> str:
+    """A metric right-aligned in 9 characters; None (a non-finite value in JSON) as -inf."""
+    return f"{value:>9.4g}" if value is not None else f"{'-inf':>9}"
+
+
 def _print_summary(report: dict[str, Any]) -> None:
     from soundmorph.api import summary_rows
 
     print(f"{'split':<8} {'system':<17} {'clips':>5} " + " ".join(f"{h:>9}" for h in METRIC_HEADERS))
     for split, system, values in summary_rows(report):
-        cells = " ".join(f"{values[h]:>9.4g}" for h in METRIC_HEADERS)
+        cells = " ".join(_cell(values[h]) for h in METRIC_HEADERS)
         print(f"{split:<8} {system:<17} {values['clips']:>5} {cells}")
 
 
@@ -107,7 +112,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         return
     print(f"{'index':>5} {'split':<8} " + " ".join(f"{h:>9}" for h in METRIC_HEADERS) + "  file")
     for clip in report["clips"]:
-        cells = " ".join(f"{clip[h]:>9.4g}" for h in METRIC_HEADERS)
+        cells = " ".join(_cell(clip[h]) for h in METRIC_HEADERS)
         print(f"{clip['index']:>5} {clip['split']:<8} {cells}  {clip['name']}")
     for skipped in report["skipped"]:
         print(f"skipped {skipped['path']}: {skipped['reason']}")
