@@ -37,7 +37,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from soundmorph import audio
 from soundmorph.api import AudioError, SoundModel, SoundmorphError, load
-from soundmorph.web.session import MAX_STEPS, MAX_UPLOADS, RequestError, Session
+from soundmorph.web.session import MAX_STEPS, MAX_UPLOADS, RequestError, Session, TorchThread
 
 log = logging.getLogger("soundmorph.web")
 
@@ -97,7 +97,10 @@ def create_app(
     ``allowed_hosts`` limits the Host header (against DNS rebinding); None accepts any.
     Raises :class:`SoundmorphError` when the model folder cannot be loaded.
     """
-    session = Session(model if isinstance(model, SoundModel) else load(model, device=device))
+    worker = TorchThread()  # the model is loaded on the thread that will run it (see TorchThread)
+    session = Session(
+        model if isinstance(model, SoundModel) else worker.run(load, model, device=device), worker
+    )
     app = FastAPI(title="soundmorph", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.session = session
     app.add_middleware(UploadLimit, max_bytes=MAX_UPLOAD_BYTES + MULTIPART_SLACK)
@@ -280,7 +283,8 @@ def sweep_quality(session: Session, a: str, b: str, items: list[dict[str, Any]])
         sweep = torch.from_numpy(session.magnitudes([item["key"] for item in items]))
         alphas = torch.tensor([item["alpha"] for item in items], dtype=torch.float32)
         source_a, source_b = session.source_magnitude(a), session.source_magnitude(b)
-        figures = figures_of(sweep, source_a, source_b, alphas, sample_rate=session.model.sample_rate)
+        rate = session.model.sample_rate
+        figures = session.worker.run(figures_of, sweep, source_a, source_b, alphas, sample_rate=rate)
         return _jsonable(figures.to_dict() if hasattr(figures, "to_dict") else figures)
     except Exception as error:
         log.warning("sweep quality failed: %s", error)
