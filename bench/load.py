@@ -305,8 +305,8 @@ def markdown(report: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        "Renders are serialised on one torch thread (they share the CPU threads), so a burst queues: the client's",
-        "p99 is about the number of distinct requests times one render. Repeated requests wait for the",
+        "Renders are serialised on one torch thread (they share the CPU cores), so a burst queues:",
+        "the client's p99 is about the number of distinct requests times one render. Repeats wait for the",
         "first and are then served from the cache.",
         "",
     ]

@@ -2,8 +2,9 @@
 
 The page names a sound by its library index (``"3"``) or by an upload id (``"u1"``), never by a
 path, so nothing outside the model's library can be read. Every render goes through
-:meth:`soundmorph.render.SoundModel.render` (the API the CLI uses) under one lock, and is kept in
-a bounded LRU cache keyed by the request, so a slider position heard before is served at once.
+:meth:`soundmorph.render.SoundModel.render` (the API the CLI uses) on one torch thread (see
+:class:`TorchThread`), and is kept in a bounded LRU cache keyed by the request, so a slider
+position heard before is served at once.
 Spectrogram pictures are drawn only when asked for, so the audio does not wait for matplotlib.
 """
 
