@@ -627,3 +627,15 @@ def test_demo_prints_a_summary_with_perfect_baselines(soundmorph, tmp_path: Path
     result = soundmorph("demo", "--out", tmp_path / "demo", "--clips", 4)
     assert result.code == 0, result.err
     assert "PCA-16" in result.out and "-inf" in result.out
+
+
+def test_float_writes_32_bit_float_wav(soundmorph, tiny_model, tmp_path: Path) -> None:
+    wav = tmp_path / "f.wav"
+    result = soundmorph("morph", tiny_model.folder, 0, 1, "--float", "--out", wav, *FAST)
+    assert result.code == 0, result.err
+    assert sf.info(str(wav)).subtype == "FLOAT"
+    out = tmp_path / "sweep"
+    assert (
+        soundmorph("sweep", tiny_model.folder, 0, 1, "--steps", 2, "--float", "--out", out, *FAST).code == 0
+    )
+    assert {sf.info(str(p)).subtype for p in out.glob("*.wav")} == {"FLOAT"}

@@ -133,7 +133,7 @@ def cmd_morph(args: argparse.Namespace) -> None:
         phase_from_source=args.phase_from_source,
         **_phase_options(args),
     )
-    _print_paths(sound.save(args.out, plot=args.plot, force=args.force))
+    _print_paths(sound.save(args.out, plot=args.plot, force=args.force, subtype=_subtype(args)))
 
 
 def cmd_sweep(args: argparse.Namespace) -> None:
@@ -143,7 +143,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     model = api.load(args.model, device=args.device)
     options = _phase_options(args)
     sounds = model.sweep(args.a, args.b, args.steps, phase_from_source=args.phase_from_source, **options)
-    _print_paths(api.save_sweep(sounds, args.out, force=args.force))
+    _print_paths(api.save_sweep(sounds, args.out, force=args.force, subtype=_subtype(args)))
     figures = model.sweep_quality(args.a, args.b, sounds).to_dict()
     atomic_write_json(Path(args.out) / "quality.json", figures)
     print(f"wrote {Path(args.out) / 'quality.json'}")
@@ -165,7 +165,7 @@ def cmd_blend(args: argparse.Namespace) -> None:
 
     model = api.load(args.model, device=args.device)
     sound = model.blend([_weighted(item) for item in args.items], **_phase_options(args))
-    _print_paths(sound.save(args.out, plot=args.plot, force=args.force))
+    _print_paths(sound.save(args.out, plot=args.plot, force=args.force, subtype=_subtype(args)))
 
 
 def cmd_glide(args: argparse.Namespace) -> None:
@@ -173,7 +173,7 @@ def cmd_glide(args: argparse.Namespace) -> None:
 
     model = api.load(args.model, device=args.device)
     sound = model.glide(args.a, args.b, repeats=args.repeats, curve=args.curve, **_phase_options(args))
-    _print_paths(sound.save(args.out, plot=args.plot, force=args.force))
+    _print_paths(sound.save(args.out, plot=args.plot, force=args.force, subtype=_subtype(args)))
 
 
 def cmd_generate(args: argparse.Namespace) -> None:
@@ -187,6 +187,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
                 Path(args.out) / f"{sound.name}.wav",
                 plot=Path(args.out) / f"{sound.name}.png",
                 force=args.force,
+                subtype=_subtype(args),
             )
         )
 
@@ -197,6 +198,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
     serve(args.model, host=args.host, port=args.port, device=args.device)
 
 
+def _subtype(args: argparse.Namespace) -> str:
+    return "FLOAT" if args.float else "PCM_16"
+
+
 def _add_render_options(parser: argparse.ArgumentParser, *, plot: bool = True) -> None:
     parser.add_argument("--iterations", type=int, help="Griffin-Lim iterations (default: the model's, 32)")
     parser.add_argument(
@@ -204,6 +209,7 @@ def _add_render_options(parser: argparse.ArgumentParser, *, plot: bool = True) -
     )
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
     parser.add_argument("--force", action="store_true", help="overwrite existing files")
+    parser.add_argument("--float", action="store_true", help="write 32-bit float WAV (default 16-bit)")
     if plot:
         parser.add_argument("--plot", type=Path, help="also write the spectrogram as this PNG")
 

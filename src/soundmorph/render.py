@@ -387,7 +387,9 @@ def load(folder: str | Path, *, device: str | torch.device | None = None) -> Sou
         ) from None
 
 
-def save_sweep(sounds: list[Sound], out: str | Path, *, force: bool = False) -> list[Path]:
+def save_sweep(
+    sounds: list[Sound], out: str | Path, *, force: bool = False, subtype: str = "PCM_16"
+) -> list[Path]:
     """Write each sound of a sweep as WAV + PNG into ``out``, plus ``grid.png`` of all of them."""
     out = Path(out)
     written: list[Path] = []
@@ -395,7 +397,9 @@ def save_sweep(sounds: list[Sound], out: str | Path, *, force: bool = False) -> 
     if grid.exists() and not force:
         raise SoundmorphError(f"{grid}: exists (use --force to overwrite)")
     for sound in sounds:
-        written += sound.save(out / f"{sound.name}.wav", plot=out / f"{sound.name}.png", force=force)
+        written += sound.save(
+            out / f"{sound.name}.wav", plot=out / f"{sound.name}.png", force=force, subtype=subtype
+        )
     first = sounds[0]
     png = plot.spectrogram_grid(
         np.stack([s.magnitude for s in sounds]),
