@@ -188,15 +188,16 @@ class _FrameOps:
     def synthesis(self, spec: torch.Tensor) -> torch.Tensor:
         """[batch, frames, freq] complex -> padded signal [batch, size] (overlap-add, normalised)."""
         frames = torch.fft.irfft(spec, n=self.n_fft, dim=-1)  # [b, frames, n_fft]
-        frames = F.pad(frames, (0, self.window.shape[0] - self.n_fft)) * self.window
+        if self.window.shape[0] != self.n_fft:
+            frames = F.pad(frames, (0, self.window.shape[0] - self.n_fft))
+        frames = frames * self.window
         return self._overlap_add(frames) * self.gain
 
     def analysis(self, signal: torch.Tensor) -> torch.Tensor:
         """Padded signal [batch, size] -> [batch, frames, freq] complex."""
-        b, t = signal.shape[0], self.frames
-        blocks = signal.reshape(b, t + self.blocks - 1, self.hop)
-        frames = torch.cat([blocks[:, j : j + t] for j in range(self.blocks)], dim=-1) * self.window
-        return torch.fft.rfft(frames[..., : self.n_fft], dim=-1)
+        # a strided view of the overlapping frames; multiplying by the window makes it contiguous
+        frames = signal.unfold(-1, self.n_fft, self.hop)[:, : self.frames] * self.window[: self.n_fft]
+        return torch.fft.rfft(frames, dim=-1)
 
     def audio(self, signal: torch.Tensor) -> torch.Tensor:
         """Padded signal [batch, size] -> audio [batch, length] (zero-padded when length runs past)."""
