@@ -149,12 +149,7 @@ class Session:
         """(latent [latent], label for file names) of a library index or an upload id."""
         sound_id = self.check_id(sound_id)
         if sound_id.startswith("u"):
-            with self._state:
-                upload = self.uploads.get(sound_id)
-            if upload is None:
-                raise RequestError(
-                    f"no upload {sound_id} in this session (uploads are kept in memory only)", 404
-                )
+            upload = self._upload(sound_id)
             return upload.latent, upload.label
         index = int(sound_id)
         if index >= len(self.model.names):
@@ -162,6 +157,13 @@ class Session:
                 f"no sound {index}: the library has indices 0..{len(self.model.names) - 1}", 404
             )
         return self.model.latents[index], Path(self.model.names[index]).stem
+
+    def _upload(self, sound_id: str) -> Upload:
+        with self._state:
+            upload = self.uploads.get(sound_id)
+        if upload is None:
+            raise RequestError(f"no upload {sound_id} in this session (uploads are kept in memory only)", 404)
+        return upload
 
     def project(self, latent: torch.Tensor) -> tuple[float, float]:
         """Where a latent [latent] lies on the latent map (the library's 2-D PCA)."""
@@ -325,10 +327,7 @@ class Session:
         """(WAV bytes, file name) of a library sound as read from the library, or of an upload."""
         sound_id = self.check_id(sound_id)
         if sound_id.startswith("u"):
-            with self._state:
-                upload = self.uploads.get(sound_id)
-            if upload is None:
-                raise RequestError(f"no upload {sound_id} in this session", 404)
+            upload = self._upload(sound_id)
             data = audio.to_wav_bytes(upload.audio, sample_rate=self.model.sample_rate)
             return data, f"{upload.label}.wav"
         self.latent(sound_id)  # 404 for an unknown index
@@ -362,11 +361,7 @@ class Session:
         model's clip length: what a sweep's ends are compared with."""
         sound_id = self.check_id(sound_id)
         if sound_id.startswith("u"):
-            with self._state:
-                upload = self.uploads.get(sound_id)
-            if upload is None:
-                raise RequestError(f"no upload {sound_id} in this session", 404)
-            clip = upload.audio
+            clip = self._upload(sound_id).audio
         else:
             self.latent(sound_id)
             clip = self._read_original(self.model.names[int(sound_id)])
