@@ -201,9 +201,15 @@ def test_not_finite(tmp_path: Path, bad: float) -> None:
 
 def test_too_short(tmp_path: Path) -> None:
     path = tmp_path / "blip.wav"
-    sf.write(path, noise(80), 8000)  # 0.01 s
-    assert_audio_error(path, "too short (0.01 s < 0.05 s)")
-    assert len(audio.read(path, sample_rate=8000, min_seconds=0.0)) == 80
+    sf.write(path, noise(40), 8000)  # 0.005 s
+    assert_audio_error(path, "too short (0.005 s < 0.01 s)")
+    assert len(audio.read(path, sample_rate=8000, min_seconds=0.0)) == 40
+
+
+def test_a_short_one_shot_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "closed_hat.wav"
+    sf.write(path, noise(2205), 44100)  # 50 ms, a typical closed hat
+    assert abs(len(audio.read(path)) - 1102) <= 1  # resampled to 22,050 Hz
 
 
 # --- fit_length --------------------------------------------------------------------------------

@@ -43,7 +43,9 @@ AUDIO_EXTENSIONS: frozenset[str] = frozenset(
     }
 )
 SILENCE_PEAK = 1e-5  # linear amplitude; a decoded file whose peak is below this is "silent"
-MIN_SECONDS = 0.05  # default shortest readable file
+MIN_SECONDS = (
+    0.01  # default shortest readable file: 10 ms (a closed hat can be 50 ms; a click is not a sound)
+)
 SAFE_PEAK = 0.99  # linear amplitude a clipping signal is scaled down to before writing
 WRITE_SUBTYPES = frozenset({"PCM_16", "PCM_24", "FLOAT"})
 RESAMPLE_QUALITY = "HQ"  # soxr: 20-bit precision, enough for 16/24-bit sources at a fraction of VHQ's cost
@@ -62,7 +64,7 @@ class AudioInfo:
 
 @dataclass(frozen=True)
 class Skipped:
-    """A file left out of a library, and why (e.g. ``"silent"``, ``"too short (0.01 s < 0.05 s)"``)."""
+    """A file left out of a library, and why (e.g. ``"silent"``, ``"too short (0.005 s < 0.01 s)"``)."""
 
     path: Path
     reason: str
