@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -160,3 +161,11 @@ def test_prior_samples_look_standard_normal() -> None:
 def test_prior_needs_a_positive_count(count: int) -> None:
     with pytest.raises(SoundmorphError, match="count"):
         morph.sample_prior(count, 16, seed=0)
+
+
+@pytest.mark.parametrize("count", [1, 2, 5])
+def test_latent_pca_handles_tiny_libraries(count: int) -> None:
+    latents = torch.randn(count, 16, generator=torch.Generator().manual_seed(0))
+    points, mean, axes = morph.latent_pca(latents)
+    assert points.shape == (count, 2) and mean.shape == (16,) and axes.shape == (2, 16)
+    assert np.isfinite(points).all()

@@ -297,14 +297,6 @@ def test_latent_map_points_are_2d(model: render.SoundModel) -> None:
     assert model.map_points().shape == (len(model.names), 2)
 
 
-@pytest.mark.parametrize("count", [1, 2, 5])
-def test_latent_pca_handles_tiny_libraries(count: int) -> None:
-    latents = torch.randn(count, 16, generator=torch.Generator().manual_seed(0))
-    points, mean, axes = render.latent_pca(latents)
-    assert points.shape == (count, 2) and mean.shape == (16,) and axes.shape == (2, 16)
-    assert np.isfinite(points).all()
-
-
 def test_phase_from_the_source_changes_only_the_phase(tiny_model) -> None:
     model = render.load(tiny_model.folder, device="cpu")
     random = model.morph(0, 1, 0.25, n_iter=2)

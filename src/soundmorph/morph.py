@@ -5,6 +5,7 @@ Pure tensor functions on latents [..., latent]; decoding and audio live in :mod:
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from soundmorph.errors import SoundmorphError
@@ -71,3 +72,16 @@ def sample_prior(count: int, latent_dim: int, *, seed: int) -> torch.Tensor:
     if count < 1:
         raise SoundmorphError(f"count must be >= 1, got {count}")
     return torch.randn(count, latent_dim, generator=torch.Generator().manual_seed(seed))
+
+
+def latent_pca(latents: torch.Tensor) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
+    """(points [n, 2], mean [latent], axes [2, latent]) of a 2-D PCA of latents [n, latent]."""
+    mean = latents.mean(0) if len(latents) else torch.zeros(latents.shape[1])
+    centred = latents - mean
+    if len(latents) < 2:
+        axes = torch.eye(2, latents.shape[1])
+    else:
+        axes = torch.linalg.svd(centred, full_matrices=False)[2][:2]
+        if axes.shape[0] < 2:
+            axes = torch.cat([axes, torch.zeros(2 - axes.shape[0], latents.shape[1])])
+    return (centred @ axes.T).numpy(), mean, axes

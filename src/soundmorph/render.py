@@ -358,20 +358,7 @@ class SoundModel:
 
     def map_points(self) -> np.ndarray:
         """2-D coordinates [n, 2] of the library's latents: their first two principal components."""
-        return latent_pca(self.latents)[0]
-
-
-def latent_pca(latents: torch.Tensor) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
-    """(points [n, 2], mean [latent], axes [2, latent]) of a 2-D PCA of latents [n, latent]."""
-    mean = latents.mean(0) if len(latents) else torch.zeros(latents.shape[1])
-    centred = latents - mean
-    if len(latents) < 2:
-        axes = torch.eye(2, latents.shape[1])
-    else:
-        axes = torch.linalg.svd(centred, full_matrices=False)[2][:2]
-        if axes.shape[0] < 2:
-            axes = torch.cat([axes, torch.zeros(2 - axes.shape[0], latents.shape[1])])
-    return (centred @ axes.T).numpy(), mean, axes
+        return morph.latent_pca(self.latents)[0]
 
 
 def load(folder: str | Path, *, device: str | torch.device | None = None) -> SoundModel:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from soundmorph import audio, checkpoint, data, plot, render, synth
+from soundmorph import audio, checkpoint, data, morph, plot, render, synth
 from soundmorph import evaluate as metrics
 from soundmorph.config import Preset, get_preset
 from soundmorph.errors import SoundmorphError
@@ -134,7 +134,7 @@ def _write_pictures(
             losses["held out"] = [h.holdout_loss for h in history]
         png = plot.loss_curve([h.epoch for h in history], losses)
         checkpoint.atomic_write_bytes(out / "loss.png", png)
-    points = render.latent_pca(latents)[0]
+    points = morph.latent_pca(latents)[0]
     labels = [Path(name).stem for name in names]
     checkpoint.atomic_write_bytes(out / "latent_map.png", plot.latent_map(points, labels, held_out=mask))
 
