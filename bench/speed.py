@@ -56,7 +56,7 @@ def build(preset: Preset) -> SpectrogramVAE:
 def training_flops_per_clip(preset: Preset, mags: torch.Tensor) -> float:
     """FLOPs of one training step (forward, loss, backward) per clip, counted by torch."""
     model = build(preset)
-    model.fit_normalization(mags)
+    model.init_from_data(mags)
     batch = mags[: preset.train.batch_size]
     with FlopCounterMode(display=False) as counter:
         target, recon, posterior = model(batch, generator=torch.Generator().manual_seed(0))

@@ -22,7 +22,7 @@ def build(preset: Preset, seed: int = 0) -> SpectrogramVAE:
     a = preset.audio
     model = SpectrogramVAE(preset.model, n_freq=a.n_freq, n_frames=a.clip_frames)
     mags = torch.rand(4, a.n_freq, a.clip_frames, generator=torch.Generator().manual_seed(seed))
-    model.fit_normalization(mags)  # non-trivial buffers, which must travel with the weights
+    model.init_from_data(mags)  # non-trivial buffers, which must travel with the weights
     return model.eval()
 
 

@@ -122,7 +122,7 @@ def test_eval_mode_is_deterministic_and_dropout_only_acts_in_training() -> None:
 def test_to_magnitude_inverts_to_input(config: ModelConfig) -> None:
     model = SpectrogramVAE(config, n_freq=N_FREQ, n_frames=20)
     mags = random_mags(4, N_FREQ, 20)
-    model.fit_normalization(mags)
+    model.init_from_data(mags)
     torch.testing.assert_close(model.to_magnitude(model.to_input(mags)), mags, rtol=1e-4, atol=1e-5)
 
 
@@ -131,7 +131,7 @@ def test_normalization_standardises_each_bin_of_the_training_set() -> None:
         ModelConfig(channels=8, input_scale="log", normalize=True), n_freq=N_FREQ, n_frames=20
     )
     mags = random_mags(6, N_FREQ, 20)
-    model.fit_normalization(mags)
+    model.init_from_data(mags)
     x = model.to_input(mags)
     torch.testing.assert_close(x.mean(dim=(0, 2)), torch.zeros(N_FREQ), atol=1e-4, rtol=0)
     torch.testing.assert_close(x.std(dim=(0, 2)), torch.ones(N_FREQ), atol=1e-3, rtol=0)
@@ -139,7 +139,7 @@ def test_normalization_standardises_each_bin_of_the_training_set() -> None:
 
 def test_normalization_is_a_no_op_when_off() -> None:
     model = SpectrogramVAE(TINY, n_freq=N_FREQ, n_frames=20)
-    model.fit_normalization(random_mags(3, N_FREQ, 20))
+    model.init_from_data(random_mags(3, N_FREQ, 20))
     assert bool((model.freq_mean == 0).all()) and bool((model.freq_std == 1).all())
 
 

@@ -125,7 +125,7 @@ def test_decoder_kinds_and_scales_shapes(decoder: str, scale: str) -> None:
     config = ModelConfig(latent_dim=3, channels=8, decoder=decoder, input_scale=scale)  # type: ignore[arg-type]
     model = SpectrogramVAE(config, n_freq=17, n_frames=10)
     mags = torch.rand(4, 17, 10, generator=torch.Generator().manual_seed(0))
-    model.fit_normalization(mags)
+    model.init_from_data(mags)
     target, recon, posterior = model(mags, generator=torch.Generator().manual_seed(1))
     assert target.shape == recon.shape == (4, 17, 10)
     assert bool((model.decode(posterior.mode()) >= 0).all())
@@ -148,7 +148,7 @@ def test_linear_decoder_starts_at_the_training_pca() -> None:
     g = torch.Generator().manual_seed(0)
     mags = torch.rand(12, 9, 6, generator=g) * torch.rand(12, 1, 1, generator=g) * 5
     model = SpectrogramVAE(ModelConfig(latent_dim=4, decoder="linear"), n_freq=9, n_frames=6)
-    model.fit_normalization(mags)
+    model.init_from_data(mags)
     weight = model.decoder.map.weight.double()  # type: ignore[union-attr]
     flat = mags.flatten(1).double()
     z = torch.linalg.lstsq(weight, (flat - flat.mean(0)).T).solution.T  # the optimal "encoder"

@@ -93,7 +93,7 @@ class ModelConfig:
     # probabilistic-PCA decoder in the network's scale; hybrid: the sum of both (conv as a residual)
     decoder: DecoderKind = "conv"
     # conv: the reference's encoder; linear: one affine map of the whole spectrogram to the posterior,
-    # started at the training set's PCA projection (see SpectrogramVAE.fit_normalization)
+    # started at the training set's PCA projection (see SpectrogramVAE.init_from_data)
     encoder: EncoderKind = "conv"
 
     def __post_init__(self) -> None:
@@ -206,7 +206,7 @@ def default() -> Preset:
 
     A linear VAE on ``|D| ** 0.6`` (a compression between linear, which lets the loud low bins
     dominate, and log, which loses the loud bins' shape and with it the cosine similarity), whose
-    encoder and decoder start at the training set's PCA (see ``SpectrogramVAE.fit_normalization``).
+    encoder and decoder start at the training set's PCA (see ``SpectrogramVAE.init_from_data``).
     Measured on 160 real loops (128 train / 32 held out): it beats ``paper`` and PCA-16 on held-out
     log-spectral distance and cosine; any further training, even at a learning rate of 1e-5,
     improved the training clips and made the held-out clips worse (a 128-clip library is too small

@@ -279,7 +279,7 @@ class SpectrogramVAE(nn.Module):
         return mag
 
     @torch.no_grad()
-    def fit_normalization(self, mags: torch.Tensor) -> None:
+    def init_from_data(self, mags: torch.Tensor) -> None:
         """Fit what depends on the training magnitudes [clips, freq, frames] before training.
 
         With ``normalize``: the per-bin statistics. With a ``linear`` or ``hybrid`` decoder: its

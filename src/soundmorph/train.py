@@ -178,7 +178,7 @@ def _fit(
             dropout_rng.set_state(rng["dropout"].to(torch.uint8))
         history = [row for row in read_history(out) if row.epoch <= start]
     else:
-        model.fit_normalization(train_mags)
+        model.init_from_data(train_mags)
 
     def save_state(epoch: int) -> None:
         rng = {
