@@ -254,7 +254,10 @@ def test_a_run_of_zero_epochs_resumes(
 
 
 def test_demo_evaluation_is_standard_json(tmp_path: Path) -> None:
-    workflow.demo(tmp_path / "demo", clips=4, progress=False)
+    written = workflow.demo(tmp_path / "demo", clips=4, progress=False)
     text = (tmp_path / "demo" / "evaluation.json").read_text()
     assert "Infinity" not in text and "NaN" not in text
     json.loads(text)
+    figures = json.loads((tmp_path / "demo" / "sweep" / "quality.json").read_text())
+    assert "intermediateness" in figures
+    assert all(path.exists() for path in written)

@@ -138,16 +138,14 @@ def cmd_morph(args: argparse.Namespace) -> None:
 
 def cmd_sweep(args: argparse.Namespace) -> None:
     from soundmorph import api
-    from soundmorph.checkpoint import atomic_write_json
 
     model = api.load(args.model, device=args.device)
     options = _phase_options(args)
     sounds = model.sweep(args.a, args.b, args.steps, phase_from_source=args.phase_from_source, **options)
-    _print_paths(api.save_sweep(sounds, args.out, force=args.force, subtype=_subtype(args)))
-    figures = model.sweep_quality(args.a, args.b, sounds).to_dict()
-    atomic_write_json(Path(args.out) / "quality.json", figures)
-    print(f"wrote {Path(args.out) / 'quality.json'}")
-    print("morph quality: " + ", ".join(f"{k} {v:.3g}" for k, v in figures.items() if isinstance(v, float)))
+    figures = model.sweep_quality(args.a, args.b, sounds)
+    _print_paths(api.save_sweep(sounds, args.out, force=args.force, subtype=_subtype(args), figures=figures))
+    values = figures.to_dict().items()
+    print("morph quality: " + ", ".join(f"{k} {v:.3g}" for k, v in values if isinstance(v, float)))
 
 
 def _weighted(item: str) -> tuple[str, float]:

@@ -375,9 +375,15 @@ def load(folder: str | Path, *, device: str | torch.device | None = None) -> Sou
 
 
 def save_sweep(
-    sounds: list[Sound], out: str | Path, *, force: bool = False, subtype: str = "PCM_16"
+    sounds: list[Sound],
+    out: str | Path,
+    *,
+    force: bool = False,
+    subtype: str = "PCM_16",
+    figures: quality.SweepQuality | None = None,
 ) -> list[Path]:
-    """Write each sound of a sweep as WAV + PNG into ``out``, plus ``grid.png`` of all of them."""
+    """Write each sound of a sweep as WAV + PNG into ``out``, plus ``grid.png`` of all of them and,
+    when given, the sweep's morph-quality ``figures`` as ``quality.json``."""
     out = Path(out)
     written: list[Path] = []
     grid = out / "grid.png"
@@ -395,4 +401,8 @@ def save_sweep(
         titles=[s.name.rsplit("_", 1)[-1] for s in sounds],
     )
     checkpoint.atomic_write_bytes(grid, png)
-    return [*written, grid]
+    written.append(grid)
+    if figures is not None:
+        checkpoint.atomic_write_json(out / "quality.json", figures.to_dict())
+        written.append(out / "quality.json")
+    return written

@@ -233,7 +233,8 @@ def demo(
     model = render.load(out / "model")
     held = [i for i, split in enumerate(model.splits) if split == "holdout"]
     a, b = 0, (held[0] if held else len(model.names) - 1)
-    written += render.save_sweep(model.sweep(a, b, steps=9), out / "sweep", force=force)
+    sweep = model.sweep(a, b, steps=9)
+    written += render.save_sweep(sweep, out / "sweep", force=force, figures=model.sweep_quality(a, b, sweep))
     written += model.glide(a, b, repeats=4).save(out / "glide.wav", force=force)
     model_files = [
         checkpoint.CONFIG_FILE,
