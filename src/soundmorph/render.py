@@ -16,6 +16,7 @@ import torch
 
 from soundmorph import audio, checkpoint, dsp, morph, plot, quality
 from soundmorph.checkpoint import ModelInfo
+from soundmorph.config import Preset
 from soundmorph.errors import SoundmorphError
 from soundmorph.model import SpectrogramVAE
 
@@ -111,7 +112,8 @@ class SoundModel:
         )
 
     @property
-    def preset(self):
+    def preset(self) -> Preset:
+        """Every setting the model was trained and renders with."""
         return self.info.preset
 
     @property
