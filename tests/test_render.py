@@ -12,6 +12,7 @@ import torch
 
 from soundmorph import audio, dsp, render, synth
 from soundmorph.errors import SoundmorphError
+from soundmorph.sound import save_sweep
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 FAST = {"n_iter": 4}  # Griffin-Lim iterations where only the magnitudes matter
@@ -273,7 +274,7 @@ def test_wav_bytes_decode_to_the_audio(model: render.SoundModel) -> None:
 
 def test_save_sweep_writes_every_step_and_a_grid(model: render.SoundModel, tmp_path: Path) -> None:
     sounds = model.sweep(0, 1, steps=2, **FAST)
-    written = render.save_sweep(sounds, tmp_path / "sweep")
+    written = save_sweep(sounds, tmp_path / "sweep")
     names = {p.name for p in written}
     assert names == {f"{s.name}.wav" for s in sounds} | {f"{s.name}.png" for s in sounds} | {"grid.png"}
     assert all(p.exists() for p in written)
@@ -286,7 +287,7 @@ def test_save_sweep_writes_every_step_and_a_grid(model: render.SoundModel, tmp_p
     grid = (tmp_path / "sweep" / "grid.png").read_bytes()
     assert grid.startswith(PNG_SIGNATURE)
     with pytest.raises(SoundmorphError, match=r"grid\.png"):
-        render.save_sweep(sounds, tmp_path / "sweep")
+        save_sweep(sounds, tmp_path / "sweep")
     assert (tmp_path / "sweep" / "grid.png").read_bytes() == grid
 
 

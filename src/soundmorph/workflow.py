@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from soundmorph import audio, checkpoint, data, morph, plot, render, synth
+from soundmorph import audio, checkpoint, data, morph, plot, render, sound, synth
 from soundmorph import evaluate as metrics
 from soundmorph.config import Preset, get_preset
 from soundmorph.errors import SoundmorphError
@@ -234,7 +234,7 @@ def demo(
     held = [i for i, split in enumerate(model.splits) if split == "holdout"]
     a, b = 0, (held[0] if held else len(model.names) - 1)
     sweep = model.sweep(a, b, steps=9)
-    written += render.save_sweep(sweep, out / "sweep", force=force, figures=model.sweep_quality(a, b, sweep))
+    written += sound.save_sweep(sweep, out / "sweep", force=force, figures=model.sweep_quality(a, b, sweep))
     written += model.glide(a, b, repeats=4).save(out / "glide.wav", force=force)
     model_files = [
         checkpoint.CONFIG_FILE,

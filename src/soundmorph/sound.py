@@ -1,0 +1,105 @@
+"""A rendered sound (audio, its spectrogram, what it is) and how sounds are written to disk."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from soundmorph import audio, checkpoint, plot
+from soundmorph.errors import SoundmorphError
+from soundmorph.quality import SweepQuality
+
+
+@dataclass
+class Sound:
+    """A rendered sound: audio, its magnitude spectrogram and what it is.
+
+    Attributes
+    ----------
+    audio : np.ndarray [shape=(n_samples,), float32]
+    magnitude : np.ndarray [shape=(freq, frames), non-negative]
+        The decoded magnitude the audio was reconstructed from.
+    name : str
+        Says what the sound is, e.g. ``"morph_kick__snare_a0.50"``; used for file names.
+    latent : np.ndarray [shape=(latent,)] or None
+        None for a glide, whose latent changes over time.
+    """
+
+    audio: np.ndarray
+    sample_rate: int
+    magnitude: np.ndarray
+    name: str
+    hop_length: int
+    latent: np.ndarray | None = None
+    info: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def duration(self) -> float:
+        """Seconds."""
+        return len(self.audio) / self.sample_rate
+
+    def wav_bytes(self, *, subtype: str = "PCM_16") -> bytes:
+        """The audio as a WAV file in memory (scaled down only if it would clip)."""
+        return audio.to_wav_bytes(self.audio, sample_rate=self.sample_rate, subtype=subtype)
+
+    def spectrogram_png(self) -> bytes:
+        """A picture of :attr:`magnitude` in dB, as PNG bytes."""
+        return plot.spectrogram(
+            self.magnitude, sample_rate=self.sample_rate, hop_length=self.hop_length, title=self.name
+        )
+
+    def save(
+        self,
+        path: str | Path,
+        *,
+        plot: str | Path | None = None,
+        force: bool = False,
+        subtype: str = "PCM_16",
+    ) -> list[Path]:
+        """Write the WAV (and the spectrogram PNG to ``plot``); refuses to overwrite without ``force``."""
+        path = Path(path)
+        targets = [path] + ([Path(plot)] if plot is not None else [])
+        for target in targets:
+            if target.exists() and not force:
+                raise SoundmorphError(f"{target}: exists (use --force to overwrite)")
+        written = [audio.write(path, self.audio, sample_rate=self.sample_rate, subtype=subtype, force=force)]
+        if plot is not None:
+            checkpoint.atomic_write_bytes(Path(plot), self.spectrogram_png())
+            written.append(Path(plot))
+        return written
+
+
+def save_sweep(
+    sounds: list[Sound],
+    out: str | Path,
+    *,
+    force: bool = False,
+    subtype: str = "PCM_16",
+    figures: SweepQuality | None = None,
+) -> list[Path]:
+    """Write each sound of a sweep as WAV + PNG into ``out``, plus ``grid.png`` of all of them and,
+    when given, the sweep's morph-quality ``figures`` as ``quality.json``."""
+    out = Path(out)
+    written: list[Path] = []
+    grid = out / "grid.png"
+    if grid.exists() and not force:
+        raise SoundmorphError(f"{grid}: exists (use --force to overwrite)")
+    for sound in sounds:
+        written += sound.save(
+            out / f"{sound.name}.wav", plot=out / f"{sound.name}.png", force=force, subtype=subtype
+        )
+    first = sounds[0]
+    png = plot.spectrogram_grid(
+        np.stack([s.magnitude for s in sounds]),
+        sample_rate=first.sample_rate,
+        hop_length=first.hop_length,
+        titles=[s.name.rsplit("_", 1)[-1] for s in sounds],
+    )
+    checkpoint.atomic_write_bytes(grid, png)
+    written.append(grid)
+    if figures is not None:
+        checkpoint.atomic_write_json(out / "quality.json", figures.to_dict())
+        written.append(out / "quality.json")
+    return written
