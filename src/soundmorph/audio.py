@@ -7,11 +7,8 @@ whose message is one line, ``"{path}: {reason}"``.
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import io
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +18,7 @@ import soxr
 
 from soundmorph.config import SAMPLE_RATE
 from soundmorph.errors import AudioError, SoundmorphError
+from soundmorph.files import atomic_write_bytes
 
 # Suffixes of the containers libsndfile decodes (lowercase); anything else in a folder is ignored.
 AUDIO_EXTENSIONS: frozenset[str] = frozenset(
@@ -249,14 +247,6 @@ def _frames_first(audio: np.ndarray, sample_rate: int, subtype: str) -> np.ndarr
     raise SoundmorphError(f"audio must be [n_samples] or [channels, n_samples], got shape {audio.shape}")
 
 
-@functools.cache
-def _umask() -> int:
-    """The process umask, so an atomically written file gets the permissions a plain one would."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def write(
     path: str | Path,
     audio: np.ndarray,
@@ -291,30 +281,14 @@ def write(
     """
     path = Path(path)
     try:
-        frames = _frames_first(audio, sample_rate, subtype)
+        data = to_wav_bytes(audio, sample_rate=sample_rate, subtype=subtype)
     except AudioError as error:
         raise AudioError(f"{path}: {error}") from None
-    if path.is_dir():
-        raise SoundmorphError(f"{path}: is a folder")
-    if path.exists() and not force:
-        raise SoundmorphError(f"{path}: exists (use --force to overwrite)")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".wav")
-    except OSError as error:
+    except RuntimeError as error:  # libsndfile could not encode
         raise SoundmorphError(f"{path}: cannot write ({_one_line(error)})") from None
-    os.close(descriptor)
-    try:
-        sf.write(temporary, frames, sample_rate, format="WAV", subtype=subtype)
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp creates files readable by their owner only
-        os.replace(temporary, path)
-    except BaseException as error:
-        with contextlib.suppress(OSError):
-            os.remove(temporary)
-        if isinstance(error, (RuntimeError, OSError)):
-            raise SoundmorphError(f"{path}: cannot write ({_one_line(error)})") from None
-        raise
-    return path
+    if path.exists() and not path.is_dir() and not force:
+        raise SoundmorphError(f"{path}: exists (use --force to overwrite)")
+    return atomic_write_bytes(path, data)
 
 
 def to_wav_bytes(audio: np.ndarray, *, sample_rate: int, subtype: str = "PCM_16") -> bytes:

@@ -17,21 +17,19 @@ Nothing is unpickled: tensors are safetensors, everything else is JSON.
 from __future__ import annotations
 
 import json
-import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import nn
 
 from soundmorph import __version__
 from soundmorph.config import Preset
 from soundmorph.errors import ModelFolderError, SoundmorphError
+from soundmorph.files import atomic_write_bytes, atomic_write_json
 from soundmorph.model import SpectrogramVAE
 
 FORMAT_VERSION = 1
@@ -41,46 +39,8 @@ LIBRARY_FILE = "library.json"
 TRAIN_DIR = "train"
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def json_safe(value: Any) -> Any:
-    """``value`` with every non-finite float (e.g. the -inf dB of a perfect match) as None: standard
-    JSON (RFC 8259) has no NaN or Infinity."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: json_safe(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(item) for item in value]
-    return value
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    """Write ``obj`` as standard JSON (non-finite numbers as null), atomically."""
-    atomic_write_bytes(path, (json.dumps(json_safe(obj), indent=2, allow_nan=False) + "\n").encode())
-
-
 def _save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, save({k: v.detach().contiguous().cpu() for k, v in tensors.items()}))
 
 
 def _load_tensors(path: Path) -> dict[str, torch.Tensor]:

@@ -106,7 +106,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
     report = api.evaluate(args.model, args.folder, device=args.device)
     if args.json:
-        from soundmorph.checkpoint import json_safe
+        from soundmorph.files import json_safe
 
         print(json.dumps(json_safe(report), indent=2, allow_nan=False))
         return

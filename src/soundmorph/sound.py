@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from soundmorph import audio, checkpoint, plot
+from soundmorph import audio, files, plot
 from soundmorph.errors import SoundmorphError
 from soundmorph.quality import SweepQuality
 
@@ -66,7 +66,7 @@ class Sound:
                 raise SoundmorphError(f"{target}: exists (use --force to overwrite)")
         written = [audio.write(path, self.audio, sample_rate=self.sample_rate, subtype=subtype, force=force)]
         if plot is not None:
-            checkpoint.atomic_write_bytes(Path(plot), self.spectrogram_png())
+            files.atomic_write_bytes(Path(plot), self.spectrogram_png())
             written.append(Path(plot))
         return written
 
@@ -97,9 +97,9 @@ def save_sweep(
         hop_length=first.hop_length,
         titles=[s.name.rsplit("_", 1)[-1] for s in sounds],
     )
-    checkpoint.atomic_write_bytes(grid, png)
+    files.atomic_write_bytes(grid, png)
     written.append(grid)
     if figures is not None:
-        checkpoint.atomic_write_json(out / "quality.json", figures.to_dict())
+        files.atomic_write_json(out / "quality.json", figures.to_dict())
         written.append(out / "quality.json")
     return written

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from soundmorph import checkpoint
+from soundmorph import checkpoint, files
 from soundmorph.config import Preset
 from soundmorph.errors import SoundmorphError
 from soundmorph.model import SpectrogramVAE
@@ -90,7 +90,7 @@ def _write_history(folder: Path, history: list[EpochStats]) -> None:
     writer = csv.DictWriter(buffer, fieldnames=[f.name for f in fields(EpochStats)])
     writer.writeheader()
     writer.writerows(asdict(row) for row in history)
-    checkpoint.atomic_write_bytes(folder / HISTORY_FILE, buffer.getvalue().encode())
+    files.atomic_write_bytes(folder / HISTORY_FILE, buffer.getvalue().encode())
 
 
 def fit(

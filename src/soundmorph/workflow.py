@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from soundmorph import audio, checkpoint, data, morph, plot, render, sound, synth
+from soundmorph import audio, checkpoint, data, files, morph, plot, render, sound, synth
 from soundmorph import evaluate as metrics
 from soundmorph.config import Preset, get_preset
 from soundmorph.errors import SoundmorphError
@@ -133,10 +133,10 @@ def _write_pictures(
         if any(math.isfinite(h.holdout_loss) for h in history):
             losses["held out"] = [h.holdout_loss for h in history]
         png = plot.loss_curve([h.epoch for h in history], losses)
-        checkpoint.atomic_write_bytes(out / "loss.png", png)
+        files.atomic_write_bytes(out / "loss.png", png)
     points = morph.latent_pca(latents)[0]
     labels = [Path(name).stem for name in names]
-    checkpoint.atomic_write_bytes(out / "latent_map.png", plot.latent_map(points, labels, held_out=mask))
+    files.atomic_write_bytes(out / "latent_map.png", plot.latent_map(points, labels, held_out=mask))
 
 
 def evaluate(
@@ -229,7 +229,7 @@ def demo(
         progress=progress,
     )
     report = evaluate(out / "model")
-    checkpoint.atomic_write_json(out / "evaluation.json", report)
+    files.atomic_write_json(out / "evaluation.json", report)
     model = render.load(out / "model")
     held = [i for i, split in enumerate(model.splits) if split == "holdout"]
     a, b = 0, (held[0] if held else len(model.names) - 1)
