@@ -70,12 +70,16 @@ class SoundModel:
         return self.model.device
 
     # -- encoding ---------------------------------------------------------------------------
-    def magnitudes(self, clips: np.ndarray) -> torch.Tensor:
-        """Magnitudes [n, freq, frames] of clips [n, samples] fitted to the model's length."""
+    def stft(self, clips: np.ndarray) -> torch.Tensor:
+        """Complex STFT [n, freq, frames] of clips [n, samples] fitted to the model's length."""
         a = self.info.preset.audio
         fitted = np.stack([audio.fit_length(clip, self.clip_samples) for clip in clips])
         batch = torch.from_numpy(fitted).to(self.device)
-        return dsp.magnitude(batch, n_fft=a.n_fft, hop_length=a.hop_length, win_length=a.win_length)
+        return dsp.stft(batch, n_fft=a.n_fft, hop_length=a.hop_length, win_length=a.win_length)
+
+    def magnitudes(self, clips: np.ndarray) -> torch.Tensor:
+        """Magnitudes [n, freq, frames] of clips [n, samples] fitted to the model's length."""
+        return self.stft(clips).abs()
 
     @torch.no_grad()
     def encode_audio(self, clip: np.ndarray, *, sample: bool = False, seed: int = 0) -> torch.Tensor:
@@ -116,12 +120,7 @@ class SoundModel:
 
     def source_stft(self, source: Source) -> torch.Tensor:
         """Complex STFT [freq, frames] of the original ``source``, fitted to the model's clip length."""
-        a = self.info.preset.audio
-        clip = audio.fit_length(
-            audio.read(self.source_path(source), sample_rate=self.sample_rate), self.clip_samples
-        )
-        batch = torch.from_numpy(clip).to(self.device)
-        return dsp.stft(batch, n_fft=a.n_fft, hop_length=a.hop_length, win_length=a.win_length)
+        return self.stft(audio.read(self.source_path(source), sample_rate=self.sample_rate)[None])[0]
 
     def encode(self, source: Source, *, sample: bool = False, seed: int = 0) -> torch.Tensor:
         """Latent [latent] of a library sound (stored mean) or any audio file (encoded now)."""

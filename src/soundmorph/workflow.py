@@ -21,7 +21,7 @@ from soundmorph.config import Preset, get_preset
 from soundmorph.errors import SoundmorphError
 from soundmorph.train import EpochStats, fit
 
-BASELINES = ("mean spectrogram", "PCA-16")
+BASELINES = ("mean spectrogram", "PCA-16")  # rows every evaluation compares the model with
 
 
 def list_sounds(folder: str | Path, *, sample_rate: int = 22_050) -> data.Library:
@@ -180,8 +180,9 @@ def evaluate(
     estimates = {"model": recon}
     if baselines and train_mask.any():
         train = mags[train_mask.to(mags.device)]
-        estimates["mean spectrogram"] = metrics.mean_spectrogram_baseline(train, mags)
-        estimates["PCA-16"] = metrics.pca_baseline(train, mags, components=min(16, len(train)))
+        mean_name, pca_name = BASELINES
+        estimates[mean_name] = metrics.mean_spectrogram_baseline(train, mags)
+        estimates[pca_name] = metrics.pca_baseline(train, mags, components=min(16, len(train)))
     for split in sorted(set(splits)):
         rows = torch.tensor([s == split for s in splits]).to(mags.device)
         report["summary"][split] = {
