@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from soundmorph import audio, data, synth
+from soundmorph import audio, data
+from soundmorph.audio import synth
 from soundmorph.config import AudioConfig, Preset
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,7 +67,7 @@ def load_dataset(folder: Path | None = None, *, sample_rate: int = 22_050, quick
         specs = synth.library_specs(12 if quick else SYNTH_CLIPS, seed=SEED)
         names = [f"{spec.name}.wav" for spec in specs]
         clips = [synth.render(spec, sample_rate=sample_rate) for spec in specs]
-        source = f"soundmorph.synth ({len(specs)} loops, seed {SEED})"
+        source = f"soundmorph.audio.synth ({len(specs)} loops, seed {SEED})"
     lengths = [len(clip) for clip in clips]
     from soundmorph.config import clip_seconds_from_lengths
 

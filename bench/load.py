@@ -40,7 +40,8 @@ TRAIN_EPOCHS = 2  # speed does not depend on how well the model is trained
 
 def train_model(folder: Path) -> Path:
     """A default-preset model on synthesized loops of the reference length (3.43 s, 148 frames)."""
-    from soundmorph import api, audio, synth
+    from soundmorph import api, audio
+    from soundmorph.audio import synth
     from soundmorph.config import PAPER_CLIP_SAMPLES, SAMPLE_RATE
 
     loops = folder / "loops"
@@ -67,7 +68,7 @@ def render_cpu(model: Path) -> dict[str, Any]:
     """
     import torch
 
-    from soundmorph import api, morph
+    from soundmorph import api, latent
 
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -76,7 +77,7 @@ def render_cpu(model: Path) -> dict[str, Any]:
         z_a, z_b = sound_model.latents[0], sound_model.latents[1]
         walls, cpus = [], []
         for k in range(SEQUENTIAL + 3):
-            z = morph.lerp(z_a, z_b, k / (SEQUENTIAL + 3))
+            z = latent.lerp(z_a, z_b, k / (SEQUENTIAL + 3))
             wall, cpu = time.perf_counter(), time.thread_time()
             sound_model.render(z[None], ["x"])[0].wav_bytes()
             if k >= 3:  # warm-up

@@ -12,12 +12,13 @@ import numpy as np
 import torch
 
 from bench.common import SEED, Dataset, header, machine, table, with_length, write_results
-from soundmorph import dsp, quality
 from soundmorph import evaluate as metrics
-from soundmorph.checkpoint import ModelInfo
+from soundmorph import quality
+from soundmorph.audio import phase, spectral
 from soundmorph.config import Preset, get_preset
-from soundmorph.model import SpectrogramVAE
-from soundmorph.train import fit
+from soundmorph.models import SpectrogramVAE
+from soundmorph.training import fit
+from soundmorph.training.checkpoint import ModelInfo
 
 PRESETS = ("paper", "default")
 PAIRS = 20  # fixed held-out pairs for the morph figures
@@ -139,7 +140,7 @@ def run(dataset: Dataset, *, quick: bool = False, progress: bool = False) -> dic
             )
             settings = {"n_fft": a_.n_fft, "hop_length": a_.hop_length, "win_length": a_.win_length}
             fades = [
-                dsp.magnitude(
+                spectral.magnitude(
                     (1 - alphas[:, None]) * held_audio[i] + alphas[:, None] * held_audio[j], **settings
                 )
                 for i, j in pairs
@@ -167,7 +168,7 @@ def phase_study(
     (magnitude lerp of held-out pairs), batched; librosa.griffinlim on the same magnitudes."""
     a = preset.audio
     settings = {"n_fft": a.n_fft, "hop_length": a.hop_length, "win_length": a.win_length}
-    spec = dsp.stft(held_audio, **settings)
+    spec = spectral.stft(held_audio, **settings)
     held = spec.abs()
     mags = torch.stack([(1 - PHASE_ALPHA) * held[i] + PHASE_ALPHA * held[j] for i, j in pairs])
     source_phase = torch.stack([spec[i].angle() for i, _ in pairs])  # the nearer source: A
@@ -180,7 +181,7 @@ def phase_study(
                 init: str | torch.Tensor = source_phase if init_name == "nearer source" else init_name
                 gen = torch.Generator().manual_seed(SEED)
                 tic = time.perf_counter()
-                out = dsp.griffin_lim(
+                out = phase.griffin_lim(
                     mags,
                     n_iter=n_iter,
                     momentum=momentum,
@@ -190,7 +191,7 @@ def phase_study(
                     **settings,
                 )
                 seconds = time.perf_counter() - tic
-                sc = dsp.spectral_convergence(mags, dsp.magnitude(out, **settings))
+                sc = spectral.spectral_convergence(mags, spectral.magnitude(out, **settings))
                 rows.append(
                     {
                         "implementation": "soundmorph",
@@ -222,8 +223,8 @@ def phase_study(
                 for m in mags
             ]
             seconds = time.perf_counter() - tic
-            sc = dsp.spectral_convergence(
-                mags, dsp.magnitude(torch.from_numpy(np.stack(outs)).float(), **settings)
+            sc = spectral.spectral_convergence(
+                mags, spectral.magnitude(torch.from_numpy(np.stack(outs)).float(), **settings)
             )
             rows.append(
                 {

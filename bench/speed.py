@@ -19,11 +19,12 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from bench.common import LOOPS, SEED, Dataset, header, machine, table, with_length, write_results
-from soundmorph import dsp, morph
-from soundmorph.checkpoint import ModelInfo
+from soundmorph import latent
+from soundmorph.audio import phase, spectral
 from soundmorph.config import Preset, get_preset
-from soundmorph.model import SpectrogramVAE
-from soundmorph.train import fit
+from soundmorph.models import SpectrogramVAE
+from soundmorph.training import fit
+from soundmorph.training.checkpoint import ModelInfo
 
 PRESETS = ("paper", "default")
 MATMUL_SIZE = 2048  # square fp32 matmul whose FLOP/s is the machine's ceiling
@@ -66,7 +67,7 @@ def training_flops_per_clip(preset: Preset, mags: torch.Tensor) -> float:
 
 
 def training_throughput(preset: Preset, mags: torch.Tensor, *, epochs: int) -> dict[str, float]:
-    """Clips/s of :func:`soundmorph.train.fit` over the library, steady state: the median epoch after
+    """Clips/s of :func:`soundmorph.training.loop.fit` over the library, steady state: the median epoch after
     the first two (warm-up), checkpoint writing excluded (``EpochStats.seconds``)."""
     model = build(preset)
     with tempfile.TemporaryDirectory() as folder:
@@ -88,7 +89,7 @@ def morph_latency(preset: Preset, clips: np.ndarray, *, repeats: int) -> dict[st
 
     def phase(mags: torch.Tensor) -> torch.Tensor:
         gen = torch.Generator().manual_seed(SEED)
-        return dsp.griffin_lim(
+        return phase.griffin_lim(
             mags,
             n_iter=p.n_iter,
             momentum=p.momentum,
@@ -100,13 +101,13 @@ def morph_latency(preset: Preset, clips: np.ndarray, *, repeats: int) -> dict[st
 
     @torch.no_grad()
     def one() -> torch.Tensor:
-        z = model.encode(dsp.magnitude(pair, **settings)).mode()
-        return phase(model.decode(morph.lerp(z[0], z[1], 0.5)[None]))
+        z = model.encode(spectral.magnitude(pair, **settings)).mode()
+        return phase(model.decode(latent.lerp(z[0], z[1], 0.5)[None]))
 
     @torch.no_grad()
     def sweep() -> torch.Tensor:
-        z = model.encode(dsp.magnitude(pair, **settings)).mode()
-        return phase(model.decode(morph.lerp(z[0], z[1], morph.sweep_alphas(11))))
+        z = model.encode(spectral.magnitude(pair, **settings)).mode()
+        return phase(model.decode(latent.lerp(z[0], z[1], latent.sweep_alphas(11))))
 
     seconds = a.clip_samples / a.sample_rate
     one_ms = median_ms(one, repeats=repeats)
@@ -125,7 +126,7 @@ def griffin_lim_vs_librosa(mag: torch.Tensor, *, repeats: int) -> dict[str, floa
     """GL32 (momentum 0.99, random init) on one magnitude [freq, frames]: soundmorph vs librosa."""
     length = (mag.shape[-1] - 1) * 512
     ours = median_ms(
-        lambda: dsp.griffin_lim(mag, n_iter=32, generator=torch.Generator().manual_seed(0), length=length),
+        lambda: phase.griffin_lim(mag, n_iter=32, generator=torch.Generator().manual_seed(0), length=length),
         repeats=repeats,
     )
     out: dict[str, float] = {"frames": mag.shape[-1], "soundmorph_ms": ours}
@@ -247,7 +248,7 @@ def markdown(record: dict[str, Any]) -> str:
     )
     g = record["griffin_lim"]
     md += f"\n## Griffin-Lim 32 iterations, 1025 x {g['frames']} (same process)\n\n"
-    rows = [["soundmorph.dsp.griffin_lim", g["soundmorph_ms"], 1.0]]
+    rows = [["soundmorph.audio.spectral.griffin_lim", g["soundmorph_ms"], 1.0]]
     if "librosa_ms" in g:
         rows.append(["librosa.griffinlim", g["librosa_ms"], 1 / g["speedup"]])
     md += table(["implementation", "ms", "relative time"], rows, digits=2)

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from soundmorph import audio, synth, workflow
+from soundmorph import audio, workflow
+from soundmorph.audio import synth
 from soundmorph.config import SAMPLE_RATE, Preset, get_preset
 
 CLIP_SECONDS = 1.0  # every test clip; the model's clip length

@@ -17,8 +17,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from soundmorph import audio, checkpoint, cli, synth, train
+from soundmorph import audio, cli, training
+from soundmorph.audio import synth
 from soundmorph.config import SAMPLE_RATE
+from soundmorph.training import checkpoint
 
 COMMANDS = ["demo", "list", "train", "evaluate", "morph", "sweep", "blend", "glide", "generate", "serve"]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -240,7 +242,7 @@ def test_train_writes_a_model_folder(cli_model: Path) -> None:
     _, info = checkpoint.load_model(cli_model)
     assert info.preset.name == "default"
     assert info.preset.audio.clip_seconds == 1.0
-    assert len(train.read_history(cli_model)) == 1
+    assert len(training.read_history(cli_model)) == 1
     assert (cli_model / "loss.png").read_bytes().startswith(PNG_SIGNATURE)
 
 
@@ -257,7 +259,7 @@ def test_train_resume_continues(soundmorph, cli_model: Path, loops_dir: Path, tm
     shutil.copytree(cli_model, folder)
     result = soundmorph("train", loops_dir, "--out", folder, "--resume", "--epochs", 2, *CPU)
     assert result.code == 0, result.err
-    assert [row.epoch for row in train.read_history(folder)] == [1, 2]
+    assert [row.epoch for row in training.read_history(folder)] == [1, 2]
 
 
 def test_train_does_not_overwrite_without_force(

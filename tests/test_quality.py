@@ -120,7 +120,7 @@ def test_spearman_and_mean_quality() -> None:
 @pytest.mark.parametrize("scale", ["linear", "log", "power"])
 def test_decoder_kinds_and_scales_shapes(decoder: str, scale: str) -> None:
     from soundmorph.config import ModelConfig
-    from soundmorph.model import SpectrogramVAE
+    from soundmorph.models import SpectrogramVAE
 
     config = ModelConfig(latent_dim=3, channels=8, decoder=decoder, input_scale=scale)  # type: ignore[arg-type]
     model = SpectrogramVAE(config, n_freq=17, n_frames=10)
@@ -133,7 +133,7 @@ def test_decoder_kinds_and_scales_shapes(decoder: str, scale: str) -> None:
 
 def test_power_scale_round_trip() -> None:
     from soundmorph.config import ModelConfig
-    from soundmorph.model import SpectrogramVAE
+    from soundmorph.models import SpectrogramVAE
 
     model = SpectrogramVAE(ModelConfig(input_scale="power", power=0.6), n_freq=9, n_frames=4)
     mags = torch.rand(2, 9, 4) * 10
@@ -143,7 +143,7 @@ def test_power_scale_round_trip() -> None:
 def test_linear_decoder_starts_at_the_training_pca() -> None:
     from soundmorph import evaluate
     from soundmorph.config import ModelConfig
-    from soundmorph.model import SpectrogramVAE
+    from soundmorph.models import SpectrogramVAE
 
     g = torch.Generator().manual_seed(0)
     mags = torch.rand(12, 9, 6, generator=g) * torch.rand(12, 1, 1, generator=g) * 5
@@ -159,7 +159,7 @@ def test_linear_decoder_starts_at_the_training_pca() -> None:
 
 def test_paper_geometry_is_unchanged() -> None:
     from soundmorph.config import paper
-    from soundmorph.model import SpectrogramVAE, count_parameters
+    from soundmorph.models import SpectrogramVAE, count_parameters
 
     model = SpectrogramVAE(paper().model, n_freq=1025, n_frames=148)
     assert count_parameters(model.encoder) == 2_989_208

@@ -13,9 +13,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from soundmorph import audio, checkpoint, data, train, workflow
+from soundmorph import audio, data, training, workflow
 from soundmorph.config import SAMPLE_RATE, Preset
 from soundmorph.errors import SoundmorphError
+from soundmorph.training import checkpoint
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -55,7 +56,7 @@ def test_model_folder_holds_everything(tiny_model) -> None:
 
 
 def test_history_has_one_row_per_epoch(tiny_model) -> None:
-    history = train.read_history(tiny_model.folder)
+    history = training.read_history(tiny_model.folder)
     assert [row.epoch for row in history] == list(range(1, tiny_model.preset.train.epochs + 1))
     assert history == tiny_model.result.history
     assert all(math.isfinite(row.holdout_loss) for row in history)  # a held-out split was asked for
@@ -138,7 +139,7 @@ def test_resume_reaches_the_same_weights_as_one_run(loops_dir: Path, tmp_path: P
     assert same_weights(tmp_path / "one", tmp_path / "two")
     # config.json is written with the best weights, so its epoch count may be the first run's
     assert checkpoint.read_info(tmp_path / "two").preset.replace(train={"epochs": 4}) == preset
-    assert len(train.read_history(tmp_path / "two")) == 4
+    assert len(training.read_history(tmp_path / "two")) == 4
 
 
 def test_resume_without_train_state_is_refused(tiny_model, tmp_path: Path) -> None:
@@ -158,7 +159,7 @@ def test_an_existing_model_folder_is_not_overwritten(tiny_model, model_copy: Pat
 def test_force_replaces_a_model_folder(tiny_model, model_copy: Path, tiny_preset) -> None:
     folder = model_copy
     result = run(tiny_model.library, folder, tiny_preset(epochs=3), force=True)
-    assert len(train.read_history(folder)) == len(result.history) == 3
+    assert len(training.read_history(folder)) == len(result.history) == 3
     assert checkpoint.read_info(folder).preset.train.epochs == 3
 
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from soundmorph.config import PRESETS, Preset, get_preset
 from soundmorph.errors import AudioError, ModelFolderError, SoundmorphError
-from soundmorph.morph import latent_pca
-from soundmorph.render import SoundModel, load, pick_device
+from soundmorph.latent import latent_pca
+from soundmorph.session import SoundModel, load, pick_device
 from soundmorph.sound import Sound, save_sweep
 from soundmorph.workflow import TrainResult, demo, evaluate, list_sounds, summary_rows, train
 

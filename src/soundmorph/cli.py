@@ -45,7 +45,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 def cmd_list(args: argparse.Namespace) -> None:
     from soundmorph import api
-    from soundmorph.audio import info
+    from soundmorph.audio.io import info
 
     library = api.list_sounds(args.folder)
     print(f"{'index':>5}  {'seconds':>7}  {'rate':>6}  {'ch':>2}  file")

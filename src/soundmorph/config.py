@@ -1,7 +1,7 @@
 """Settings: frozen dataclasses for audio, model, training and rendering, and the presets.
 
 Every setting lives here once, with its unit; everything else is derived from it. A model folder
-stores these dataclasses as JSON (see :mod:`soundmorph.checkpoint`), so a model always renders with
+stores these dataclasses as JSON (see :mod:`soundmorph.training.checkpoint`), so a model always renders with
 the settings it was trained with.
 """
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from soundmorph.dsp import EPS, spectral_convergence
+from soundmorph.audio.spectral import EPS, spectral_convergence
 
 METRICS = ("mse", "cosine", "sc_db", "lsd_db")
 LSD_FLOOR = 1e-3  # magnitude floor of the log-spectral distance (~114 dB below a full-scale sine's peak bin)

@@ -38,8 +38,8 @@ from typing import Literal
 import numpy as np
 import torch
 
+from soundmorph.audio.spectral import EPS, magnitude
 from soundmorph.config import HOP_LENGTH, N_FFT, SAMPLE_RATE, WIN_LENGTH
-from soundmorph.dsp import EPS, magnitude
 
 N_MELS = 64  # mel bands of the log-mel distance
 N_MFCC = 13  # MFCCs 1..13 (c0, the loudness, is left out)

@@ -15,11 +15,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from soundmorph import audio, checkpoint, data, files, morph, plot, render, sound, synth
+from soundmorph import audio, data, files, latent, plot, session, sound
 from soundmorph import evaluate as metrics
+from soundmorph.audio import synth
 from soundmorph.config import Preset, get_preset
 from soundmorph.errors import SoundmorphError
-from soundmorph.train import EpochStats, fit
+from soundmorph.training import EpochStats, checkpoint, fit
 
 BASELINES = ("mean spectrogram", "PCA-16")  # rows every evaluation compares the model with
 
@@ -100,7 +101,7 @@ def train(
         chosen = chosen.replace(audio={"clip_seconds": library.median_seconds()})
     a = chosen.audio
     mask = data.holdout_mask(library.names, chosen.train.holdout, seed=chosen.train.seed)
-    target = render.pick_device(device)
+    target = session.pick_device(device)
     mags = data.spectrograms(library.fitted(a.clip_samples), a, device=target)
     with torch.random.fork_rng(devices=[]):  # the model is built on the CPU: seed its initialisation
         torch.random.default_generator.manual_seed(chosen.train.seed)
@@ -134,7 +135,7 @@ def _write_pictures(
             losses["held out"] = [h.holdout_loss for h in history]
         png = plot.loss_curve([h.epoch for h in history], losses)
         files.atomic_write_bytes(out / "loss.png", png)
-    points = morph.latent_pca(latents)[0]
+    points = latent.latent_pca(latents)[0]
     labels = [Path(name).stem for name in names]
     files.atomic_write_bytes(out / "latent_map.png", plot.latent_map(points, labels, held_out=mask))
 
@@ -152,7 +153,7 @@ def evaluate(
     ("train" / "holdout"); clips of another folder are "other". The baselines (mean spectrogram and
     PCA-16 of the training clips) are computed when the training clips are among those evaluated.
     """
-    model = render.load(model_folder, device=device)
+    model = session.load(model_folder, device=device)
     root = Path(folder) if folder is not None else model.root
     if root is None:
         raise SoundmorphError(f"{model_folder}: no library recorded; name a folder to evaluate on")
@@ -231,7 +232,7 @@ def demo(
     )
     report = evaluate(out / "model")
     files.atomic_write_json(out / "evaluation.json", report)
-    model = render.load(out / "model")
+    model = session.load(out / "model")
     held = [i for i, split in enumerate(model.splits) if split == "holdout"]
     a, b = 0, (held[0] if held else len(model.names) - 1)
     sweep = model.sweep(a, b, steps=9)

@@ -2,7 +2,7 @@
 
 The page names a sound by its library index (``"3"``) or by an upload id (``"u1"``), never by a
 path, so nothing outside the model's library can be read. Every render goes through
-:meth:`soundmorph.render.SoundModel.render` (the API the CLI uses) on one torch thread (see
+:meth:`soundmorph.session.SoundModel.render` (the API the CLI uses) on one torch thread (see
 :class:`TorchThread`), and is kept in a bounded LRU cache keyed by the request, so a slider
 position heard before is served at once.
 Spectrogram pictures are drawn only when asked for, so the audio does not wait for matplotlib.
@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
-from soundmorph import audio, morph
+from soundmorph import audio, latent
 from soundmorph.api import Sound, SoundModel, SoundmorphError, latent_pca
 
 log = logging.getLogger("soundmorph.web")
@@ -225,9 +225,9 @@ class Session:
 
     def morph(self, a: str, b: str, alpha: float) -> dict[str, Any]:
         """The sound at ``(1 - alpha) z_a + alpha z_b`` (alpha rounded to 3 decimals)."""
-        alpha = round(morph.check_alpha(alpha), ALPHA_DECIMALS)
+        alpha = round(latent.check_alpha(alpha), ALPHA_DECIMALS)
         (z_a, label_a), (z_b, label_b) = self.latent(a), self.latent(b)
-        z = morph.lerp(z_a, z_b, alpha)
+        z = latent.lerp(z_a, z_b, alpha)
         name = f"morph_{label_a}__{label_b}_a{alpha:.2f}"
         return self._render("morph", _key("morph", a, b, alpha), z, name, a=a, b=b, alpha=alpha)
 
@@ -237,10 +237,10 @@ class Session:
             raise RequestError(f"a blend takes 1 to 8 sounds, got {len(ids)}")
         if len(weights) != len(ids):
             raise RequestError(f"{len(ids)} sounds but {len(weights)} weights")
-        w = morph.blend_weights([round(float(v), ALPHA_DECIMALS) for v in weights])
+        w = latent.blend_weights([round(float(v), ALPHA_DECIMALS) for v in weights])
         w = torch.round(w * 10**ALPHA_DECIMALS) / 10**ALPHA_DECIMALS
         sources = [self.latent(i) for i in ids]
-        z = morph.blend(torch.stack([s[0] for s in sources]), w)
+        z = latent.blend(torch.stack([s[0] for s in sources]), w)
         parts = [f"{label}-{float(v):.2f}" for (_, label), v in zip(sources, w, strict=True) if float(v) > 0]
         name = "blend_" + "__".join(parts)
         key = _key("blend", *ids, *(f"{float(v):.3f}" for v in w))
@@ -251,7 +251,7 @@ class Session:
         point (x rightwards, y downwards, in [0, 1]) of the pad, by bilinear weights."""
         if len(ids) != 4:
             raise RequestError(f"the pad takes 4 sounds (its corners), got {len(ids)}")
-        weights = morph.pad_weights(round(x, ALPHA_DECIMALS), round(y, ALPHA_DECIMALS))
+        weights = latent.pad_weights(round(x, ALPHA_DECIMALS), round(y, ALPHA_DECIMALS))
         return self.blend(ids, weights.tolist())
 
     def surprise(self, seed: int) -> dict[str, Any]:
@@ -273,7 +273,7 @@ class Session:
         if not 2 <= steps <= MAX_STEPS:
             raise RequestError(f"steps must be in 2..{MAX_STEPS}, got {steps}")
         (z_a, label_a), (z_b, label_b) = self.latent(a), self.latent(b)
-        alphas = morph.sweep_alphas(steps)
+        alphas = latent.sweep_alphas(steps)
         stem = f"sweep_{label_a}__{label_b}"
         names = [f"{stem}_{k:02d}_a{float(alpha):.2f}" for k, alpha in enumerate(alphas)]
         keys = [_key("sweep", a, b, steps, k) for k in range(steps)]
@@ -282,19 +282,19 @@ class Session:
         ]
         missing = [k for k, key in enumerate(keys) if self._cached(key) is None]
         if missing:
-            z = morph.lerp(z_a, z_b, alphas[missing])
+            z = latent.lerp(z_a, z_b, alphas[missing])
             sounds, wavs, elapsed = self.worker.run(
                 _timed, lambda: self.model.render(z, [names[k] for k in missing])
             )
             share = elapsed / len(missing)
             for k, sound, wav in zip(missing, sounds, wavs, strict=True):
-                xy = self.project(morph.lerp(z_a, z_b, float(alphas[k])))
+                xy = self.project(latent.lerp(z_a, z_b, float(alphas[k])))
                 self._store(Entry(keys[k], "sweep", sound, xy, share, wav, extra=extras[k]))
         out = []
         for k, key in enumerate(keys):
             entry = self._cached(key)
             if entry is None:  # evicted at once by a flood of other renders: render it alone
-                z = morph.lerp(z_a, z_b, float(alphas[k]))
+                z = latent.lerp(z_a, z_b, float(alphas[k]))
                 out.append(self._render("sweep", key, z, names[k], **extras[k]))
             else:
                 out.append(entry.describe(cached=k not in missing))

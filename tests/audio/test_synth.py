@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pytest
 
-from soundmorph import synth
+from soundmorph.audio import synth
 from soundmorph.config import SAMPLE_RATE
 from soundmorph.errors import SoundmorphError
 

@@ -11,10 +11,10 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from soundmorph import checkpoint
 from soundmorph.config import Preset
 from soundmorph.errors import ModelFolderError
-from soundmorph.model import SpectrogramVAE
+from soundmorph.models import SpectrogramVAE
+from soundmorph.training import checkpoint
 
 
 def build(preset: Preset, seed: int = 0) -> SpectrogramVAE:

@@ -13,12 +13,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from soundmorph import audio, checkpoint, dsp, morph, quality
-from soundmorph.checkpoint import ModelInfo
+from soundmorph import audio, latent, quality
+from soundmorph.audio import phase, spectral
 from soundmorph.config import Preset
 from soundmorph.errors import SoundmorphError
-from soundmorph.model import SpectrogramVAE
+from soundmorph.models import SpectrogramVAE
 from soundmorph.sound import Sound
+from soundmorph.training import checkpoint
+from soundmorph.training.checkpoint import ModelInfo
 
 Source = int | str | Path  # a library index, a library file name, or a path to an audio file
 
@@ -75,7 +77,7 @@ class SoundModel:
         a = self.info.preset.audio
         fitted = np.stack([audio.fit_length(clip, self.clip_samples) for clip in clips])
         batch = torch.from_numpy(fitted).to(self.device)
-        return dsp.stft(batch, n_fft=a.n_fft, hop_length=a.hop_length, win_length=a.win_length)
+        return spectral.stft(batch, n_fft=a.n_fft, hop_length=a.hop_length, win_length=a.win_length)
 
     def magnitudes(self, clips: np.ndarray) -> torch.Tensor:
         """Magnitudes [n, freq, frames] of clips [n, samples] fitted to the model's length."""
@@ -156,7 +158,7 @@ class SoundModel:
         if not 0.0 <= momentum < 1.0:
             raise SoundmorphError(f"Griffin-Lim momentum must be in [0, 1), got {momentum}")
         generator = torch.Generator(device=mags.device).manual_seed(seed)
-        out = dsp.griffin_lim(
+        out = phase.griffin_lim(
             mags,
             n_fft=a.n_fft,
             hop_length=a.hop_length,
@@ -188,9 +190,9 @@ class SoundModel:
             )
         ]
 
-    def _sound(self, clip: np.ndarray, mag: np.ndarray, name: str, latent: np.ndarray | None) -> Sound:
+    def _sound(self, clip: np.ndarray, mag: np.ndarray, name: str, z: np.ndarray | None) -> Sound:
         hop = self.info.preset.audio.hop_length
-        return Sound(clip, self.sample_rate, mag, name, hop, None if latent is None else latent.copy())
+        return Sound(clip, self.sample_rate, mag, name, hop, None if z is None else z.copy())
 
     # -- morphing ---------------------------------------------------------------------------
     def morph(
@@ -210,8 +212,8 @@ class SoundModel:
         (re-read from its file) instead of the preset's initial phase: fewer iterations for the
         same spectral convergence (``python -m bench quality``, phase table).
         """
-        alpha = morph.check_alpha(alpha)
-        z = morph.lerp(
+        alpha = latent.check_alpha(alpha)
+        z = latent.lerp(
             self.encode(a, sample=sample, seed=seed), self.encode(b, sample=sample, seed=seed), alpha
         )
         name = f"morph_{self.label(a)}__{self.label(b)}_a{alpha:.2f}"
@@ -234,8 +236,8 @@ class SoundModel:
     ) -> list[Sound]:
         """``steps`` sounds from ``a`` to ``b`` at evenly spaced ratios, rendered as one batch
         (``phase_from_source`` as in :meth:`morph`, per step)."""
-        alphas = morph.sweep_alphas(steps)
-        z = morph.lerp(self.encode(a), self.encode(b), alphas)
+        alphas = latent.sweep_alphas(steps)
+        z = latent.lerp(self.encode(a), self.encode(b), alphas)
         stem = f"sweep_{self.label(a)}__{self.label(b)}"
         names = [f"{stem}_{k:02d}_a{float(alpha):.2f}" for k, alpha in enumerate(alphas)]
         init = None
@@ -252,7 +254,7 @@ class SoundModel:
             mags,
             self.source_stft(a).abs().cpu(),
             self.source_stft(b).abs().cpu(),
-            morph.sweep_alphas(len(sounds)),
+            latent.sweep_alphas(len(sounds)),
             sample_rate=self.sample_rate,
         )
 
@@ -260,12 +262,12 @@ class SoundModel:
         """The weighted mean of several sounds' latents (weights are normalised to sum to 1)."""
         if len(items) < 1:
             raise SoundmorphError("a blend needs at least one sound")
-        weights = morph.blend_weights([w for _, w in items])
+        weights = latent.blend_weights([w for _, w in items])
         latents = torch.stack([self.encode(source) for source, _ in items])
         name = "blend_" + "__".join(
             f"{self.label(s)}-{float(w):.2f}" for (s, _), w in zip(items, weights, strict=True)
         )
-        return self.render(morph.blend(latents, weights)[None], [name], **phase_options)[0]
+        return self.render(latent.blend(latents, weights)[None], [name], **phase_options)[0]
 
     def glide(
         self, a: Source, b: Source, *, repeats: int = 8, curve: str = "linear", **phase_options: Any
@@ -278,9 +280,9 @@ class SoundModel:
         if repeats < 1:
             raise SoundmorphError(f"repeats must be >= 1, got {repeats}")
         frames = self.info.n_frames
-        alphas = morph.glide_alphas(repeats * frames, curve=curve)  # [repeats * frames]
+        alphas = latent.glide_alphas(repeats * frames, curve=curve)  # [repeats * frames]
         grid = torch.linspace(0.0, 1.0, 8 * repeats + 1)
-        mags = self.decode(morph.lerp(self.encode(a), self.encode(b), grid))  # [grid, freq, frames]
+        mags = self.decode(latent.lerp(self.encode(a), self.encode(b), grid))  # [grid, freq, frames]
         position = alphas * (len(grid) - 1)
         low = position.floor().long().clamp(max=len(grid) - 2)
         weight = (position - low).to(mags)
@@ -293,14 +295,14 @@ class SoundModel:
 
     def generate(self, count: int = 4, *, seed: int = 0, **phase_options: Any) -> list[Sound]:
         """``count`` new sounds decoded from latents drawn from the prior N(0, I)."""
-        z = morph.sample_prior(count, self.info.preset.model.latent_dim, seed=seed)
+        z = latent.sample_prior(count, self.info.preset.model.latent_dim, seed=seed)
         return self.render(
             z, [f"generated_s{seed}_{k:02d}" for k in range(count)], seed=seed, **phase_options
         )
 
     def map_points(self) -> np.ndarray:
         """2-D coordinates [n, 2] of the library's latents: their first two principal components."""
-        return morph.latent_pca(self.latents)[0]
+        return latent.latent_pca(self.latents)[0]
 
 
 def load(folder: str | Path, *, device: str | torch.device | None = None) -> SoundModel:

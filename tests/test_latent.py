@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from soundmorph import morph
+from soundmorph import latent
 from soundmorph.errors import SoundmorphError
 
 
@@ -20,38 +20,38 @@ def pair() -> tuple[torch.Tensor, torch.Tensor]:
 
 def test_lerp_endpoints_are_the_sources(pair: tuple[torch.Tensor, torch.Tensor]) -> None:
     a, b = pair
-    assert torch.equal(morph.lerp(a, b, 0.0), a)
-    assert torch.equal(morph.lerp(a, b, 1.0), b)
+    assert torch.equal(latent.lerp(a, b, 0.0), a)
+    assert torch.equal(latent.lerp(a, b, 1.0), b)
 
 
 def test_lerp_midpoint_is_the_mean(pair: tuple[torch.Tensor, torch.Tensor]) -> None:
     a, b = pair
-    torch.testing.assert_close(morph.lerp(a, b, 0.5), (a + b) / 2)
+    torch.testing.assert_close(latent.lerp(a, b, 0.5), (a + b) / 2)
 
 
 def test_lerp_over_many_ratios_is_one_row_each(pair: tuple[torch.Tensor, torch.Tensor]) -> None:
     a, b = pair
     alphas = torch.tensor([0.0, 0.25, 1.0])
-    path = morph.lerp(a, b, alphas)
+    path = latent.lerp(a, b, alphas)
     assert path.shape == (3, 16)
     for row, alpha in zip(path, alphas, strict=True):
-        torch.testing.assert_close(row, morph.lerp(a, b, float(alpha)))
+        torch.testing.assert_close(row, latent.lerp(a, b, float(alpha)))
 
 
 @pytest.mark.parametrize("alpha", [0.0, 0.3, 1.0])
 def test_check_alpha_accepts_the_unit_interval(alpha: float) -> None:
-    assert morph.check_alpha(alpha) == alpha
+    assert latent.check_alpha(alpha) == alpha
 
 
 @pytest.mark.parametrize("alpha", [-0.1, 1.5, math.nan, math.inf])
 def test_check_alpha_refuses_the_rest_and_names_it(alpha: float) -> None:
     with pytest.raises(SoundmorphError, match="alpha"):
-        morph.check_alpha(alpha)
+        latent.check_alpha(alpha)
 
 
 @pytest.mark.parametrize("steps", [2, 3, 9])
 def test_sweep_alphas_span_zero_to_one_evenly(steps: int) -> None:
-    alphas = morph.sweep_alphas(steps)
+    alphas = latent.sweep_alphas(steps)
     assert alphas.shape == (steps,)
     assert (float(alphas[0]), float(alphas[-1])) == (0.0, 1.0)
     torch.testing.assert_close(alphas.diff(), torch.full((steps - 1,), 1 / (steps - 1)))
@@ -60,7 +60,7 @@ def test_sweep_alphas_span_zero_to_one_evenly(steps: int) -> None:
 @pytest.mark.parametrize("steps", [1, 0, -3])
 def test_sweep_needs_two_steps(steps: int) -> None:
     with pytest.raises(SoundmorphError, match="2 steps"):
-        morph.sweep_alphas(steps)
+        latent.sweep_alphas(steps)
 
 
 # --- blends -------------------------------------------------------------------------------------
@@ -68,7 +68,7 @@ def test_sweep_needs_two_steps(steps: int) -> None:
 
 @pytest.mark.parametrize("weights", [[1.0], [1.0, 1.0], [3.0, 1.0, 0.0], [0.2, 0.5, 0.3, 7.0]])
 def test_blend_weights_are_normalised(weights: list[float]) -> None:
-    w = morph.blend_weights(weights)
+    w = latent.blend_weights(weights)
     assert w.shape == (len(weights),)
     assert float(w.sum()) == pytest.approx(1.0)
     assert bool((w >= 0).all())
@@ -78,18 +78,18 @@ def test_blend_weights_are_normalised(weights: list[float]) -> None:
 @pytest.mark.parametrize("weights", [[], [0.0, 0.0], [1.0, -0.5], [math.nan, 1.0], [math.inf, 1.0]])
 def test_invalid_blend_weights_are_refused(weights: list[float]) -> None:
     with pytest.raises(SoundmorphError, match="weights"):
-        morph.blend_weights(weights)
+        latent.blend_weights(weights)
 
 
 def test_blend_of_one_latent_is_that_latent(pair: tuple[torch.Tensor, torch.Tensor]) -> None:
     a, _ = pair
-    assert torch.equal(morph.blend(a[None], morph.blend_weights([2.0])), a)
+    assert torch.equal(latent.blend(a[None], latent.blend_weights([2.0])), a)
 
 
 def test_blend_of_two_is_a_lerp(pair: tuple[torch.Tensor, torch.Tensor]) -> None:
     a, b = pair
-    blended = morph.blend(torch.stack([a, b]), morph.blend_weights([3.0, 1.0]))
-    torch.testing.assert_close(blended, morph.lerp(a, b, 0.25))
+    blended = latent.blend(torch.stack([a, b]), latent.blend_weights([3.0, 1.0]))
+    torch.testing.assert_close(blended, latent.lerp(a, b, 0.25))
 
 
 # --- the pad ------------------------------------------------------------------------------------
@@ -97,32 +97,32 @@ def test_blend_of_two_is_a_lerp(pair: tuple[torch.Tensor, torch.Tensor]) -> None
 
 @pytest.mark.parametrize(("x", "y", "corner"), [(0.0, 0.0, 0), (1.0, 0.0, 1), (0.0, 1.0, 2), (1.0, 1.0, 3)])
 def test_pad_corners_are_one_source_each(x: float, y: float, corner: int) -> None:
-    assert torch.equal(morph.pad_weights(x, y), torch.eye(4)[corner])
+    assert torch.equal(latent.pad_weights(x, y), torch.eye(4)[corner])
 
 
 @pytest.mark.parametrize(("x", "y"), [(0.5, 0.5), (0.1, 0.9), (0.3, 0.0), (0.77, 0.31)])
 def test_pad_weights_are_non_negative_and_sum_to_one(x: float, y: float) -> None:
-    w = morph.pad_weights(x, y)
+    w = latent.pad_weights(x, y)
     assert bool((w >= 0).all())
     assert float(w.sum()) == pytest.approx(1.0)
 
 
 def test_pad_centre_weighs_all_corners_equally() -> None:
-    torch.testing.assert_close(morph.pad_weights(0.5, 0.5), torch.full((4,), 0.25))
+    torch.testing.assert_close(latent.pad_weights(0.5, 0.5), torch.full((4,), 0.25))
 
 
 @pytest.mark.parametrize(("x", "y"), [(-0.1, 0.5), (0.5, 1.5)])
 def test_pad_refuses_points_off_the_square(x: float, y: float) -> None:
     with pytest.raises(SoundmorphError):
-        morph.pad_weights(x, y)
+        latent.pad_weights(x, y)
 
 
 # --- glides and the prior -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("curve", sorted(morph.CURVES))
+@pytest.mark.parametrize("curve", sorted(latent.CURVES))
 def test_glide_alphas_rise_from_zero_to_one(curve: str) -> None:
-    alphas = morph.glide_alphas(100, curve=curve)
+    alphas = latent.glide_alphas(100, curve=curve)
     assert alphas.shape == (100,)
     assert float(alphas[0]) == pytest.approx(0.0, abs=1e-6)
     assert float(alphas[-1]) == pytest.approx(1.0, abs=1e-6)
@@ -132,27 +132,27 @@ def test_glide_alphas_rise_from_zero_to_one(curve: str) -> None:
 
 def test_unknown_glide_curve_names_the_choices() -> None:
     with pytest.raises(SoundmorphError) as caught:
-        morph.glide_alphas(10, curve="bounce")
+        latent.glide_alphas(10, curve="bounce")
     assert "bounce" in str(caught.value)
-    for curve in morph.CURVES:
+    for curve in latent.CURVES:
         assert curve in str(caught.value)
 
 
 def test_prior_samples_are_seeded() -> None:
-    first = morph.sample_prior(4, 16, seed=3)
+    first = latent.sample_prior(4, 16, seed=3)
     assert first.shape == (4, 16)
-    assert torch.equal(first, morph.sample_prior(4, 16, seed=3))
-    assert not torch.equal(first, morph.sample_prior(4, 16, seed=4))
+    assert torch.equal(first, latent.sample_prior(4, 16, seed=3))
+    assert not torch.equal(first, latent.sample_prior(4, 16, seed=4))
 
 
 def test_prior_samples_do_not_touch_the_global_random_state() -> None:
     before = torch.get_rng_state()
-    morph.sample_prior(2, 8, seed=0)
+    latent.sample_prior(2, 8, seed=0)
     assert torch.equal(torch.get_rng_state(), before)
 
 
 def test_prior_samples_look_standard_normal() -> None:
-    z = morph.sample_prior(20_000, 4, seed=0)
+    z = latent.sample_prior(20_000, 4, seed=0)
     torch.testing.assert_close(z.mean(0), torch.zeros(4), atol=0.03, rtol=0)
     torch.testing.assert_close(z.std(0), torch.ones(4), atol=0.03, rtol=0)
 
@@ -160,12 +160,12 @@ def test_prior_samples_look_standard_normal() -> None:
 @pytest.mark.parametrize("count", [0, -1])
 def test_prior_needs_a_positive_count(count: int) -> None:
     with pytest.raises(SoundmorphError, match="count"):
-        morph.sample_prior(count, 16, seed=0)
+        latent.sample_prior(count, 16, seed=0)
 
 
 @pytest.mark.parametrize("count", [1, 2, 5])
 def test_latent_pca_handles_tiny_libraries(count: int) -> None:
     latents = torch.randn(count, 16, generator=torch.Generator().manual_seed(0))
-    points, mean, axes = morph.latent_pca(latents)
+    points, mean, axes = latent.latent_pca(latents)
     assert points.shape == (count, 2) and mean.shape == (16,) and axes.shape == (2, 16)
     assert np.isfinite(points).all()

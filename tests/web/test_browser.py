@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from soundmorph import audio, synth
+from soundmorph import audio
+from soundmorph.audio import synth
 from soundmorph.config import SAMPLE_RATE
 from soundmorph.web import server as web
 

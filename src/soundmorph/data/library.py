@@ -12,9 +12,9 @@ import numpy as np
 import torch
 
 from soundmorph import audio
-from soundmorph.audio import Skipped
+from soundmorph.audio.io import Skipped
+from soundmorph.audio.spectral import magnitude
 from soundmorph.config import AudioConfig, clip_seconds_from_lengths
-from soundmorph.dsp import magnitude
 from soundmorph.errors import AudioError, SoundmorphError
 
 SPECTROGRAM_BATCH = 64  # clips per STFT call when computing a library's magnitudes

@@ -30,7 +30,7 @@ from soundmorph import __version__
 from soundmorph.config import Preset
 from soundmorph.errors import ModelFolderError, SoundmorphError
 from soundmorph.files import atomic_write_bytes, atomic_write_json
-from soundmorph.model import SpectrogramVAE
+from soundmorph.models import SpectrogramVAE
 
 FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"

@@ -7,7 +7,7 @@ import torch
 from torch.distributions import MultivariateNormal, kl_divergence
 
 from soundmorph.config import ModelConfig, paper, time_strides
-from soundmorph.model import Posterior, SpectrogramVAE, count_parameters, posterior_size
+from soundmorph.models import Posterior, SpectrogramVAE, count_parameters, posterior_size
 
 TINY = ModelConfig(channels=8)
 N_FREQ = 129  # a small spectrum (n_fft 256) keeps the tiny models fast

@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from soundmorph.audio.spectral import inverse_log_scale, log_scale
 from soundmorph.config import ModelConfig, time_strides
-from soundmorph.dsp import inverse_log_scale, log_scale
 
 
 class Posterior:

@@ -10,10 +10,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from soundmorph import checkpoint, data, train
+from soundmorph import data, training
 from soundmorph.config import Preset, paper
 from soundmorph.errors import SoundmorphError
-from soundmorph.model import SpectrogramVAE
+from soundmorph.models import SpectrogramVAE
+from soundmorph.training import checkpoint, loop
 
 EPOCHS = 4
 
@@ -54,8 +55,8 @@ def build(preset: Preset, seed: int = 0) -> SpectrogramVAE:
     return SpectrogramVAE(preset.model, n_freq=preset.audio.n_freq, n_frames=preset.audio.clip_frames)
 
 
-def fit(preset: Preset, out: Path, mags: torch.Tensor, **options) -> list[train.EpochStats]:
-    return train.fit(build(preset), preset, out, mags, progress=False, **options)
+def fit(preset: Preset, out: Path, mags: torch.Tensor, **options) -> list[training.EpochStats]:
+    return training.fit(build(preset), preset, out, mags, progress=False, **options)
 
 
 def assert_same_tensors(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
@@ -68,7 +69,7 @@ def weights(folder: Path, name: str = checkpoint.WEIGHTS_FILE) -> dict[str, torc
     return load_file(folder / name)
 
 
-def losses(history: list[train.EpochStats]) -> list[tuple[int, float, float, float]]:
+def losses(history: list[training.EpochStats]) -> list[tuple[int, float, float, float]]:
     return [(row.epoch, row.loss, row.reconstruction, row.kl) for row in history]
 
 
@@ -84,8 +85,8 @@ def test_history_has_one_row_per_epoch(tmp_path: Path, preset: Preset, mags: tor
 
 def test_history_csv_round_trips(tmp_path: Path, preset: Preset, mags: torch.Tensor) -> None:
     history = fit(preset, tmp_path, mags[:4], holdout_mags=mags[4:])
-    assert (tmp_path / train.HISTORY_FILE).read_text().count("\n") == EPOCHS + 1  # header + rows
-    assert train.read_history(tmp_path) == history
+    assert (tmp_path / training.HISTORY_FILE).read_text().count("\n") == EPOCHS + 1  # header + rows
+    assert training.read_history(tmp_path) == history
 
 
 def test_training_lowers_the_loss(tmp_path: Path, mags: torch.Tensor) -> None:
@@ -137,7 +138,7 @@ def test_training_leaves_the_callers_random_state_alone(
 ) -> None:
     model = build(preset)
     before = torch.get_rng_state()
-    train.fit(model, preset, tmp_path, mags, progress=False)
+    training.fit(model, preset, tmp_path, mags, progress=False)
     assert torch.equal(torch.get_rng_state(), before)
 
 
@@ -160,13 +161,13 @@ def test_an_interrupted_run_resumes_where_it_stopped(
 ) -> None:
     one_go = fit(any_preset, tmp_path / "one", mags)
 
-    def stop_after_epoch_2(row: train.EpochStats) -> None:
+    def stop_after_epoch_2(row: training.EpochStats) -> None:
         if row.epoch == 2:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         fit(any_preset, tmp_path / "stopped", mags, on_epoch=stop_after_epoch_2)
-    assert [row.epoch for row in train.read_history(tmp_path / "stopped")] == [1, 2]
+    assert [row.epoch for row in training.read_history(tmp_path / "stopped")] == [1, 2]
     resumed = fit(any_preset, tmp_path / "stopped", mags, resume=True)
 
     assert losses(resumed) == losses(one_go)
@@ -189,7 +190,7 @@ def test_resuming_a_finished_run_changes_nothing(tmp_path: Path, preset: Preset,
 def snapshots(model: SpectrogramVAE, into: dict[int, dict[str, torch.Tensor]]):
     """An ``on_epoch`` callback that keeps a copy of ``model``'s weights after every epoch."""
 
-    def keep(row: train.EpochStats) -> None:
+    def keep(row: training.EpochStats) -> None:
         into[row.epoch] = {k: v.detach().clone() for k, v in model.state_dict().items()}
 
     return keep
@@ -199,10 +200,10 @@ def test_best_checkpoint_is_chosen_by_held_out_loss(
     tmp_path: Path, preset: Preset, mags: torch.Tensor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     scripted = iter([3.0, 1.0, 2.0, 5.0])  # best at epoch 2, whatever the training loss does
-    monkeypatch.setattr(train, "holdout_loss", lambda *args, **kwargs: next(scripted))
+    monkeypatch.setattr(loop, "holdout_loss", lambda *args, **kwargs: next(scripted))
     model = build(preset)
     kept: dict[int, dict[str, torch.Tensor]] = {}
-    history = train.fit(
+    history = training.fit(
         model, preset, tmp_path, mags[:5], mags[5:], progress=False, on_epoch=snapshots(model, kept)
     )
     assert [row.holdout_loss for row in history] == [3.0, 1.0, 2.0, 5.0]
@@ -215,16 +216,16 @@ def test_without_a_holdout_the_best_checkpoint_has_the_lowest_training_loss(
 ) -> None:
     model = build(preset)
     kept: dict[int, dict[str, torch.Tensor]] = {}
-    history = train.fit(model, preset, tmp_path, mags, progress=False, on_epoch=snapshots(model, kept))
+    history = training.fit(model, preset, tmp_path, mags, progress=False, on_epoch=snapshots(model, kept))
     best = min(history, key=lambda row: row.loss).epoch
     assert_same_tensors(weights(tmp_path), kept[best])
 
 
 def test_holdout_loss_is_deterministic_and_keeps_the_mode(preset: Preset, mags: torch.Tensor) -> None:
     model = build(preset).train()
-    first = train.holdout_loss(model, mags, 1e-3, batch_size=4)
-    assert train.holdout_loss(model, mags, 1e-3, batch_size=4) == first  # the mean, not a sample
-    assert train.holdout_loss(model, mags, 1e-3, batch_size=2) == pytest.approx(first, rel=1e-5)
+    first = training.holdout_loss(model, mags, 1e-3, batch_size=4)
+    assert training.holdout_loss(model, mags, 1e-3, batch_size=4) == first  # the mean, not a sample
+    assert training.holdout_loss(model, mags, 1e-3, batch_size=2) == pytest.approx(first, rel=1e-5)
     assert model.training
 
 
@@ -233,10 +234,10 @@ def test_holdout_loss_is_deterministic_and_keeps_the_mode(preset: Preset, mags: 
 
 def test_kl_weight_ramps_up_linearly(tiny_preset: Callable[..., Preset]) -> None:
     preset = tiny_preset(kl_weight=0.01, kl_warmup_epochs=4)
-    weights_ = [train.kl_weight_at(preset, epoch) for epoch in range(6)]
+    weights_ = [training.kl_weight_at(preset, epoch) for epoch in range(6)]
     assert weights_ == pytest.approx([0.0025, 0.005, 0.0075, 0.01, 0.01, 0.01])
 
 
 def test_kl_weight_without_warmup_is_constant(tiny_preset: Callable[..., Preset]) -> None:
     preset = tiny_preset(kl_weight=0.01, kl_warmup_epochs=0)
-    assert {train.kl_weight_at(preset, epoch) for epoch in range(5)} == {0.01}
+    assert {training.kl_weight_at(preset, epoch) for epoch in range(5)} == {0.01}

@@ -21,7 +21,8 @@ import pytest
 import soundfile as sf
 from fastapi.testclient import TestClient
 
-from soundmorph import audio, render, synth
+from soundmorph import audio, session
+from soundmorph.audio import synth
 from soundmorph.config import SAMPLE_RATE
 from soundmorph.errors import SoundmorphError
 from soundmorph.web import server as web
@@ -31,18 +32,18 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
-def model(tiny_model) -> render.SoundModel:
-    return render.load(tiny_model.folder, device="cpu")
+def model(tiny_model) -> session.SoundModel:
+    return session.load(tiny_model.folder, device="cpu")
 
 
 @pytest.fixture(scope="module")
-def client(model: render.SoundModel) -> TestClient:
+def client(model: session.SoundModel) -> TestClient:
     # raise_server_exceptions=False: a bug must come back as a 500, as it would to a browser
     return TestClient(web.create_app(model), raise_server_exceptions=False)
 
 
 @pytest.fixture
-def fresh(model: render.SoundModel) -> TestClient:
+def fresh(model: session.SoundModel) -> TestClient:
     """A client of a new app: its own uploads and cache."""
     return TestClient(web.create_app(model), raise_server_exceptions=False)
 

@@ -10,7 +10,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from soundmorph import audio, dsp, render, synth
+from soundmorph import audio, session
+from soundmorph.audio import spectral, synth
 from soundmorph.errors import SoundmorphError
 from soundmorph.sound import save_sweep
 
@@ -19,8 +20,8 @@ FAST = {"n_iter": 4}  # Griffin-Lim iterations where only the magnitudes matter
 
 
 @pytest.fixture(scope="module")
-def model(tiny_model) -> render.SoundModel:
-    return render.load(tiny_model.folder, device="cpu")
+def model(tiny_model) -> session.SoundModel:
+    return session.load(tiny_model.folder, device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,7 @@ def assert_valid_wav(path: Path, *, sample_rate: int, samples: int) -> None:
 # --- loading ------------------------------------------------------------------------------------
 
 
-def test_load_gives_the_library_with_its_split_and_latents(model: render.SoundModel, tiny_model) -> None:
+def test_load_gives_the_library_with_its_split_and_latents(model: session.SoundModel, tiny_model) -> None:
     assert model.names == tiny_model.result.library.names
     assert model.splits.count("holdout") == int(tiny_model.result.holdout.sum()) == 1
     assert model.latents.shape == (len(model.names), model.preset.model.latent_dim)
@@ -56,43 +57,43 @@ def test_load_refuses_a_broken_library_index(model_copy: Path) -> None:
     folder = model_copy
     (folder / "library.json").write_text('{"root": null, "files": [{"split": "train"}]}')
     with pytest.raises(SoundmorphError, match=r"library\.json"):
-        render.load(folder, device="cpu")
+        session.load(folder, device="cpu")
 
 
 def test_unknown_device_is_a_one_line_error() -> None:
     with pytest.raises(SoundmorphError, match="device"):
-        render.pick_device("toaster")
+        session.pick_device("toaster")
 
 
 # --- sources ------------------------------------------------------------------------------------
 
 
-def test_a_sound_is_named_by_index_digits_or_file_name(model: render.SoundModel) -> None:
+def test_a_sound_is_named_by_index_digits_or_file_name(model: session.SoundModel) -> None:
     assert torch.equal(model.encode(2), model.latents[2])
     assert torch.equal(model.encode("2"), model.latents[2])
     assert torch.equal(model.encode(model.names[2]), model.latents[2])
 
 
 @pytest.mark.parametrize("index", [6, 99, "42"])
-def test_unknown_index_names_the_range(model: render.SoundModel, index: int | str) -> None:
+def test_unknown_index_names_the_range(model: session.SoundModel, index: int | str) -> None:
     with pytest.raises(SoundmorphError, match=f"no sound {index}"):
         model.encode(index)
 
 
-def test_a_missing_path_is_a_one_line_error(model: render.SoundModel, tmp_path: Path) -> None:
+def test_a_missing_path_is_a_one_line_error(model: session.SoundModel, tmp_path: Path) -> None:
     with pytest.raises(SoundmorphError, match=r"nowhere\.wav"):
         model.encode(tmp_path / "nowhere.wav")
 
 
 def test_stored_latents_are_the_posterior_means_of_the_library(
-    model: render.SoundModel, tmp_path: Path
+    model: session.SoundModel, tmp_path: Path
 ) -> None:
     outside = tmp_path / "copy.wav"
     shutil.copy(model.root / model.names[1], outside)  # the same audio, as a file outside the library
     torch.testing.assert_close(model.encode(outside), model.latents[1], atol=1e-5, rtol=1e-4)
 
 
-def test_an_unseen_file_is_encoded_on_the_fly(model: render.SoundModel, unseen: Path) -> None:
+def test_an_unseen_file_is_encoded_on_the_fly(model: session.SoundModel, unseen: Path) -> None:
     z = model.encode(unseen)
     assert z.shape == (model.preset.model.latent_dim,)
     torch.testing.assert_close(z, model.encode_audio(audio.read(unseen, sample_rate=model.sample_rate)))
@@ -101,7 +102,7 @@ def test_an_unseen_file_is_encoded_on_the_fly(model: render.SoundModel, unseen: 
     assert "stranger" in sound.name and len(sound.audio) == model.clip_samples
 
 
-def test_sampled_latents_are_seeded(model: render.SoundModel) -> None:
+def test_sampled_latents_are_seeded(model: session.SoundModel) -> None:
     first = model.encode(0, sample=True, seed=1)
     assert torch.equal(first, model.encode(0, sample=True, seed=1))
     assert not torch.equal(first, model.encode(0, sample=True, seed=2))
@@ -111,7 +112,7 @@ def test_sampled_latents_are_seeded(model: render.SoundModel) -> None:
 # --- morphs and sweeps --------------------------------------------------------------------------
 
 
-def test_morph_at_alpha_zero_and_one_reconstructs_the_sources(model: render.SoundModel) -> None:
+def test_morph_at_alpha_zero_and_one_reconstructs_the_sources(model: session.SoundModel) -> None:
     np.testing.assert_array_equal(
         model.morph(0, 3, 0.0, **FAST).magnitude, model.reconstruct(0, **FAST).magnitude
     )
@@ -120,23 +121,23 @@ def test_morph_at_alpha_zero_and_one_reconstructs_the_sources(model: render.Soun
     )
 
 
-def test_morph_is_between_its_sources_in_the_latent_space(model: render.SoundModel) -> None:
+def test_morph_is_between_its_sources_in_the_latent_space(model: session.SoundModel) -> None:
     sound = model.morph(0, 3, 0.25, **FAST)
     expected = 0.75 * model.latents[0] + 0.25 * model.latents[3]
     np.testing.assert_allclose(sound.latent, expected.numpy(), atol=1e-6)
 
 
 @pytest.mark.parametrize("alpha", [-0.1, 1.5])
-def test_morph_refuses_alpha_outside_the_unit_interval(model: render.SoundModel, alpha: float) -> None:
+def test_morph_refuses_alpha_outside_the_unit_interval(model: session.SoundModel, alpha: float) -> None:
     with pytest.raises(SoundmorphError, match="alpha"):
         model.morph(0, 1, alpha)
 
 
-def test_morph_is_deterministic(model: render.SoundModel) -> None:
+def test_morph_is_deterministic(model: session.SoundModel) -> None:
     np.testing.assert_array_equal(model.morph(0, 1, 0.5).audio, model.morph(0, 1, 0.5).audio)
 
 
-def test_sweep_endpoints_are_the_sources_reconstructions(model: render.SoundModel) -> None:
+def test_sweep_endpoints_are_the_sources_reconstructions(model: session.SoundModel) -> None:
     sounds = model.sweep(0, 4, steps=3, **FAST)
     assert len(sounds) == 3
     assert len({sound.name for sound in sounds}) == 3
@@ -148,20 +149,20 @@ def test_sweep_endpoints_are_the_sources_reconstructions(model: render.SoundMode
     )
 
 
-def test_sweep_needs_two_steps(model: render.SoundModel) -> None:
+def test_sweep_needs_two_steps(model: session.SoundModel) -> None:
     with pytest.raises(SoundmorphError, match="2 steps"):
         model.sweep(0, 1, steps=1)
 
 
 @pytest.mark.parametrize(("option", "value"), [("momentum", 1.5), ("momentum", -0.1), ("n_iter", -1)])
 def test_invalid_griffin_lim_options_are_one_line_errors(
-    model: render.SoundModel, option: str, value: float
+    model: session.SoundModel, option: str, value: float
 ) -> None:
     with pytest.raises(SoundmorphError):
         model.reconstruct(0, **{option: value})
 
 
-def test_griffin_lim_options_change_the_audio_not_the_magnitude(model: render.SoundModel) -> None:
+def test_griffin_lim_options_change_the_audio_not_the_magnitude(model: session.SoundModel) -> None:
     few, many = model.reconstruct(0, n_iter=1), model.reconstruct(0, n_iter=8)
     np.testing.assert_array_equal(few.magnitude, many.magnitude)
     assert not np.array_equal(few.audio, many.audio)
@@ -170,33 +171,33 @@ def test_griffin_lim_options_change_the_audio_not_the_magnitude(model: render.So
 # --- blends, glides, generated sounds -----------------------------------------------------------
 
 
-def test_blend_of_one_sound_is_its_reconstruction(model: render.SoundModel) -> None:
+def test_blend_of_one_sound_is_its_reconstruction(model: session.SoundModel) -> None:
     np.testing.assert_array_equal(
         model.blend([(2, 0.7)], **FAST).magnitude, model.reconstruct(2, **FAST).magnitude
     )
 
 
-def test_blend_weights_are_normalised(model: render.SoundModel) -> None:
+def test_blend_weights_are_normalised(model: session.SoundModel) -> None:
     sound = model.blend([(0, 3.0), (1, 1.0)], **FAST)
     expected = 0.75 * model.latents[0] + 0.25 * model.latents[1]
     np.testing.assert_allclose(sound.latent, expected.numpy(), atol=1e-6)
 
 
 @pytest.mark.parametrize("items", [[], [(0, 0.0)], [(0, -1.0), (1, 2.0)]])
-def test_invalid_blends_are_refused(model: render.SoundModel, items: list) -> None:
+def test_invalid_blends_are_refused(model: session.SoundModel, items: list) -> None:
     with pytest.raises(SoundmorphError):
         model.blend(items)
 
 
 @pytest.mark.parametrize("repeats", [1, 3])
-def test_glide_is_the_clip_repeated(model: render.SoundModel, repeats: int) -> None:
+def test_glide_is_the_clip_repeated(model: session.SoundModel, repeats: int) -> None:
     sound = model.glide(0, 2, repeats=repeats, **FAST)
     assert len(sound.audio) == repeats * model.clip_samples
     assert sound.magnitude.shape == (model.info.n_freq, repeats * model.info.n_frames)
     assert sound.latent is None
 
 
-def test_glide_moves_from_the_first_source_to_the_second(model: render.SoundModel) -> None:
+def test_glide_moves_from_the_first_source_to_the_second(model: session.SoundModel) -> None:
     sound = model.glide(0, 2, repeats=2, curve="smooth", **FAST)
     frames = model.info.n_frames
     np.testing.assert_allclose(
@@ -207,19 +208,19 @@ def test_glide_moves_from_the_first_source_to_the_second(model: render.SoundMode
     )
 
 
-def test_glide_between_a_sound_and_itself_repeats_its_reconstruction(model: render.SoundModel) -> None:
+def test_glide_between_a_sound_and_itself_repeats_its_reconstruction(model: session.SoundModel) -> None:
     sound = model.glide(1, 1, repeats=2, **FAST)
     once = model.reconstruct(1, **FAST).magnitude
     np.testing.assert_allclose(sound.magnitude, np.concatenate([once, once], axis=1), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize(("repeats", "curve"), [(0, "linear"), (2, "bounce")])
-def test_glide_refuses_bad_options(model: render.SoundModel, repeats: int, curve: str) -> None:
+def test_glide_refuses_bad_options(model: session.SoundModel, repeats: int, curve: str) -> None:
     with pytest.raises(SoundmorphError):
         model.glide(0, 1, repeats=repeats, curve=curve)
 
 
-def test_generate_is_deterministic_for_a_seed(model: render.SoundModel) -> None:
+def test_generate_is_deterministic_for_a_seed(model: session.SoundModel) -> None:
     first = model.generate(2, seed=5, **FAST)
     again = model.generate(2, seed=5, **FAST)
     other = model.generate(2, seed=6, **FAST)
@@ -232,7 +233,7 @@ def test_generate_is_deterministic_for_a_seed(model: render.SoundModel) -> None:
 # --- files --------------------------------------------------------------------------------------
 
 
-def test_sound_save_writes_a_readable_wav_and_png(model: render.SoundModel, tmp_path: Path) -> None:
+def test_sound_save_writes_a_readable_wav_and_png(model: session.SoundModel, tmp_path: Path) -> None:
     sound = model.morph(0, 1, 0.5)
     written = sound.save(tmp_path / "out.wav", plot=tmp_path / "out.png")
     assert written == [tmp_path / "out.wav", tmp_path / "out.png"]
@@ -241,7 +242,7 @@ def test_sound_save_writes_a_readable_wav_and_png(model: render.SoundModel, tmp_
 
 
 @pytest.mark.parametrize("existing", ["out.wav", "out.png"])
-def test_sound_save_refuses_to_overwrite(model: render.SoundModel, tmp_path: Path, existing: str) -> None:
+def test_sound_save_refuses_to_overwrite(model: session.SoundModel, tmp_path: Path, existing: str) -> None:
     (tmp_path / existing).write_bytes(b"keep me")
     sound = model.morph(0, 1, 0.5, **FAST)
     with pytest.raises(SoundmorphError, match="exists"):
@@ -250,20 +251,20 @@ def test_sound_save_refuses_to_overwrite(model: render.SoundModel, tmp_path: Pat
     assert sorted(p.name for p in tmp_path.iterdir()) == [existing]  # nothing else written either
 
 
-def test_sound_save_overwrites_with_force(model: render.SoundModel, tmp_path: Path) -> None:
+def test_sound_save_overwrites_with_force(model: session.SoundModel, tmp_path: Path) -> None:
     (tmp_path / "out.wav").write_bytes(b"old")
     model.morph(0, 1, 0.5, **FAST).save(tmp_path / "out.wav", force=True)
     assert_valid_wav(tmp_path / "out.wav", sample_rate=model.sample_rate, samples=model.clip_samples)
 
 
-def test_loud_sounds_are_written_without_clipping(model: render.SoundModel, tmp_path: Path) -> None:
+def test_loud_sounds_are_written_without_clipping(model: session.SoundModel, tmp_path: Path) -> None:
     sound = model.morph(0, 1, 0.5, **FAST)
     sound.audio = 10 * sound.audio / np.abs(sound.audio).max()
     sound.save(tmp_path / "loud.wav", subtype="FLOAT")
     assert_valid_wav(tmp_path / "loud.wav", sample_rate=model.sample_rate, samples=model.clip_samples)
 
 
-def test_wav_bytes_decode_to_the_audio(model: render.SoundModel) -> None:
+def test_wav_bytes_decode_to_the_audio(model: session.SoundModel) -> None:
     import io
 
     sound = model.morph(0, 1, 0.5, **FAST)
@@ -272,7 +273,7 @@ def test_wav_bytes_decode_to_the_audio(model: render.SoundModel) -> None:
     np.testing.assert_array_equal(data, audio.peak_safe(sound.audio))
 
 
-def test_save_sweep_writes_every_step_and_a_grid(model: render.SoundModel, tmp_path: Path) -> None:
+def test_save_sweep_writes_every_step_and_a_grid(model: session.SoundModel, tmp_path: Path) -> None:
     sounds = model.sweep(0, 1, steps=2, **FAST)
     written = save_sweep(sounds, tmp_path / "sweep")
     names = {p.name for p in written}
@@ -294,12 +295,12 @@ def test_save_sweep_writes_every_step_and_a_grid(model: render.SoundModel, tmp_p
 # --- the latent map -----------------------------------------------------------------------------
 
 
-def test_latent_map_points_are_2d(model: render.SoundModel) -> None:
+def test_latent_map_points_are_2d(model: session.SoundModel) -> None:
     assert model.map_points().shape == (len(model.names), 2)
 
 
 def test_phase_from_the_source_changes_only_the_phase(tiny_model) -> None:
-    model = render.load(tiny_model.folder, device="cpu")
+    model = session.load(tiny_model.folder, device="cpu")
     random = model.morph(0, 1, 0.25, n_iter=2)
     informed = model.morph(0, 1, 0.25, n_iter=2, phase_from_source=True)
     assert np.array_equal(random.magnitude, informed.magnitude)
@@ -307,14 +308,14 @@ def test_phase_from_the_source_changes_only_the_phase(tiny_model) -> None:
     # with no iterations the audio is the decoded magnitude on the nearer source's (0's) phase
     plain = model.morph(0, 1, 0.25, n_iter=0, phase_from_source=True)
     source_phase = model.source_stft(0).angle()
-    rebuilt = dsp.stft(torch.from_numpy(plain.audio)).angle()
+    rebuilt = spectral.stft(torch.from_numpy(plain.audio)).angle()
     loud = torch.from_numpy(plain.magnitude) > plain.magnitude.max() * 0.1
     error = torch.remainder(rebuilt - source_phase + torch.pi, 2 * torch.pi) - torch.pi
     assert float(error[loud].abs().median()) < 0.5
 
 
 def test_sweep_quality_reports_directional_figures(tiny_model) -> None:
-    model = render.load(tiny_model.folder, device="cpu")
+    model = session.load(tiny_model.folder, device="cpu")
     sounds = model.sweep(0, 1, steps=5, n_iter=0)
     figures = model.sweep_quality(0, 1, sounds)
     assert 0.0 <= figures.intermediateness <= 1.0

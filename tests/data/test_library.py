@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from soundmorph import audio, data, dsp
+from soundmorph import audio, data
+from soundmorph.audio import spectral
 from soundmorph.config import SAMPLE_RATE, AudioConfig, n_frames
+from soundmorph.data import library
 from soundmorph.errors import SoundmorphError
 
 
@@ -157,14 +159,14 @@ def test_spectrograms_are_the_magnitudes_of_the_fitted_clips(loops_dir: Path) ->
     mags = data.spectrograms(clips, config)
     assert mags.shape == (len(clips), config.n_freq, n_frames(config.clip_samples))
     assert mags.dtype == torch.float32
-    torch.testing.assert_close(mags, dsp.magnitude(torch.from_numpy(clips)))
+    torch.testing.assert_close(mags, spectral.magnitude(torch.from_numpy(clips)))
 
 
 def test_spectrograms_in_batches_equal_one_batch(loops_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = AudioConfig(clip_seconds=1.0)
     clips = data.scan(loops_dir, sample_rate=SAMPLE_RATE).fitted(config.clip_samples)
     whole = data.spectrograms(clips, config)
-    monkeypatch.setattr(data, "SPECTROGRAM_BATCH", 4)
+    monkeypatch.setattr(library, "SPECTROGRAM_BATCH", 4)
     batches = list(data.iter_spectrograms(clips, config))
     assert [len(b) for b in batches] == [4, 2]
     torch.testing.assert_close(torch.cat(batches), whole)

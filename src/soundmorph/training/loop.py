@@ -20,10 +20,11 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from soundmorph import checkpoint, files
+from soundmorph import files
 from soundmorph.config import Preset
 from soundmorph.errors import SoundmorphError
-from soundmorph.model import SpectrogramVAE
+from soundmorph.models import SpectrogramVAE
+from soundmorph.training import checkpoint
 
 SAVE_EVERY_SECONDS = 30.0  # the last state is also saved at the end and on Ctrl-C
 HISTORY_FILE = "history.csv"

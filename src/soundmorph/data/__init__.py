@@ -1,0 +1,21 @@
+"""Data: a library of sounds scanned from a folder (:mod:`.library`)."""
+
+from soundmorph.data.library import (
+    SPECTROGRAM_BATCH,
+    Library,
+    holdout_mask,
+    iter_spectrograms,
+    require_clips,
+    scan,
+    spectrograms,
+)
+
+__all__ = [
+    "SPECTROGRAM_BATCH",
+    "Library",
+    "holdout_mask",
+    "iter_spectrograms",
+    "require_clips",
+    "scan",
+    "spectrograms",
+]
