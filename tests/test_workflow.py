@@ -51,7 +51,7 @@ def test_model_folder_holds_everything(tiny_model) -> None:
         "latent_map.png",
     }
     assert expected <= files
-    assert {"train/state.json", "train/last.safetensors", "train/optimizer.safetensors"} <= files
+    assert {"train/state.safetensors"} <= files
     assert not [name for name in files if Path(name).name.startswith(".")]  # no temporary files left
 
 
@@ -135,7 +135,7 @@ def test_resume_reaches_the_same_weights_as_one_run(loops_dir: Path, tmp_path: P
     )  # settings come from the folder
 
     assert [row.loss for row in resumed.history] == [row.loss for row in one_go.history]
-    assert same_weights(tmp_path / "one", tmp_path / "two", "train/last.safetensors")
+    assert same_weights(tmp_path / "one", tmp_path / "two", "train/state.safetensors")
     assert same_weights(tmp_path / "one", tmp_path / "two")
     # config.json is written with the best weights, so its epoch count may be the first run's
     assert checkpoint.read_info(tmp_path / "two").preset.replace(train={"epochs": 4}) == preset
@@ -246,8 +246,9 @@ def test_a_run_of_zero_epochs_resumes(
 ) -> None:
     # The default preset fits in closed form (0 epochs): its state has no best loss yet.
     run(loops_dir, tmp_path / "model", tiny_preset(epochs=0))
-    state = json.loads((tmp_path / "model" / "train" / "state.json").read_text())
-    assert state["epoch"] == 0 and state["best"] is None
+    model, info = checkpoint.load_model(tmp_path / "model")
+    state = checkpoint.load_train_state(tmp_path / "model", model, info.preset)
+    assert state.epoch == 0 and state.best == math.inf
     result = workflow.train(
         loops_dir, tmp_path / "model", epochs=2, resume=True, device="cpu", progress=False
     )

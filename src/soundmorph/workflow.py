@@ -19,6 +19,7 @@ from soundmorph import audio, data, files, latent, plot, session, sound
 from soundmorph import evaluate as metrics
 from soundmorph.audio import synth
 from soundmorph.config import Preset, get_preset
+from soundmorph.data.dataset import ArrayClips
 from soundmorph.errors import SoundmorphError
 from soundmorph.training import EpochStats, checkpoint, fit
 
@@ -84,13 +85,14 @@ def train(
     }
     if resume:
         if not checkpoint.has_train_state(out):
-            raise SoundmorphError(f"{out}: nothing to resume (no {checkpoint.TRAIN_DIR}/state.json)")
+            raise SoundmorphError(
+                f"{out}: nothing to resume (no {checkpoint.TRAIN_DIR}/{checkpoint.TRAIN_STATE_FILE})"
+            )
         chosen = resolve_preset(checkpoint.read_info(out).preset, {"epochs": epochs})
     else:
         if out.exists() and any(out.iterdir()) and not force:
-            raise SoundmorphError(
-                f"{out}: exists and is not empty (use --force to replace, --resume to continue)"
-            )
+            hint = ", --resume to continue" if checkpoint.has_train_state(out) else ""
+            raise SoundmorphError(f"{out}: exists and is not empty (use --force to replace{hint})")
         if out.exists() and force:
             shutil.rmtree(out / checkpoint.TRAIN_DIR, ignore_errors=True)
             (out / checkpoint.WEIGHTS_FILE).unlink(missing_ok=True)
@@ -106,8 +108,15 @@ def train(
     with torch.random.fork_rng(devices=[]):  # the model is built on the CPU: seed its initialisation
         torch.random.default_generator.manual_seed(chosen.train.seed)
         model = checkpoint.ModelInfo(chosen, a.n_freq, a.clip_frames).build().to(target)
+    fitted = library.fitted(a.clip_samples)
     history = fit(
-        model, chosen, out, mags[~mask], mags[mask] if mask.any() else None, resume=resume, progress=progress
+        model,
+        chosen,
+        out,
+        ArrayClips(fitted[~mask]),
+        ArrayClips(fitted[mask]) if mask.any() else None,
+        resume=resume,
+        progress=progress,
     )
     best, _ = checkpoint.load_model(out, device=target)
     with torch.no_grad():

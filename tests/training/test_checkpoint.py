@@ -115,27 +115,81 @@ def test_trained_model_folder_loads(tiny_model) -> None:
     assert len(library["files"]) == len(tiny_model.result.library)
 
 
-def test_train_state_round_trip(tmp_path: Path, preset: Preset) -> None:
-    model = build(preset)
+def train_state(model: SpectrogramVAE, preset: Preset, *, best: bool = True) -> checkpoint.TrainState:
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     model.decode(torch.randn(2, preset.model.latent_dim)).mean().backward()
     optimizer.step()  # the optimizer now has moments to save
-    rng = {"generator": torch.Generator().manual_seed(4).get_state()}
-    checkpoint.save_train_state(tmp_path, model, optimizer, {"epoch": 3, "best": 0.5}, rng)
-    assert checkpoint.has_train_state(tmp_path)
+    rows = [{"epoch": e, "loss": 1.0 / e, "holdout_loss": None} for e in (1, 2, 3)]
+    return checkpoint.TrainState(
+        epoch=3,
+        best=0.5,
+        best_epoch=2,
+        weights=model.state_dict(),
+        best_weights={k: v + 1 for k, v in model.state_dict().items()} if best else None,
+        optimizer=optimizer.state_dict(),
+        history=rows,
+        preset=preset.to_dict(),
+    )
 
+
+def test_train_state_round_trip(tmp_path: Path, preset: Preset) -> None:
+    model = build(preset)
+    state = train_state(model, preset)
+    checkpoint.save_train_state(tmp_path, state)
+    assert checkpoint.has_train_state(tmp_path)
+    assert [p.name for p in (tmp_path / checkpoint.TRAIN_DIR).iterdir()] == [checkpoint.TRAIN_STATE_FILE]
+
+    loaded = checkpoint.load_train_state(tmp_path, build(preset, seed=1), preset)
+    assert (loaded.epoch, loaded.best, loaded.best_epoch) == (3, 0.5, 2)
+    assert loaded.history == state.history
+    for group, expected in ((loaded.weights, state.weights), (loaded.best_weights, state.best_weights)):
+        assert group is not None and expected is not None
+        assert group.keys() == expected.keys()
+        assert all(torch.equal(group[k], expected[k]) for k in expected)
     fresh = build(preset, seed=1)
-    fresh_optimizer = torch.optim.Adam(fresh.parameters(), lr=1e-3)
-    state, loaded_rng = checkpoint.load_train_state(tmp_path, fresh, fresh_optimizer)
-    assert state == {"epoch": 3, "best": 0.5}
-    assert torch.equal(loaded_rng["generator"], rng["generator"])
-    for name, tensor in fresh.state_dict().items():
-        assert torch.equal(tensor, model.state_dict()[name]), name
-    saved_moments, loaded_moments = optimizer.state_dict()["state"], fresh_optimizer.state_dict()["state"]
+    optimizer = torch.optim.Adam(fresh.parameters(), lr=1e-3)
+    optimizer.load_state_dict(loaded.optimizer)
+    saved_moments, loaded_moments = state.optimizer["state"], optimizer.state_dict()["state"]
     assert saved_moments.keys() == loaded_moments.keys()
     for index, slots in saved_moments.items():
         for slot, value in slots.items():
             assert torch.equal(torch.as_tensor(value), torch.as_tensor(loaded_moments[index][slot]))
+
+
+def test_train_state_without_separate_best_weights(tmp_path: Path, preset: Preset) -> None:
+    model = build(preset)
+    checkpoint.save_train_state(tmp_path, train_state(model, preset, best=False))
+    assert checkpoint.load_train_state(tmp_path, model, preset).best_weights is None
+
+
+def test_train_state_of_other_settings_is_refused(tmp_path: Path, preset: Preset) -> None:
+    model = build(preset)
+    checkpoint.save_train_state(tmp_path, train_state(model, preset))
+    other = preset.replace(train={"learning_rate": 0.5, "epochs": 99})
+    with pytest.raises(ModelFolderError, match="other settings"):
+        checkpoint.load_train_state(tmp_path, model, other)
+    checkpoint.load_train_state(tmp_path, model, preset.replace(train={"epochs": 99}))  # epochs may change
+
+
+@pytest.mark.parametrize("cut", [0, 7, 100, -1000])
+def test_truncated_train_state_is_refused_with_one_line(tmp_path: Path, preset: Preset, cut: int) -> None:
+    model = build(preset)
+    checkpoint.save_train_state(tmp_path, train_state(model, preset))
+    path = tmp_path / checkpoint.TRAIN_DIR / checkpoint.TRAIN_STATE_FILE
+    path.write_bytes(path.read_bytes()[:cut])
+    with pytest.raises(ModelFolderError, match=checkpoint.TRAIN_STATE_FILE) as error:
+        checkpoint.load_train_state(tmp_path, model, preset)
+    assert "\n" not in str(error.value)
+
+
+def test_stale_temporaries_are_removed_and_nothing_else(tmp_path: Path) -> None:
+    (tmp_path / checkpoint.TRAIN_DIR).mkdir()
+    stale = [tmp_path / ".model.safetensors.abc123.tmp", tmp_path / "train" / ".state.safetensors.x.tmp"]
+    kept = [tmp_path / "notes.tmp", tmp_path / "model.safetensors", tmp_path / ".hidden"]
+    for path in stale + kept:
+        path.write_bytes(b"x")
+    assert sorted(checkpoint.remove_stale_temporaries(tmp_path)) == sorted(stale)
+    assert all(path.exists() for path in kept)
 
 
 def test_no_train_state_in_a_plain_model_folder(saved: tuple[Path, SpectrogramVAE]) -> None:

@@ -1,4 +1,5 @@
-"""Training: the loop (:mod:`.loop`) and the model folder with its resumable state (:mod:`.checkpoint`)."""
+"""Training: the loop (:mod:`.loop`), the model folder with its resumable state (:mod:`.checkpoint`)
+and several processes (:mod:`.distributed`)."""
 
 from soundmorph.training.loop import (
     HISTORY_FILE,
@@ -6,7 +7,8 @@ from soundmorph.training.loop import (
     fit,
     holdout_loss,
     kl_weight_at,
+    loss_terms,
     read_history,
 )
 
-__all__ = ["HISTORY_FILE", "EpochStats", "fit", "holdout_loss", "kl_weight_at", "read_history"]
+__all__ = ["HISTORY_FILE", "EpochStats", "fit", "holdout_loss", "kl_weight_at", "loss_terms", "read_history"]

@@ -7,29 +7,34 @@
       model.safetensors    the best weights (and the normalisation statistics)
       library.json         the training library: index -> file, split, posterior mean
       history.csv          loss per epoch; loss.png, its curve
-      train/               training state, kept apart: last.safetensors (last weights),
-                           optimizer.safetensors, state.json (epoch, best loss, RNG)
+      train/state.safetensors
+                           the resumable training state, ONE file: last weights, best weights
+                           (when older than the last), optimizer moments, and in its metadata the
+                           epoch, the best score, the history and the settings
 
-Every file is written atomically (a temporary file in the same folder, then ``os.replace``).
-Nothing is unpickled: tensors are safetensors, everything else is JSON.
+Every file is written atomically (a temporary file in the same folder, then ``os.replace``), so a
+kill leaves the old file or the new one. The training state being one file, it is always one
+consistent set. Nothing is unpickled: tensors are safetensors, everything else is JSON.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
 from torch import nn
 
 from soundmorph import __version__
 from soundmorph.config import Preset
 from soundmorph.errors import ModelFolderError, SoundmorphError
-from soundmorph.files import atomic_write_bytes, atomic_write_json
+from soundmorph.files import atomic_write_bytes, atomic_write_json, json_safe
 from soundmorph.models import SpectrogramVAE
 
 FORMAT_VERSION = 1
@@ -37,6 +42,8 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 LIBRARY_FILE = "library.json"
 TRAIN_DIR = "train"
+TRAIN_STATE_FILE = "state.safetensors"
+TRAIN_FORMAT_VERSION = 2  # 1: three files (last.safetensors, optimizer.safetensors, state.json)
 
 
 def _save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
@@ -156,51 +163,124 @@ def load_library(folder: Path) -> dict[str, Any]:
     return library
 
 
-def save_train_state(
-    folder: Path,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    state: dict[str, Any],
-    rng: dict[str, torch.Tensor],
-) -> None:
-    """Write the last weights, the optimizer and ``state`` (JSON) + ``rng`` (tensors) to ``folder/train``.
+@dataclass
+class TrainState:
+    """Everything a run needs to continue exactly where it stopped, saved as one file.
 
-    ``state.json`` is written last, so an interruption leaves the previous complete state.
+    ``weights`` are the last weights, ``best_weights`` the best (None when they are the last),
+    ``optimizer`` Adam's ``state_dict()``; ``history`` the rows of every finished epoch (plain
+    dictionaries). Randomness is not saved: every draw is a function of (seed, epoch, clip), so the
+    epoch is the whole random state (see :mod:`soundmorph.training.loop`).
     """
-    train = folder / TRAIN_DIR
-    _save_tensors(train / "last.safetensors", model.state_dict())
-    opt = optimizer.state_dict()
-    tensors = {f"rng.{k}": v for k, v in rng.items()}
-    for index, slots in opt["state"].items():
+
+    epoch: int  # epochs finished
+    best: float  # best score so far (inf before any)
+    best_epoch: int  # the epoch the best weights are from (0: the initial weights)
+    weights: dict[str, torch.Tensor]
+    best_weights: dict[str, torch.Tensor] | None
+    optimizer: dict[str, Any]
+    history: list[dict[str, float]]
+    preset: dict[str, Any]  # the settings it was trained with, epochs excepted
+
+
+def _settings(preset: dict[str, Any]) -> dict[str, Any]:
+    """``preset`` without what a resume may change (the number of epochs)."""
+    return {**preset, "train": {k: v for k, v in preset.get("train", {}).items() if k != "epochs"}}
+
+
+def save_train_state(folder: Path, state: TrainState) -> None:
+    """Write ``state`` to ``folder/train/state.safetensors`` in one atomic replace.
+
+    One file holds the weights, the best weights, the optimizer and the counters, so a kill at any
+    moment leaves either the previous complete state or the new one, never a mix.
+    """
+    tensors = {f"model.{k}": v for k, v in state.weights.items()}
+    if state.best_weights is not None:
+        tensors |= {f"best.{k}": v for k, v in state.best_weights.items()}
+    for index, slots in state.optimizer["state"].items():
         for slot, value in slots.items():
-            tensors[f"state.{index}.{slot}"] = torch.as_tensor(value)
-    _save_tensors(train / "optimizer.safetensors", tensors)
-    atomic_write_json(train / "state.json", {**state, "param_groups": opt["param_groups"]})
+            tensors[f"opt.{index}.{slot}"] = torch.as_tensor(value)
+    meta = {
+        "format_version": TRAIN_FORMAT_VERSION,
+        "epoch": state.epoch,
+        "best": state.best,
+        "best_epoch": state.best_epoch,
+        "param_groups": state.optimizer["param_groups"],
+        "history": state.history,
+        "preset": _settings(state.preset),
+    }
+    text = json.dumps(json_safe(meta), allow_nan=False)
+    data = save({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, metadata={"state": text})
+    atomic_write_bytes(folder / TRAIN_DIR / TRAIN_STATE_FILE, data)
 
 
 def has_train_state(folder: Path) -> bool:
-    return (folder / TRAIN_DIR / "state.json").is_file()
+    """Whether ``folder`` holds a resumable state (checked fully by :func:`load_train_state`)."""
+    return (folder / TRAIN_DIR / TRAIN_STATE_FILE).is_file()
 
 
-def load_train_state(
-    folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer
-) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """Restore the last weights and the optimizer from ``folder/train``; return (state, rng)."""
-    train = folder / TRAIN_DIR
-    state = _read_json(train / "state.json")
-    load_weights(model, train / "last.safetensors")
-    tensors = _load_tensors(train / "optimizer.safetensors")
+def load_train_state(folder: Path, model: nn.Module, preset: Preset) -> TrainState:
+    """Read and check ``folder/train/state.safetensors`` against ``model`` and ``preset``.
+
+    Raises
+    ------
+    ModelFolderError
+        When the state is missing, unreadable, of another format, another model or other settings.
+    """
+    path = folder / TRAIN_DIR / TRAIN_STATE_FILE
+    tensors = _load_tensors(path)
+    try:
+        with safe_open(path, "pt") as handle:
+            meta = json.loads((handle.metadata() or {})["state"])
+        version = meta["format_version"]
+        epoch, best_epoch = int(meta["epoch"]), int(meta["best_epoch"])
+        best = math.inf if meta["best"] is None else float(meta["best"])
+        history, param_groups, settings = list(meta["history"]), meta["param_groups"], meta["preset"]
+    except (KeyError, TypeError, ValueError, SafetensorError, OSError) as error:
+        raise ModelFolderError(f"{path}: not a soundmorph training state ({error})") from None
+    if version != TRAIN_FORMAT_VERSION:
+        raise ModelFolderError(f"{path}: unknown format version {version!r}")
+    if len(history) != epoch or not 0 <= best_epoch <= epoch:
+        raise ModelFolderError(f"{path}: inconsistent state (epoch {epoch}, {len(history)} history rows)")
+    if settings != json_safe(_settings(preset.to_dict())):
+        raise ModelFolderError(f"{path}: trained with other settings than {folder / CONFIG_FILE}")
+    groups: dict[str, dict[str, torch.Tensor]] = {"model": {}, "best": {}}
     slots: dict[int, dict[str, torch.Tensor]] = {}
-    rng = {}
     for key, value in tensors.items():
         kind, _, rest = key.partition(".")
-        if kind == "rng":
-            rng[rest] = value
-        else:
+        if kind == "opt":
             index, _, slot = rest.partition(".")
             slots.setdefault(int(index), {})[slot] = value
-    try:
-        optimizer.load_state_dict({"state": slots, "param_groups": state.pop("param_groups")})
-    except (KeyError, ValueError) as error:
-        raise ModelFolderError(f"{train}: optimizer state does not match the model ({error})") from None
-    return state, rng
+        elif kind in groups:
+            groups[kind][rest] = value
+    expected = model.state_dict()
+    for kind in ("model", "best") if groups["best"] else ("model",):
+        if set(groups[kind]) != set(expected) or any(
+            groups[kind][k].shape != expected[k].shape for k in expected
+        ):
+            raise ModelFolderError(f"{path}: {kind} weights do not match the model")
+    return TrainState(
+        epoch=epoch,
+        best=best,
+        best_epoch=best_epoch,
+        weights=groups["model"],
+        best_weights=groups["best"] or None,
+        optimizer={"state": slots, "param_groups": param_groups},
+        history=history,
+        preset=settings,
+    )
+
+
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Delete the temporary files (``.NAME.*.tmp``) that a killed atomic write left in ``folder``
+    and ``folder/train``; returns what was removed."""
+    removed = []
+    for place in (folder, folder / TRAIN_DIR):
+        if not place.is_dir():
+            continue
+        for path in place.glob(".*.tmp"):
+            if path.is_file() and not path.is_symlink():
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                    removed.append(path)
+    return removed

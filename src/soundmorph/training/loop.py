@@ -1,9 +1,21 @@
-"""The training loop: Adam on reconstruction MSE + weighted KL, best and last checkpoints, resume.
+"""The training loop: Adam on reconstruction MSE + weighted KL over a streaming dataset, on one
+process or several (``torchrun``), with a resumable state after every epoch.
 
-The best weights (lowest held-out loss, or training loss without a held-out split, as the
-reference did) go to ``MODEL/model.safetensors`` whenever they improve. The last weights, the
-optimizer and the RNG go to ``MODEL/train/`` at most every :data:`SAVE_EVERY_SECONDS`, at the
-end and on an interruption, so a stopped run resumes where it stopped.
+What a stop costs
+    The whole resumable state (last weights, best weights, optimizer, epoch, history) is one file,
+    ``MODEL/train/state.safetensors``, replaced atomically after every epoch: ``kill -9`` at any
+    moment loses at most the epoch in progress, and never leaves a mix of two epochs. Ctrl-C keeps
+    the state of the last finished epoch (a second Ctrl-C cannot damage it), and ``resume``
+    continues bit for bit as if the run had not stopped.
+Randomness without state
+    The order of epoch ``e`` and every draw for clip ``i`` in it (gain, posterior sample, dropout)
+    come from generators seeded by ``(seed, e, i)`` (:mod:`soundmorph.data.dataset`). Nothing random
+    is carried across epochs, so the epoch counter is the whole random state, on any number of
+    processes.
+Disk
+    The best weights are kept in memory and written to ``MODEL/model.safetensors`` at most every
+    :data:`BEST_FLUSH_EPOCHS` epochs, at the end and on Ctrl-C (the state file carries them in
+    between, so they are never lost), instead of at every improvement.
 """
 
 from __future__ import annotations
@@ -15,19 +27,35 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any, Protocol
 
+import numpy as np
 import torch
-import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from soundmorph import files
-from soundmorph.config import Preset
+from soundmorph.audio.spectral import magnitude
+from soundmorph.config import AudioConfig, Preset
+from soundmorph.data import dataset as clips
 from soundmorph.errors import SoundmorphError
 from soundmorph.models import SpectrogramVAE
-from soundmorph.training import checkpoint
+from soundmorph.training import checkpoint, distributed
+from soundmorph.training.distributed import World
 
-SAVE_EVERY_SECONDS = 30.0  # the last state is also saved at the end and on Ctrl-C
 HISTORY_FILE = "history.csv"
+BEST_FLUSH_EPOCHS = 10  # model.safetensors is rewritten at most this often (and at the end)
+INIT_CLIPS = 256  # clips the data-dependent initialisation (normalisation, PCA start) is fitted on
+SPECTROGRAM_BATCH = 64  # clips per STFT outside training (initialisation)
+
+Noise = Callable[[tuple[int, ...]], torch.Tensor]  # shape -> N(0, 1) draws [batch, *shape], per clip
+
+
+class LossHook(Protocol):
+    """What a model family provides to train through this loop in its own way (optional)."""
+
+    def loss_terms(self, mags: torch.Tensor, noise: Noise | None) -> tuple[torch.Tensor, torch.Tensor]: ...
 
 
 @dataclass(frozen=True)
@@ -42,6 +70,12 @@ class EpochStats:
     seconds: float  # wall time of the epoch
     clips_per_second: float
 
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> EpochStats:
+        """From a saved row (JSON writes nan as null)."""
+        values = {k: math.nan if row[k] is None else float(row[k]) for k in row if k != "epoch"}
+        return cls(int(row["epoch"]), **values)
+
 
 def kl_weight_at(preset: Preset, epoch: int) -> float:
     """The KL weight in ``epoch`` (0-based): linear warm-up, then the preset's weight."""
@@ -50,28 +84,101 @@ def kl_weight_at(preset: Preset, epoch: int) -> float:
     return preset.train.kl_weight * ramp
 
 
-def _gain(mags: torch.Tensor, gain_db: float, generator: torch.Generator) -> torch.Tensor:
+def loss_terms(
+    model: nn.Module, mags: torch.Tensor, noise: Noise | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(reconstruction MSE [batch], KL [batch]) of magnitudes [batch, freq, frames].
+
+    ``noise`` draws the posterior sample; None uses the posterior mean (evaluation). A model with a
+    ``loss_terms(mags, noise)`` method (:class:`LossHook`) computes its own.
+    """
+    hook = getattr(model, "loss_terms", None)
+    if hook is not None:
+        terms: tuple[torch.Tensor, torch.Tensor] = hook(mags, noise)
+        return terms
+    assert isinstance(model, SpectrogramVAE)
+    target = model.to_input(mags)
+    posterior = model.encoder(target)
+    z = posterior.mode()
+    if noise is not None:
+        eps = noise(tuple(z.shape[1:]))
+        z = z + (posterior.scale_tril @ eps.unsqueeze(-1)).squeeze(-1)
+    recon = model.output(z)
+    return (recon - target).pow(2).mean(dim=(1, 2)), posterior.kl()
+
+
+class _Objective(nn.Module):
+    """The training loss as a module, so that DistributedDataParallel sees it as the forward pass."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, mags: torch.Tensor, seeds: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        def noise(shape: tuple[int, ...]) -> torch.Tensor:
+            return clips.per_clip_normal(seeds, shape, device=mags.device)
+
+        return loss_terms(self.model, mags, noise)
+
+
+def batch_magnitudes(batch: torch.Tensor, config: AudioConfig, device: torch.device) -> torch.Tensor:
+    """Audio [batch, samples] (any device) -> magnitudes [batch, freq, frames] on ``device``."""
+    audio = batch.to(device, non_blocking=True)
+    return magnitude(audio, n_fft=config.n_fft, hop_length=config.hop_length, win_length=config.win_length)
+
+
+def _gain(mags: torch.Tensor, gain_db: float, seeds: list[int]) -> torch.Tensor:
     if gain_db <= 0:
         return mags
-    db = (torch.rand(mags.shape[0], 1, 1, generator=generator, device=mags.device) * 2 - 1) * gain_db
-    return mags * torch.pow(10.0, db / 20.0)
+    db = (clips.per_clip_uniform(seeds, device=mags.device) * 2 - 1) * gain_db
+    return mags * torch.pow(10.0, db / 20.0)[:, None, None]
 
 
 @torch.no_grad()
-def holdout_loss(model: SpectrogramVAE, mags: torch.Tensor, kl_weight: float, batch_size: int) -> float:
-    """Loss on ``mags`` [clips, freq, frames] with the posterior mean (eval mode)."""
+def holdout_loss(
+    model: nn.Module,
+    data: Dataset,
+    preset: Preset,
+    kl_weight: float,
+    *,
+    batch_size: int,
+    workers: int = 0,
+    world: World | None = None,
+) -> float:
+    """Loss on the clips of ``data`` with the posterior mean (eval mode), streamed in batches and
+    shared among the processes of ``world``."""
+    world = world or distributed.current()
+    device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    total = 0.0
-    for start in range(0, len(mags), batch_size):
-        batch = mags[start : start + batch_size]
-        target = model.to_input(batch)
-        posterior = model.encoder(target)
-        recon = model.output(posterior.mode())
-        per_clip = (recon - target).pow(2).mean(dim=(1, 2)) + kl_weight * posterior.kl()
-        total += per_clip.sum().item()
+    sampler = clips.StepSampler()
+    sampler.set_steps(
+        clips.steps_of(list(range(clips.size(data))), batch_size, rank=world.rank, world=world.size)
+    )
+    total = torch.zeros(2, dtype=torch.float64, device=device)
+    for (audio, _), step in zip(
+        clips.make_loader(data, sampler, workers=workers), sampler.steps, strict=True
+    ):
+        recon, kl = loss_terms(model, batch_magnitudes(audio, preset.audio, device), None)
+        weights = torch.tensor(step.weights, device=device)
+        total += torch.stack([(weights * (recon + kl_weight * kl)).sum(), weights.sum()]).double()
     model.train(was_training)
-    return total / len(mags)
+    total = distributed.all_sum(total, world)
+    return float(total[0] / total[1])
+
+
+@torch.no_grad()
+def init_from_sample(model: SpectrogramVAE, data: Dataset, preset: Preset) -> None:
+    """Fit the data-dependent start (normalisation, PCA) on at most :data:`INIT_CLIPS` clips, chosen
+    by the seed: memory stays bounded whatever the library's size (the whole library below that)."""
+    count = min(INIT_CLIPS, clips.size(data))
+    order = clips.epoch_order(clips.size(data), seed=preset.train.seed, epoch=-1)
+    chosen = sorted(order[:count].tolist())
+    mags = [
+        batch_magnitudes(torch.from_numpy(np.stack([data[i][0] for i in part])), preset.audio, model.device)
+        for part in (chosen[s : s + SPECTROGRAM_BATCH] for s in range(0, count, SPECTROGRAM_BATCH))
+    ]
+    model.init_from_data(torch.cat(mags))
 
 
 def read_history(folder: Path) -> list[EpochStats]:
@@ -80,10 +187,7 @@ def read_history(folder: Path) -> list[EpochStats]:
     if not path.exists():
         return []
     with path.open(newline="") as handle:
-        return [
-            EpochStats(int(row.pop("epoch")), **{k: float(v) for k, v in row.items()})
-            for row in csv.DictReader(handle)
-        ]
+        return [EpochStats.from_row(row) for row in csv.DictReader(handle)]
 
 
 def _write_history(folder: Path, history: list[EpochStats]) -> None:
@@ -94,49 +198,6 @@ def _write_history(folder: Path, history: list[EpochStats]) -> None:
     files.atomic_write_bytes(folder / HISTORY_FILE, buffer.getvalue().encode())
 
 
-def fit(
-    model: SpectrogramVAE,
-    preset: Preset,
-    out: Path,
-    train_mags: torch.Tensor,
-    holdout_mags: torch.Tensor | None = None,
-    *,
-    resume: bool = False,
-    progress: bool = True,
-    on_epoch: Callable[[EpochStats], None] | None = None,
-) -> list[EpochStats]:
-    """Train ``model`` on magnitudes [clips, freq, frames] and write checkpoints to ``out``.
-
-    Parameters
-    ----------
-    model : SpectrogramVAE
-        On the device to train on; its normalisation is fitted here unless resuming.
-    train_mags, holdout_mags : torch.Tensor [shape=(clips, freq, frames)]
-        On the model's device.
-    resume : bool
-        Continue from ``out/train`` (weights, optimizer, epoch, RNG) up to ``preset.train.epochs``.
-
-    Returns
-    -------
-    list[EpochStats]
-        The whole history, earlier runs included.
-    """
-    device = model.device
-    # Dropout draws from the global generator: seed it here (and save it with the train state) so a
-    # run is reproducible and a resumed run continues exactly, but leave the caller's state as it was.
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        return _fit(
-            model,
-            preset,
-            out,
-            train_mags,
-            holdout_mags,
-            resume=resume,
-            progress=progress,
-            on_epoch=on_epoch,
-        )
-
-
 def _global_generator(device: torch.device) -> torch.Generator:
     """The default generator of ``device``, which ``nn.Dropout`` draws from."""
     if device.type == "cuda":
@@ -145,103 +206,227 @@ def _global_generator(device: torch.device) -> torch.Generator:
     return torch.random.default_generator
 
 
-def _fit(
+def fit(
     model: SpectrogramVAE,
     preset: Preset,
     out: Path,
-    train_mags: torch.Tensor,
-    holdout_mags: torch.Tensor | None,
+    train: Dataset,
+    holdout: Dataset | None = None,
     *,
-    resume: bool,
-    progress: bool,
-    on_epoch: Callable[[EpochStats], None] | None,
+    resume: bool = False,
+    progress: bool = True,
+    on_epoch: Callable[[EpochStats], None] | None = None,
+    workers: int = 0,
+    world: World | None = None,
+    save_every: int = 1,
 ) -> list[EpochStats]:
-    cfg = preset.train
+    """Train ``model`` on the clips of ``train`` and write checkpoints to ``out``.
+
+    Parameters
+    ----------
+    model : SpectrogramVAE
+        On the device to train on; its data-dependent start is fitted here unless resuming.
+    train, holdout : Dataset
+        Items ``(audio [samples] float32, position)``, as :mod:`soundmorph.data.dataset` makes them.
+    resume : bool
+        Continue from ``out/train/state.safetensors`` up to ``preset.train.epochs``.
+    workers : int
+        DataLoader worker processes reading clips (0: in this process).
+    world : World or None
+        The processes training together (default: what ``torchrun`` set up, else one).
+    save_every : int
+        Epochs between resumable states; 1 (the default) bounds what a kill loses to one epoch.
+
+    Returns
+    -------
+    list[EpochStats]
+        The whole history, earlier runs included.
+    """
+    if save_every < 1:
+        raise SoundmorphError(f"save_every must be >= 1, got {save_every}")
     device = model.device
-    generator = torch.Generator(device=device).manual_seed(cfg.seed)
-    shuffler = torch.Generator().manual_seed(cfg.seed)
-    dropout_rng = _global_generator(device).manual_seed(cfg.seed)
-    decay = cfg.weight_decay
-    optimizer: torch.optim.Optimizer = (
-        torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=decay)
-        if decay > 0
-        else torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
-    )
-    start, best = 0, math.inf
-    history: list[EpochStats] = []
-    if resume:
-        state, rng = checkpoint.load_train_state(out, model, optimizer)
-        start = int(state["epoch"])
-        best = math.inf if state["best"] is None else float(state["best"])  # JSON has no inf
-        generator.set_state(rng["generator"].to(torch.uint8))
-        shuffler.set_state(rng["shuffler"].to(torch.uint8))
-        if "dropout" in rng:  # absent from states saved before it was kept
-            dropout_rng.set_state(rng["dropout"].to(torch.uint8))
-        history = [row for row in read_history(out) if row.epoch <= start]
-    else:
-        model.init_from_data(train_mags)
+    # Dropout draws from the global generator: seed it per epoch here, but leave the caller's state.
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        return _Run(model, preset, out, workers, world or distributed.current(), save_every).run(
+            train, holdout, resume=resume, progress=progress, on_epoch=on_epoch
+        )
 
-    def save_state(epoch: int) -> None:
-        rng = {
-            "generator": generator.get_state(),
-            "shuffler": shuffler.get_state(),
-            "dropout": dropout_rng.get_state(),
-        }
-        checkpoint.save_train_state(out, model, optimizer, {"epoch": epoch, "best": best}, rng)
-        _write_history(out, history)
 
-    n = len(train_mags)
-    bar = tqdm(range(start, cfg.epochs), initial=start, total=cfg.epochs, unit="epoch", disable=not progress)
-    last_save = time.monotonic()
-    epoch = start
-    model.train()
-    try:
-        for epoch in bar:
-            tic = time.perf_counter()
-            kl_weight = kl_weight_at(preset, epoch)
-            order = torch.randperm(n, generator=shuffler).to(device)
-            sums = torch.zeros(3, device=device)
-            for first in range(0, n, cfg.batch_size):
-                batch = _gain(
-                    train_mags[order[first : first + cfg.batch_size]], cfg.augment_gain_db, generator
+class _Run:
+    """One call of :func:`fit`: the model, its optimizer and the best weights kept in memory."""
+
+    def __init__(
+        self, model: SpectrogramVAE, preset: Preset, out: Path, workers: int, world: World, save_every: int
+    ) -> None:
+        cfg = preset.train
+        self.model, self.preset, self.out, self.workers, self.world = model, preset, out, workers, world
+        self.save_every = save_every
+        self.optimizer: torch.optim.Optimizer = (
+            torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+            if cfg.weight_decay > 0
+            else torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
+        )
+        self.history: list[EpochStats] = []
+        self.best, self.best_epoch = math.inf, 0
+        self.best_weights = self._snapshot()
+        self.saved_epoch = -1  # the epoch of the state on disk
+        self.flushed_epoch = -1  # the best_epoch of model.safetensors
+        self.flushed_at = 0  # the epoch when it was last written
+
+    def _snapshot(self) -> dict[str, torch.Tensor]:
+        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+
+    def _save_state(self, epoch: int) -> None:
+        if not self.world.is_main:
+            return
+        best_is_last = self.best_epoch == epoch
+        state = checkpoint.TrainState(
+            epoch=epoch,
+            best=self.best,
+            best_epoch=self.best_epoch,
+            weights=self.model.state_dict(),
+            best_weights=None if best_is_last else self.best_weights,
+            optimizer=self.optimizer.state_dict(),
+            history=[asdict(row) for row in self.history],
+            preset=self.preset.to_dict(),
+        )
+        checkpoint.save_train_state(self.out, state)
+        self.saved_epoch = epoch
+        _write_history(self.out, self.history)
+
+    def _flush_best(self) -> None:
+        """Write the best weights that the state on disk also holds to ``model.safetensors``."""
+        if (
+            not self.world.is_main
+            or self.flushed_epoch == self.best_epoch
+            or self.best_epoch > self.saved_epoch
+        ):
+            return
+        current = self._snapshot()
+        self.model.load_state_dict(self.best_weights)
+        try:
+            checkpoint.save_model(self.out, self.model, self.preset)
+        finally:
+            self.model.load_state_dict(current)
+        self.flushed_epoch = self.best_epoch
+        self.flushed_at = len(self.history)
+
+    def _start(self, train: Dataset, resume: bool) -> None:
+        if self.world.is_main:
+            checkpoint.remove_stale_temporaries(self.out)
+        if not resume:
+            if self.world.is_main:
+                init_from_sample(self.model, train, self.preset)  # the others get it from DDP's broadcast
+            self.best_weights = self._snapshot()
+            self._save_state(0)
+            self._flush_best()
+            return
+        state = checkpoint.load_train_state(self.out, self.model, self.preset)
+        self.model.load_state_dict(state.weights)
+        try:
+            self.optimizer.load_state_dict(state.optimizer)
+        except (KeyError, ValueError) as error:
+            raise SoundmorphError(f"{self.out}: optimizer state does not match the model ({error})") from None
+        self.history = [EpochStats.from_row(row) for row in state.history]
+        self.best, self.best_epoch = state.best, state.best_epoch
+        self.best_weights = (
+            {k: v.to(self.model.device) for k, v in state.best_weights.items()}
+            if state.best_weights is not None
+            else self._snapshot()
+        )
+        self.saved_epoch = state.epoch
+        if self.world.is_main:  # a kill between the state and the model file: make them agree again
+            _write_history(self.out, self.history)
+            self._flush_best()
+
+    def run(
+        self,
+        train: Dataset,
+        holdout: Dataset | None,
+        *,
+        resume: bool,
+        progress: bool,
+        on_epoch: Callable[[EpochStats], None] | None,
+    ) -> list[EpochStats]:
+        cfg, world, device = self.preset.train, self.world, self.model.device
+        self._start(train, resume)
+        objective = distributed.wrap(_Objective(self.model), world)
+        sampler = clips.StepSampler()
+        loader = clips.make_loader(train, sampler, workers=self.workers)
+        n = clips.size(train)
+        start = len(self.history)
+        bar = tqdm(
+            range(start, cfg.epochs),
+            initial=start,
+            total=cfg.epochs,
+            unit="epoch",
+            disable=not (progress and world.is_main),
+        )
+        self.model.train()
+        try:
+            for epoch in bar:
+                tic = time.perf_counter()
+                kl_weight = kl_weight_at(self.preset, epoch)
+                _global_generator(device).manual_seed(clips.mix_seed(cfg.seed, epoch, world.rank, 4))
+                sampler.set_steps(
+                    clips.epoch_steps(
+                        n, cfg.batch_size, seed=cfg.seed, epoch=epoch, rank=world.rank, world=world.size
+                    )
                 )
-                target, recon, posterior = model(batch, generator=generator)
-                recon_loss = F.mse_loss(recon, target)
-                kl = posterior.kl().mean()
-                loss = recon_loss + kl_weight * kl
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                sums += torch.stack([loss, recon_loss, kl]).detach() * len(batch)
-            loss_, recon_, kl_ = (sums / n).tolist()
-            if not math.isfinite(loss_):
-                raise SoundmorphError(f"training diverged at epoch {epoch + 1} (loss {loss_}); lower --lr")
-            held = (
-                holdout_loss(model, holdout_mags, kl_weight, cfg.batch_size)
-                if holdout_mags is not None and len(holdout_mags)
-                else math.nan
-            )
-            seconds = time.perf_counter() - tic
-            row = EpochStats(epoch + 1, loss_, recon_, kl_, held, seconds, n / seconds)
-            history.append(row)
-            score = held if math.isfinite(held) else loss_
-            if score < best:
-                best = score
-                checkpoint.save_model(out, model, preset)
-            bar.set_postfix(loss=f"{loss_:.4g}", holdout=f"{held:.4g}", best=f"{best:.4g}")
-            if on_epoch is not None:
-                on_epoch(row)
-            if time.monotonic() - last_save > SAVE_EVERY_SECONDS:
-                save_state(epoch + 1)
-                last_save = time.monotonic()
-        epoch = cfg.epochs
-    except KeyboardInterrupt:
-        save_state(len(history))
-        raise
-    finally:
-        bar.close()
-    if not (out / checkpoint.WEIGHTS_FILE).exists():  # zero epochs run: still leave a loadable model
-        checkpoint.save_model(out, model, preset)
-    save_state(len(history))
-    model.eval()
-    return history
+                sums = torch.zeros(3, dtype=torch.float64, device=device)
+                for (audio, positions), step in zip(loader, sampler.steps, strict=True):
+                    seeds = clips.clip_seeds(cfg.seed, epoch, positions)
+                    mags = _gain(
+                        batch_magnitudes(audio, self.preset.audio, device), cfg.augment_gain_db, seeds
+                    )
+                    recon, kl = objective(mags, seeds)
+                    # Each rank sums its clips over the global batch; DDP averages over ranks, so
+                    # the factor world.size makes the gradient the global batch's mean.
+                    weights = torch.tensor(step.weights, device=device) / step.size
+                    per_clip = recon + kl_weight * kl
+                    loss = (weights * per_clip).sum() * world.size
+                    self.optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    self.optimizer.step()
+                    sums += (
+                        (torch.stack([per_clip, recon, kl]).detach() * weights * step.size)
+                        .sum(dim=1)
+                        .double()
+                    )
+                loss_, recon_, kl_ = (distributed.all_sum(sums, world) / n).tolist()
+                if not math.isfinite(loss_):
+                    raise SoundmorphError(
+                        f"training diverged at epoch {epoch + 1} (loss {loss_}); lower --lr"
+                    )
+                held = (
+                    holdout_loss(
+                        self.model, holdout, self.preset, kl_weight, batch_size=cfg.batch_size, world=world
+                    )
+                    if holdout is not None and clips.size(holdout)
+                    else math.nan
+                )
+                seconds = time.perf_counter() - tic
+                row = EpochStats(epoch + 1, loss_, recon_, kl_, held, seconds, n / seconds)
+                self.history.append(row)
+                score = held if math.isfinite(held) else loss_
+                if score < self.best:
+                    self.best, self.best_epoch = score, epoch + 1
+                    self.best_weights = self._snapshot()
+                bar.set_postfix(loss=f"{loss_:.4g}", holdout=f"{held:.4g}", best=f"{self.best:.4g}")
+                if (epoch + 1) % self.save_every == 0:
+                    self._save_state(epoch + 1)
+                if epoch + 1 - self.flushed_at >= BEST_FLUSH_EPOCHS:
+                    self._flush_best()
+                if on_epoch is not None:  # after the save: what it sees is on disk
+                    on_epoch(row)
+        except KeyboardInterrupt:
+            self._flush_best()  # the state of the last finished epoch is already on disk
+            raise
+        finally:
+            bar.close()
+        if self.saved_epoch != len(self.history):
+            self._save_state(len(self.history))
+        self._flush_best()
+        distributed.barrier(world)
+        self.model.eval()
+        return self.history
