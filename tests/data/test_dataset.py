@@ -56,7 +56,9 @@ def test_ranks_share_each_global_batch_and_none_is_empty(count: int, batch: int,
     ranks = [dataset.epoch_steps(count, batch, seed=0, epoch=0, rank=r, world=world) for r in range(world)]
     assert all(len(steps) == len(one) for steps in ranks)  # the same number of steps: no hang
     for j, step in enumerate(one):
-        real = sorted(p for steps in ranks for p, w in zip(steps[j].positions, steps[j].weights) if w)
+        real = sorted(
+            p for steps in ranks for p, w in zip(steps[j].positions, steps[j].weights, strict=True) if w
+        )
         assert real == sorted(step.positions)  # together, exactly the one-process batch
         assert all(steps[j].positions and steps[j].size == step.size for steps in ranks)
 
