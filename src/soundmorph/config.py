@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 from soundmorph.errors import SoundmorphError
 
@@ -20,10 +20,13 @@ WIN_LENGTH = 2048  # samples, Hann window
 HOP_LENGTH = 512  # samples between frames
 PAPER_CLIP_SAMPLES = 75_600  # 2 bars at 140 BPM = 8 beats * 60 / 140 s * 22,050 Hz -> 148 frames
 MIN_CLIP_SECONDS = 0.5  # shortest clip length a model can be trained on
+GL_ITERATIONS = 32  # Griffin-Lim iterations of the reference
+GL_MOMENTUM = 0.99  # fast Griffin-Lim; librosa.griffinlim's default, which the reference used
 
 InputScale = Literal["linear", "log", "power"]
 Covariance = Literal["full", "diagonal"]
-PhaseInit = Literal["random", "zeros", "advance"]
+PhaseInit = Literal["random", "zeros", "advance", "source"]
+PHASE_INITS: tuple[str, ...] = get_args(PhaseInit)
 DecoderKind = Literal["conv", "linear", "hybrid"]
 EncoderKind = Literal["conv", "linear"]
 
@@ -135,17 +138,54 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
-class PhaseConfig:
-    """Griffin-Lim phase reconstruction."""
+class RenderOptions:
+    """How decoded magnitudes become audio: the phase method and its settings.
 
-    n_iter: int = 32
-    momentum: float = 0.99  # fast Griffin-Lim; librosa.griffinlim's default, which the reference used
+    A preset stores the model's own (``Preset.phase``); a render may override them with
+    :meth:`override`. Every default and check of a render setting is here.
+    """
+
+    method: str = "fgla"  # a key of soundmorph.audio.phase.PHASE_METHODS
+    n_iter: int = GL_ITERATIONS  # iterations of an iterative method
+    momentum: float = GL_MOMENTUM  # of "fgla"; "gl" is the same update without momentum
+    # initial phase: random (from ``seed``), zeros, advance (each bin at its centre frequency) or
+    # source (the phase of the nearer source's original, re-read from its file)
     init: PhaseInit = "random"
+    seed: int = 0  # of the random initial phase (and of a sampled latent)
 
     def __post_init__(self) -> None:
-        _check(self.n_iter >= 0, f"n_iter must be >= 0, got {self.n_iter}")
-        _check(0.0 <= self.momentum < 1.0, f"momentum must be in [0, 1), got {self.momentum}")
-        _check(self.init in ("random", "zeros", "advance"), f"unknown phase init {self.init!r}")
+        from soundmorph.audio.phase import PHASE_METHODS  # the registry; config is imported first
+
+        _check(
+            self.method in PHASE_METHODS,
+            f"unknown phase method {self.method!r}; choose one of: {', '.join(PHASE_METHODS)}",
+        )
+        _check(self.n_iter >= 0, f"phase iterations must be >= 0, got {self.n_iter}")
+        _check(0.0 <= self.momentum < 1.0, f"phase momentum must be in [0, 1), got {self.momentum}")
+        _check(
+            self.init in PHASE_INITS,
+            f"unknown phase init {self.init!r}; choose one of: {', '.join(PHASE_INITS)}",
+        )
+
+    def override(
+        self,
+        *,
+        method: str | None = None,
+        n_iter: int | None = None,
+        momentum: float | None = None,
+        init: PhaseInit | None = None,
+        seed: int | None = None,
+    ) -> RenderOptions:
+        """A copy with the settings that are not None changed (and checked)."""
+        given: dict[str, Any] = {
+            "method": method,
+            "n_iter": n_iter,
+            "momentum": momentum,
+            "init": init,
+            "seed": seed,
+        }
+        changes = {key: value for key, value in given.items() if value is not None}
+        return dataclasses.replace(self, **changes) if changes else self
 
 
 @dataclass(frozen=True)
@@ -156,7 +196,7 @@ class Preset:
     audio: AudioConfig = field(default_factory=AudioConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    phase: PhaseConfig = field(default_factory=PhaseConfig)
+    phase: RenderOptions = field(default_factory=RenderOptions)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary of every setting."""
@@ -171,7 +211,7 @@ class Preset:
                 audio=_from_dict(AudioConfig, data.get("audio", {})),
                 model=_from_dict(ModelConfig, data.get("model", {})),
                 train=_from_dict(TrainConfig, data.get("train", {})),
-                phase=_from_dict(PhaseConfig, data.get("phase", {})),
+                phase=_from_dict(RenderOptions, data.get("phase", {})),
             )
         except (KeyError, TypeError) as error:
             raise SoundmorphError(f"invalid settings: {error}") from None
