@@ -184,3 +184,16 @@ def test_render_options_override_changes_only_what_is_given() -> None:
     assert (changed.method, changed.n_iter, changed.momentum, changed.seed) == ("gl", 4, base.momentum, 0)
     with pytest.raises(SoundmorphError, match="fgla"):  # an unknown method lists the registry
         base.override(method="nope")
+
+
+@pytest.mark.parametrize(
+    ("field", "registry"), [("encoder", "ENCODERS"), ("decoder", "DECODERS"), ("input_scale", "INPUT_SCALES")]
+)
+def test_model_choices_are_the_registries_keys(field: str, registry: str) -> None:
+    from soundmorph import models
+
+    keys = list(getattr(models, registry))
+    for key in keys:
+        assert getattr(ModelConfig(**{field: key}), field) == key
+    with pytest.raises(SoundmorphError, match=", ".join(keys)):
+        ModelConfig(**{field: "nope"})
