@@ -17,6 +17,7 @@ import pytest
 from soundmorph import audio, workflow
 from soundmorph.audio import synth
 from soundmorph.config import SAMPLE_RATE, Preset, get_preset
+from soundmorph.data import cache
 
 CLIP_SECONDS = 1.0  # every test clip; the model's clip length
 N_LOOPS = 6
@@ -30,6 +31,15 @@ def make_tiny_preset(**train: object) -> Preset:
         model={"channels": 8},
         train={"epochs": 2, **train},
     )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cache_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Decoded-audio caches of the whole session go to a temporary folder, never to ~/.cache."""
+    folder = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(cache.ENV_FOLDER, str(folder))
+        yield folder
 
 
 @pytest.fixture(scope="session")

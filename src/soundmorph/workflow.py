@@ -6,6 +6,7 @@ Each is one call behind :mod:`soundmorph.api`; the CLI prints what they return.
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -19,18 +20,20 @@ from soundmorph import audio, data, files, plot, session, sound
 from soundmorph import evaluate as metrics
 from soundmorph.audio import synth
 from soundmorph.config import Preset, get_preset
-from soundmorph.data.dataset import ArrayClips
+from soundmorph.data.dataset import CachedClips, StepSampler, make_loader, steps_of
 from soundmorph.errors import SoundmorphError
 from soundmorph.quality import SweepQuality
 from soundmorph.session import SoundModel
-from soundmorph.training import EpochStats, checkpoint, fit
+from soundmorph.training import EpochStats, checkpoint, distributed, fit
 from soundmorph.training.checkpoint import LibraryEntry, LibraryIndex
+from soundmorph.training.loop import batch_magnitudes
 
 PCA_COMPONENTS = 16  # of the PCA baseline
 BASELINES = ("mean spectrogram", f"PCA-{PCA_COMPONENTS}")  # rows every evaluation compares the model with
 DEMO_HOLDOUT = 0.125  # of the demo's clips: 2 of 16
 DEMO_SWEEP_STEPS = 9
 DEMO_GLIDE_REPEATS = 4
+LOADER_WORKERS_FROM = 512  # clips from which training reads with DataLoader worker processes
 
 
 def list_sounds(folder: str | Path) -> data.Listing:
@@ -43,7 +46,7 @@ def list_sounds(folder: str | Path) -> data.Listing:
 class TrainResult:
     folder: Path
     history: list[EpochStats]
-    library: data.Library
+    library: data.AudioCache  # the library's decoded clips (names, skipped files)
     holdout: np.ndarray  # bool [clips]
     seconds: float
     model: SoundModel  # the best weights with the library, ready to render
@@ -92,19 +95,22 @@ def train(
         "learning_rate": learning_rate,
         "seed": seed,
     }
-    if resume:
-        given = {**overrides, "clip_seconds": clip_seconds}
-        ignored = [name for name, value in given.items() if value is not None and name != "epochs"]
-        if ignored:
-            raise SoundmorphError(
-                f"resume continues with the settings saved in {out}; it cannot change {', '.join(ignored)}"
-            )
-        if not checkpoint.has_train_state(out):
-            raise SoundmorphError(
-                f"{out}: nothing to resume (no {checkpoint.TRAIN_DIR}/{checkpoint.TRAIN_STATE_FILE})"
-            )
-        chosen = resolve_preset(checkpoint.read_info(out).preset, {"epochs": epochs})
-    else:
+    world = distributed.init_from_env(device)
+
+    def check() -> Preset:  # rank 0 only: nothing written before every setting is checked
+        if resume:
+            given = {**overrides, "clip_seconds": clip_seconds}
+            ignored = [name for name, value in given.items() if value is not None and name != "epochs"]
+            if ignored:
+                changed = ", ".join(ignored)
+                raise SoundmorphError(
+                    f"resume continues with the settings saved in {out}; it cannot change {changed}"
+                )
+            if not checkpoint.has_train_state(out):
+                raise SoundmorphError(
+                    f"{out}: nothing to resume (no {checkpoint.TRAIN_DIR}/{checkpoint.TRAIN_STATE_FILE})"
+                )
+            return resolve_preset(checkpoint.read_info(out).preset, {"epochs": epochs})
         chosen = resolve_preset("default" if preset is None else preset, overrides, clip_seconds=clip_seconds)
         if out.exists() and any(out.iterdir()) and not force:
             hint = ", --resume to continue" if checkpoint.has_train_state(out) else ""
@@ -112,42 +118,74 @@ def train(
         if out.exists() and force:
             shutil.rmtree(out / checkpoint.TRAIN_DIR, ignore_errors=True)
             (out / checkpoint.WEIGHTS_FILE).unlink(missing_ok=True)
-    library = data.scan(folder, sample_rate=chosen.audio.sample_rate)
+        return chosen
+
+    chosen = distributed.on_main(world, check)
+    rate = chosen.audio.sample_rate
+    # rank 0 decodes what is new; the others then only read the index
+    distributed.on_main(world, lambda: data.open_cache(folder, sample_rate=rate, progress=progress)[1])
+    library, _ = data.open_cache(folder, sample_rate=rate, progress=False)
     data.require_clips(library, minimum=2 if chosen.train.holdout > 0 else 1)
     if chosen.audio.clip_seconds is None:
         chosen = chosen.replace(audio={"clip_seconds": library.median_seconds()})
     a = chosen.audio
-    mask = data.holdout_mask(library.names, chosen.train.holdout, seed=chosen.train.seed)
-    target = session.pick_device(device)
-    mags = data.spectrograms(library.fitted(a.clip_samples), a, device=target)
+    names = library.names
+    mask = data.holdout_mask(names, chosen.train.holdout, seed=chosen.train.seed)
+    target = distributed.device_for(world, session.pick_device(device))
     with torch.random.fork_rng(devices=[]):  # the model is built on the CPU: seed its initialisation
         torch.random.default_generator.manual_seed(chosen.train.seed)
         model = checkpoint.ModelInfo(chosen, a.n_freq, a.clip_frames).build().to(target)
-    fitted = library.fitted(a.clip_samples)
+    held = [name for name, h in zip(names, mask, strict=True) if h]
+    workers = loader_workers(len(names))
     history = fit(
         model,
         chosen,
         out,
-        ArrayClips(fitted[~mask]),
-        ArrayClips(fitted[mask]) if mask.any() else None,
+        CachedClips(library, [name for name, h in zip(names, mask, strict=True) if not h], a.clip_samples),
+        CachedClips(library, held, a.clip_samples) if held else None,
         resume=resume,
         progress=progress,
+        workers=workers,
+        world=world,
     )
-    best, info = checkpoint.load_model(out, device=target)
-    with torch.no_grad():
-        batches = mags.split(data.SPECTROGRAM_BATCH)
-        latents = torch.cat([best.encode(batch).mode() for batch in batches]).cpu()
-    index = LibraryIndex(
-        Path(folder).resolve(),
-        tuple(
-            LibraryEntry(name, "holdout" if held else "train", tuple(z.tolist()))
-            for name, held, z in zip(library.names, mask, latents, strict=True)
-        ),
-    )
-    checkpoint.save_library(out, index)
-    loaded = SoundModel(best, info, index, out)
-    _write_pictures(out, history, loaded)
+    if world.is_main:
+        best, info = checkpoint.load_model(out, device=target)
+        latents = _latents(best, CachedClips(library, names, a.clip_samples), chosen, workers)
+        index = LibraryIndex(
+            Path(folder).resolve(),
+            tuple(
+                LibraryEntry(name, "holdout" if h else "train", tuple(z))
+                for name, h, z in zip(names, mask, latents.tolist(), strict=True)
+            ),
+        )
+        checkpoint.save_library(out, index)
+        loaded = SoundModel(best, info, index, out)
+        _write_pictures(out, history, loaded)
+    distributed.barrier(world)
+    if not world.is_main:
+        loaded = session.load(out, device=target)
     return TrainResult(out, history, library, mask, time.perf_counter() - tic, loaded)
+
+
+def loader_workers(clips: int) -> int:
+    """DataLoader workers for a library of ``clips``: none for a small one (starting workers costs
+    more than reading a few clips), else up to 4, leaving a core for the training process."""
+    if clips < LOADER_WORKERS_FROM:
+        return 0
+    return max(0, min(4, (os.cpu_count() or 1) - 1))
+
+
+@torch.no_grad()
+def _latents(model: torch.nn.Module, clips: CachedClips, preset: Preset, workers: int) -> torch.Tensor:
+    """Posterior means [clips, latent] of every clip, streamed in batches."""
+    device = next(model.parameters()).device
+    sampler = StepSampler()
+    sampler.set_steps(steps_of(list(range(len(clips))), data.SPECTROGRAM_BATCH))
+    means = []
+    for audio_batch, _ in make_loader(clips, sampler, workers=workers):
+        mags = batch_magnitudes(audio_batch, preset.audio, device)
+        means.append(model.encode(mags).mode().cpu())  # type: ignore[operator]
+    return torch.cat(means)
 
 
 def _write_pictures(out: Path, history: list[EpochStats], model: SoundModel) -> None:

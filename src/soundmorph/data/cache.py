@@ -358,7 +358,9 @@ def _write(
         try:
             with context.Pool(count) if count > 1 else contextlib.nullcontext() as pool:
                 results = pool.imap(_decode, jobs, chunksize=4) if pool is not None else map(_decode, jobs)
-                bar = tqdm(results, total=len(jobs), unit="file", desc="decoding", disable=not progress)
+                bar = tqdm(
+                    results, total=len(jobs), unit="file", desc="decoding", disable=not progress, delay=1.0
+                )
                 for done, (record, data) in enumerate(bar, 1):
                     if data:
                         shard, offset = shards.append(data)

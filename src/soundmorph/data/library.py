@@ -7,6 +7,7 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -113,7 +114,16 @@ def list_headers(folder: str | Path) -> Listing:
     return listing
 
 
-def require_clips(library: Library, *, minimum: int = 1) -> None:
+class _Clips(Protocol):
+    root: Path
+
+    def __len__(self) -> int: ...
+
+    @property
+    def skipped(self) -> list[Skipped]: ...
+
+
+def require_clips(library: _Clips, *, minimum: int = 1) -> None:
     """Raise a one-line error when ``library`` has fewer than ``minimum`` usable clips."""
     if len(library) >= minimum:
         return
