@@ -684,3 +684,11 @@ def test_float_writes_32_bit_float_wav(soundmorph, tiny_model, tmp_path: Path) -
         soundmorph("sweep", tiny_model.folder, 0, 1, "--steps", 2, "--float", "--out", out, *FAST).code == 0
     )
     assert {sf.info(str(p)).subtype for p in out.glob("*.wav")} == {"FLOAT"}
+
+
+def test_synth_writes_a_library_that_trains(soundmorph, tmp_path: Path) -> None:
+    result = soundmorph("synth", tmp_path / "lib", "--count", 4, "--seed", 2)
+    assert result.code == 0 and "wrote 4 loops" in result.out
+    assert len(list((tmp_path / "lib").glob("*.wav"))) == 4
+    assert_error(soundmorph("synth", tmp_path / "lib", "--count", 4), "not empty")
+    assert_error(soundmorph("synth", tmp_path / "other", "--count", 0), "count must be")

@@ -264,3 +264,24 @@ def test_demo_evaluation_is_standard_json(tmp_path: Path) -> None:
     figures = json.loads((tmp_path / "demo" / "sweep" / "quality.json").read_text())
     assert "intermediateness" in figures
     assert all(path.exists() for path in written)
+
+
+def test_synth_library_writes_varied_loops_with_their_truth(tmp_path: Path) -> None:
+    written = workflow.synth_library(tmp_path / "lib", count=8, seed=3, progress=False)
+    wavs, truth = written[:-1], written[-1]
+    assert len(wavs) == 8 and truth.name == "synth.jsonl"
+    rows = [json.loads(line) for line in truth.read_text().splitlines()]
+    assert [row["file"] for row in rows] == [p.name for p in wavs]
+    for row, path in zip(rows, wavs, strict=True):
+        clip = audio.read(path)
+        assert len(clip) == round(row["bars"] * 4 * 60 / row["bpm"] * SAMPLE_RATE)
+    assert len({row["bars"] for row in rows}) > 1 and len({row["bpm"] for row in rows}) > 4
+    again = workflow.synth_library(tmp_path / "again", count=8, seed=3, progress=False)
+    assert [p.read_bytes() for p in again] == [p.read_bytes() for p in written]  # seeded
+
+
+@pytest.mark.parametrize("count", [0, -1, 10**7, 2.5, True])
+def test_synth_library_refuses_a_bad_count(tmp_path: Path, count: object) -> None:
+    with pytest.raises(SoundmorphError, match="count must be"):
+        workflow.synth_library(tmp_path / "lib", count=count, progress=False)  # type: ignore[arg-type]
+    assert not (tmp_path / "lib").exists()

@@ -34,6 +34,7 @@ from soundmorph.workflow import (
     evaluate,
     list_sounds,
     summary_rows,
+    synth_library,
     train,
 )
 
@@ -72,6 +73,7 @@ __all__ = [
     "save_sweep",
     "summary_rows",
     "sweep_alphas",
+    "synth_library",
     "to_wav_bytes",
     "train",
 ]

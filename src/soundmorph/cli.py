@@ -50,6 +50,13 @@ def cmd_demo(args: argparse.Namespace) -> None:
     _print_summary(result.report)
 
 
+def cmd_synth(args: argparse.Namespace) -> None:
+    from soundmorph import api
+
+    written = api.synth_library(args.out, count=args.count, seed=args.seed, force=args.force)
+    print(f"wrote {len(written) - 1} loops and {written[-1].name} to {args.out}")
+
+
 def cmd_list(args: argparse.Namespace) -> None:
     from soundmorph import api
 
@@ -231,6 +238,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, help="training epochs (default: the preset's)")
     p.add_argument("--preset", default="default", metavar=PRESET_CHOICES, help="preset (default: default)")
     p.add_argument("--force", action="store_true", help="overwrite an existing demo folder")
+
+    p = command("synth", cmd_synth, "write a generated library of drum loops (varied tempi, kits, lengths)")
+    p.add_argument("out", type=Path, help="folder to write")
+    p.add_argument("--count", type=int, required=True, help="loops to write")
+    p.add_argument("--seed", type=int, default=0, help="seed of the library (default 0)")
+    p.add_argument("--force", action="store_true", help="write into a folder that is not empty")
 
     p = command("list", cmd_list, "list the sounds of a folder with their index, and the skipped files")
     p.add_argument("folder", type=Path)

@@ -5,9 +5,14 @@ Each is one call behind :mod:`soundmorph.api`; the CLI prints what they return.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import json
 import math
+import multiprocessing
 import os
 import shutil
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from soundmorph import audio, data, files, plot, session, sound
 from soundmorph import evaluate as metrics
@@ -33,6 +39,8 @@ BASELINES = ("mean spectrogram", f"PCA-{PCA_COMPONENTS}")  # rows every evaluati
 DEMO_HOLDOUT = 0.125  # of the demo's clips: 2 of 16
 DEMO_SWEEP_STEPS = 9
 DEMO_GLIDE_REPEATS = 4
+MAX_SYNTH_COUNT = 1_000_000  # loops one synth call may write
+SYNTH_PARALLEL_FROM = 64  # loops from which synth renders in worker processes
 LOADER_WORKERS_FROM = 512  # clips from which training reads with DataLoader worker processes
 
 
@@ -316,6 +324,39 @@ def demo(
         result.folder / name for name in model_files if (result.folder / name).exists()
     ]  # no loss.png at 0 epochs
     return DemoResult(out, [*written, *models, out / "evaluation.json"], report, figures, result)
+
+
+def synth_library(
+    out: str | Path, *, count: int, seed: int = 0, force: bool = False, progress: bool = True
+) -> list[Path]:
+    """Write a generated library of ``count`` drum loops (varied tempi, kits, styles and 1/2/4-bar
+    lengths, :func:`soundmorph.audio.synth.varied_specs`) into ``out``, with ``out/synth.jsonl``
+    giving each file's style, tempo, bars and seed. Rendered in parallel processes."""
+    out = Path(out)
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_SYNTH_COUNT:
+        raise SoundmorphError(f"count must be an integer in [1, {MAX_SYNTH_COUNT}], got {count!r}")
+    if out.exists() and not out.is_dir():
+        raise SoundmorphError(f"{out}: exists and is not a folder")
+    if out.exists() and any(out.iterdir()) and not force:
+        raise SoundmorphError(f"{out}: exists and is not empty (use --force to overwrite)")
+    specs = synth.varied_specs(count, seed=seed)
+    jobs = [(spec, out / f"{spec.name}.wav", force) for spec in specs]
+    processes = min(os.cpu_count() or 1, 8) if count >= SYNTH_PARALLEL_FROM else 1
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    with context.Pool(processes) if processes > 1 else contextlib.nullcontext() as pool:
+        results = pool.imap(_render_loop, jobs, chunksize=8) if pool is not None else map(_render_loop, jobs)
+        written = list(tqdm(results, total=count, unit="file", desc="synth", disable=not progress, delay=1.0))
+    rows = [
+        {"file": path.name, **dataclasses.asdict(spec)} for path, spec in zip(written, specs, strict=True)
+    ]
+    truth = "".join(json.dumps(row) + "\n" for row in rows)
+    written.append(files.atomic_write_bytes(out / "synth.jsonl", truth.encode()))
+    return written
+
+
+def _render_loop(job: tuple[synth.LoopSpec, Path, bool]) -> Path:
+    spec, path, force = job
+    return audio.write(path, synth.render(spec), sample_rate=synth.SAMPLE_RATE, force=force)
 
 
 def summary_rows(report: dict[str, Any]) -> list[tuple[str, str, dict[str, float]]]:

@@ -25,12 +25,14 @@ _TOMS = ("low_tom", "mid_tom", "high_tom")
 VOICES: tuple[str, ...] = ("kick", "snare", "clap", "closed_hat", "open_hat", *_TOMS)
 BPM_RANGE = (120, 150)  # BPM, both ends included, for a tempo drawn from the seed
 MAX_BPM = 400.0
+VARIED_BPM_RANGE = (80, 175)  # BPM, of varied_specs
+VARIED_BARS = (1, 2, 4)  # lengths of varied_specs
 PEAK = 0.9  # every loop is normalised to this peak
 STEPS_PER_BAR = 16  # 16th-note grid in 4/4
 FADE_SECONDS = 0.005  # fade-out at the end of every voice so a cut tail does not click
 # Stream ids: each use of a seed draws from its own generator, so changing one (e.g. the pattern)
 # never changes another (e.g. the kit).
-_STYLE_STREAM, _KIT_STREAM, _PATTERN_STREAM, _NOISE_STREAM, _LIBRARY_STREAM = range(5)
+_STYLE_STREAM, _KIT_STREAM, _PATTERN_STREAM, _NOISE_STREAM, _LIBRARY_STREAM, _VARIED_STREAM = range(6)
 # Roland TR-808 cymbal oscillator frequencies (Hz): six detuned squares make the metallic hat.
 _HAT_OSCILLATORS = np.array([205.3, 304.4, 369.6, 522.7, 540.0, 800.0])
 _Band = tuple[float | None, float | None]  # Hz: high-pass and low-pass edges, None: open
@@ -44,6 +46,7 @@ class LoopSpec:
     seed: int
     style: str
     bpm: float  # BPM, an integer value
+    bars: int = 2  # length in bars of 4/4
 
 
 def drum_loop(
@@ -137,9 +140,27 @@ def library_specs(count: int, *, seed: int = 0) -> list[LoopSpec]:
     return specs
 
 
+def varied_specs(count: int, *, seed: int = 0) -> list[LoopSpec]:
+    """Specs of a library with varied tempi (integers in :data:`VARIED_BPM_RANGE`), lengths
+    (:data:`VARIED_BARS` bars) and kits, styles cycling; deterministic in ``(count, seed)``, and the
+    first ``k`` specs do not depend on ``count``. For benchmarks and first tries."""
+    if count < 0:
+        raise SoundmorphError(f"count must be >= 0, got {count}")
+    rng = _rng(seed, _VARIED_STREAM)
+    specs = []
+    for index in range(count):
+        style = STYLES[index % len(STYLES)]
+        bpm = int(rng.integers(VARIED_BPM_RANGE[0], VARIED_BPM_RANGE[1] + 1))
+        bars = int(VARIED_BARS[int(rng.integers(len(VARIED_BARS)))])
+        loop_seed = int(rng.integers(2**62))  # distinct with overwhelming probability
+        name = f"loop_{index:05d}_{style}_{bpm}bpm_{bars}bar"
+        specs.append(LoopSpec(name=name, seed=loop_seed, style=style, bpm=float(bpm), bars=bars))
+    return specs
+
+
 def render(spec: LoopSpec, *, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """The loop of ``spec`` (2 bars), as :func:`drum_loop` renders it."""
-    return drum_loop(seed=spec.seed, style=spec.style, bpm=spec.bpm, sample_rate=sample_rate)
+    """The loop of ``spec``, as :func:`drum_loop` renders it."""
+    return drum_loop(seed=spec.seed, style=spec.style, bpm=spec.bpm, bars=spec.bars, sample_rate=sample_rate)
 
 
 def _rng(seed: int, stream: int) -> np.random.Generator:
