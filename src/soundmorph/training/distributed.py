@@ -8,6 +8,7 @@ so the single-process path is the same code with ``world.size == 1``.
 
 from __future__ import annotations
 
+import atexit
 import datetime
 import os
 from collections.abc import Callable
@@ -60,7 +61,13 @@ def init_from_env(device: str | torch.device | None = None) -> World:
     if cuda:
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
     dist.init_process_group("nccl" if cuda else "gloo", timeout=TIMEOUT)
+    atexit.register(_leave)
     return current()
+
+
+def _leave() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def device_for(world: World, requested: torch.device) -> torch.device:
