@@ -46,7 +46,7 @@ from soundmorph.training.distributed import World
 
 HISTORY_FILE = "history.csv"
 BEST_FLUSH_EPOCHS = 10  # model.safetensors is rewritten at most this often (and at the end)
-INIT_CLIPS = 256  # clips the data-dependent initialisation (normalisation, PCA start) is fitted on
+INIT_CLIPS = 128  # clips the data-dependent start (normalisation, PCA) is fitted on: ~5 MB each at its peak
 SPECTROGRAM_BATCH = 64  # clips per STFT outside training (initialisation)
 
 Noise = Callable[[tuple[int, ...]], torch.Tensor]  # shape -> N(0, 1) draws [batch, *shape], per clip

@@ -1,0 +1,289 @@
+"""``python -m bench scale``: peak memory and throughput against library size, and a 100k projection.
+
+For each size it synthesizes a library (``soundmorph synth``; the smaller libraries are the first
+files of the largest, so they are the same clips), then runs two commands as child processes while
+sampling the memory of their whole process tree every 50 ms:
+
+1. the cache build (``soundmorph.data.open_cache``, cold): seconds per clip, disk bytes per clip;
+2. ``soundmorph train LIB --out M --epochs 1`` on the warm cache: peak memory, clips/s.
+
+Memory is the sum of PSS (proportional set size: a page shared by a process and its forked workers
+counts once) over the process and its children, and the RSS of the main process. Projections to
+100k clips are linear fits through the measured sizes.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import ROOT, fmt, machine, table, write_results
+
+SIZES = (300, 3_000)  # clips; 30,000 is projected (synthesizing it takes ~25 min on 2 cores)
+QUICK_SIZES = (30, 120)
+PROJECT_TO = (30_000, 100_000)
+TARGET_DELTA_MB = 400.0  # the issue's target: peak within 400 MB from 300 to 3,000 clips
+TARGET_100K_GB = 4.0
+SAMPLE_SECONDS = 0.05
+WORK = ROOT / "bench" / ".work" / "scale"  # git-ignored scratch space
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    kids = [int(x) for x in text.split()]
+    return kids + [grand for kid in kids for grand in _children(kid)]
+
+
+def _kib(path: str, field: str) -> int:
+    try:
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def run_measured(command: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """Run ``command``; wall time, peak tree PSS and peak main RSS (MB), exit status, stderr tail."""
+    tic = time.perf_counter()
+    child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peaks = {"pss": 0, "rss": 0, "processes": 1}
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            tree = [child.pid, *_children(child.pid)]
+            pss = sum(_kib(f"/proc/{p}/smaps_rollup", "Pss") for p in tree)
+            peaks["pss"] = max(peaks["pss"], pss)
+            peaks["rss"] = max(peaks["rss"], _kib(f"/proc/{child.pid}/status", "VmRSS"))
+            peaks["processes"] = max(peaks["processes"], len(tree))
+            done.wait(SAMPLE_SECONDS)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = child.communicate()
+    done.set()
+    sampler.join()
+    return {
+        "seconds": time.perf_counter() - tic,
+        "peak_pss_mb": peaks["pss"] / 1024,
+        "peak_main_rss_mb": peaks["rss"] / 1024,
+        "processes": peaks["processes"],
+        "returncode": child.returncode,
+        "stdout": out[-2000:],
+        "stderr": err[-2000:],
+    }
+
+
+def _python(code: str) -> list[str]:
+    return [sys.executable, "-c", code]
+
+
+def measure_size(library: Path, work: Path, env: dict[str, str]) -> dict[str, Any]:
+    clips = len(list(library.glob("*.wav")))
+    cache_env = {**env, "SOUNDMORPH_CACHE": str(work / "cache")}
+    build = run_measured(
+        _python(
+            "from soundmorph.data import open_cache; "
+            f"c, r = open_cache({str(library)!r}, sample_rate=22050, progress=False); "
+            "print(len(c), r.decoded, r.skipped, c.median_seconds(), "
+            "sum(p.stat().st_size for p in c.folder.glob('shard-*')))"
+        ),
+        cache_env,
+    )
+    assert build["returncode"] == 0, build["stderr"]
+    _, decoded, skipped, median, disk = build["stdout"].split()
+    command = [sys.executable, "-m", "soundmorph", "train", str(library), "--out", str(work / "model")]
+    train = run_measured([*command, "--epochs", "1", "--device", "cpu", "--force"], cache_env)
+    assert train["returncode"] == 0, train["stderr"]
+    with (work / "model" / "history.csv").open() as handle:
+        history = list(csv.DictReader(handle))
+    return {
+        "clips": clips,
+        "decoded": int(decoded),
+        "skipped": int(skipped),
+        "median_seconds": float(median),
+        "cache_bytes": int(disk),
+        "cache_seconds": build["seconds"],
+        "cache_seconds_per_clip": build["seconds"] / clips,
+        "cache_peak_pss_mb": build["peak_pss_mb"],
+        "train_seconds": train["seconds"],
+        "train_peak_pss_mb": train["peak_pss_mb"],
+        "train_peak_main_rss_mb": train["peak_main_rss_mb"],
+        "train_processes": train["processes"],
+        "epoch_seconds": float(history[-1]["seconds"]),
+        "clips_per_second": float(history[-1]["clips_per_second"]),
+    }
+
+
+def _line(x: list[float], y: list[float]) -> tuple[float, float]:
+    """(intercept, slope) of the least-squares line through (x, y)."""
+    mx, my = sum(x) / len(x), sum(y) / len(y)
+    var = sum((a - mx) ** 2 for a in x)
+    slope = sum((a - mx) * (b - my) for a, b in zip(x, y, strict=True)) / var if var else 0.0
+    return my - slope * mx, slope
+
+
+def project(rows: list[dict[str, Any]], gpu: dict[str, Any] | None) -> list[dict[str, Any]]:
+    x = [float(r["clips"]) for r in rows]
+    fits = {
+        key: _line(x, [float(r[key]) for r in rows])
+        for key in ("train_peak_pss_mb", "train_peak_main_rss_mb", "cache_peak_pss_mb")
+    }
+    per_clip_cache = max(r["cache_seconds_per_clip"] for r in rows)
+    per_clip_bytes = sum(r["cache_bytes"] / r["clips"] for r in rows) / len(rows)
+    cpu_rate = min(r["clips_per_second"] for r in rows)
+    gpu_rate = float(gpu["synth_library"]["clips_per_second"]) if gpu and "synth_library" in gpu else None
+    out = []
+    for n in PROJECT_TO:
+        row: dict[str, Any] = {"clips": n}
+        for key, (a, b) in fits.items():
+            row[key] = a + b * n
+        row["cache_hours"] = per_clip_cache * n / 3600
+        row["cache_gb"] = per_clip_bytes * n / 1e9
+        row["cpu_epoch_hours"] = n / cpu_rate / 3600
+        row["gpu_epoch_minutes"] = n / gpu_rate / 60 if gpu_rate else None
+        out.append(row)
+    return out
+
+
+def main(*, quick: bool = False, out: Path, keep: bool = False) -> list[Path]:
+    sizes = QUICK_SIZES if quick else SIZES
+    WORK.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "2"}
+    largest = WORK / f"synth-{max(sizes)}"
+    tic = time.perf_counter()
+    if not (largest / "synth.jsonl").exists():
+        shutil.rmtree(largest, ignore_errors=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "soundmorph",
+                "synth",
+                str(largest),
+                "--count",
+                str(max(sizes)),
+                "--seed",
+                "0",
+            ],
+            env=env,
+            check=True,
+        )
+    synth_seconds = time.perf_counter() - tic
+    rows = []
+    for size in sizes:
+        library = largest if size == max(sizes) else WORK / f"synth-{size}"
+        if size != max(sizes) and not library.exists():
+            library.mkdir()
+            for path in sorted(largest.glob("*.wav"))[:size]:
+                os.link(path, library / path.name)
+        work = WORK / f"run-{size}"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir()
+        print(f"scale: {size} clips ...", flush=True)
+        rows.append(measure_size(library, work, env))
+        print(json.dumps(rows[-1]), flush=True)
+    gpu_path = out / "gpu.json"
+    gpu = json.loads(gpu_path.read_text()) if gpu_path.exists() else None
+    projected = project(rows, gpu)
+    delta = rows[-1]["train_peak_pss_mb"] - rows[0]["train_peak_pss_mb"]
+    record = {
+        "machine": machine(),
+        "quick": quick,
+        "synth_seconds": synth_seconds,
+        "measured": rows,
+        "projected": projected,
+        "peak_delta_mb": delta,
+        "target_delta_mb": TARGET_DELTA_MB,
+        "target_100k_gb": TARGET_100K_GB,
+        "gpu_source": str(gpu_path) if gpu else None,
+    }
+    if not keep:
+        shutil.rmtree(WORK / "run-300", ignore_errors=True)
+    return write_results("scale", record, _markdown(record), out)
+
+
+def _markdown(record: dict[str, Any]) -> str:
+    m = record["machine"]
+    lines = [
+        "# soundmorph scale benchmark\n",
+        f"Machine: {m['cpu']} ({m['cpu_count']} CPUs, torch {m['torch']}), {m['platform']}, {m['date']}, "
+        f"commit {m['commit']}.{' **Quick run.**' if record['quick'] else ''}\n",
+        "Libraries from `soundmorph synth --seed 0` (80-175 BPM, 1/2/4 bars; the smaller library is the "
+        "first files of the larger). Each size: a cold cache build, then "
+        "`soundmorph train LIB --out M --epochs 1` (default preset, CPU) on the warm cache. Memory: peak "
+        "PSS summed over the process and its DataLoader workers, sampled every 50 ms, and the main "
+        "process's peak RSS.\n",
+        "## Measured\n",
+        table(
+            [
+                "clips",
+                "median s",
+                "cache s/clip",
+                "cache MB",
+                "cache peak MB",
+                "train peak PSS MB",
+                "main RSS MB",
+                "processes",
+                "clips/s",
+                "epoch s",
+            ],
+            [
+                [
+                    r["clips"],
+                    r["median_seconds"],
+                    r["cache_seconds_per_clip"],
+                    r["cache_bytes"] / 1e6,
+                    r["cache_peak_pss_mb"],
+                    r["train_peak_pss_mb"],
+                    r["train_peak_main_rss_mb"],
+                    r["train_processes"],
+                    r["clips_per_second"],
+                    r["epoch_seconds"],
+                ]
+                for r in record["measured"]
+            ],
+            digits=1,
+        ),
+        f"\nPeak training memory from the smallest to the largest library: {record['peak_delta_mb']:+.0f} MB "
+        f"(target: within {record['target_delta_mb']:.0f} MB).\n",
+        "## Projected (linear fit through the measured sizes)\n",
+        table(
+            [
+                "clips",
+                "train peak PSS MB",
+                "cache build h (this CPU)",
+                "cache GB",
+                "epoch h (this CPU)",
+                "epoch min (1 GPU)",
+            ],
+            [
+                [
+                    p["clips"],
+                    p["train_peak_pss_mb"],
+                    p["cache_hours"],
+                    p["cache_gb"],
+                    p["cpu_epoch_hours"],
+                    fmt(p["gpu_epoch_minutes"]) if p["gpu_epoch_minutes"] is not None else "not measured",
+                ]
+                for p in record["projected"]
+            ],
+            digits=2,
+        ),
+        "\nThe GPU column divides by the synthesized-library training throughput of bench/results/gpu.json "
+        "when it exists (`bench/gpu.sh` on a GPU).\n",
+    ]
+    return "\n".join(lines)
