@@ -285,3 +285,28 @@ def test_synth_library_refuses_a_bad_count(tmp_path: Path, count: object) -> Non
     with pytest.raises(SoundmorphError, match="count must be"):
         workflow.synth_library(tmp_path / "lib", count=count, progress=False)  # type: ignore[arg-type]
     assert not (tmp_path / "lib").exists()
+
+
+def test_streamed_evaluation_equals_the_in_memory_figures(tiny_model) -> None:
+    """Batches from the cache give the numbers of all spectrograms at once (small library: the PCA
+    baseline is fitted on every training clip), within the int16 storage of the cache (1e-3)."""
+    from soundmorph import evaluate as metrics
+    from soundmorph import session
+
+    report = workflow.evaluate(tiny_model.folder, device="cpu")
+    model = session.load(tiny_model.folder, device="cpu")
+    library = data.scan(tiny_model.library, sample_rate=model.sample_rate)
+    mags = model.magnitudes(library.clips)
+    recon = model.reconstruction(mags)
+    train = mags[torch.tensor([s == "train" for s in model.splits])]
+    expected = {
+        "model": recon,
+        "mean spectrogram": metrics.mean_spectrogram_baseline(train, mags),
+        "PCA-16": metrics.pca_baseline(train, mags, components=min(16, len(train))),
+    }
+    for system, estimate in expected.items():
+        values = metrics.reconstruction_metrics(mags, estimate)
+        rows = [i for i, s in enumerate(model.splits) if s == "train"]
+        got = report["summary"]["train"][system]
+        for key, value in values.items():
+            assert got[key] == pytest.approx(float(value[rows].mean()), rel=1e-3, abs=1e-4), (system, key)

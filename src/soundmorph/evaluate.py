@@ -57,13 +57,22 @@ def mean_spectrogram_baseline(train: torch.Tensor, clips: torch.Tensor) -> torch
     return train.mean(dim=0, keepdim=True).expand_as(clips)
 
 
-def pca_baseline(train: torch.Tensor, clips: torch.Tensor, *, components: int = 16) -> torch.Tensor:
-    """Project ``clips`` onto the first ``components`` principal axes of the training spectrograms
-    (linear magnitudes, flattened) and back, clamped to non-negative: [clips, freq, frames]."""
+def fit_pca(train: torch.Tensor, *, components: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean [1, n], axes [components, n]) of the training spectrograms flattened to n values, float64."""
     flat = train.flatten(1).double()
     mean = flat.mean(dim=0, keepdim=True)
     _, _, vh = torch.linalg.svd(flat - mean, full_matrices=False)
-    axes = vh[:components]  # [components, freq * frames]
+    return mean, vh[:components]
+
+
+def pca_project(clips: torch.Tensor, mean: torch.Tensor, axes: torch.Tensor) -> torch.Tensor:
+    """``clips`` [clips, freq, frames] projected onto ``axes`` and back, clamped to non-negative."""
     centred = clips.flatten(1).double() - mean
     restored = (centred @ axes.T) @ axes + mean
     return restored.clamp_min(0.0).float().reshape(clips.shape)
+
+
+def pca_baseline(train: torch.Tensor, clips: torch.Tensor, *, components: int = 16) -> torch.Tensor:
+    """Project ``clips`` onto the first ``components`` principal axes of the training spectrograms
+    (linear magnitudes, flattened) and back, clamped to non-negative: [clips, freq, frames]."""
+    return pca_project(clips, *fit_pca(train, components=components))

@@ -14,6 +14,7 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from soundmorph import audio, data, files, plot, session, sound
 from soundmorph import evaluate as metrics
 from soundmorph.audio import synth
 from soundmorph.config import Preset, get_preset
-from soundmorph.data.dataset import CachedClips, StepSampler, make_loader, steps_of
+from soundmorph.data.dataset import CachedClips, StepSampler, epoch_order, make_loader, steps_of
 from soundmorph.errors import SoundmorphError
 from soundmorph.quality import SweepQuality
 from soundmorph.session import SoundModel
@@ -41,6 +42,7 @@ DEMO_SWEEP_STEPS = 9
 DEMO_GLIDE_REPEATS = 4
 MAX_SYNTH_COUNT = 1_000_000  # loops one synth call may write
 SYNTH_PARALLEL_FROM = 64  # loops from which synth renders in worker processes
+BASELINE_PCA_CLIPS = 256  # training clips the PCA baseline is fitted on (bounded memory)
 LOADER_WORKERS_FROM = 512  # clips from which training reads with DataLoader worker processes
 
 
@@ -213,52 +215,86 @@ def evaluate(
     device: str | torch.device | None = None,
 ) -> dict[str, Any]:
     """Reconstruction metrics of a model (loaded, or its folder), per clip and per split, with the
-    baselines.
+    baselines, streamed in batches from the decoded-audio cache (memory does not grow with the
+    library).
 
     ``folder`` defaults to the training library. Clips of the training library keep their split
     ("train" / "holdout"); clips of another folder are "other". The baselines (mean spectrogram and
-    PCA-16 of the training clips) are computed when the training clips are among those evaluated.
+    PCA-16 of the training clips) are computed when the training clips are among those evaluated;
+    the PCA is fitted on at most :data:`BASELINE_PCA_CLIPS` training clips (seeded choice).
     """
     if not isinstance(model, SoundModel):
         model = session.load(model, device=device)
     root = Path(folder) if folder is not None else model.root
     if root is None:
         raise SoundmorphError(f"{model.folder}: no library recorded; name a folder to evaluate on")
-    library = data.scan(root, sample_rate=model.sample_rate)
+    library, _ = data.open_cache(root, sample_rate=model.sample_rate, progress=False)
     data.require_clips(library)
+    names = library.names
     same = model.root is not None and root.resolve() == model.root.resolve()
     split_of = dict(zip(model.names, model.splits, strict=True)) if same else {}
-    splits = [split_of.get(name, "other") for name in library.names]
-    mags = model.magnitudes(library.clips)
-    recon = model.reconstruction(mags)
-    per_clip = metrics.reconstruction_metrics(mags, recon)
+    splits = [split_of.get(name, "other") for name in names]
+    preset = model.info.preset
+    clips = CachedClips(library, names, model.clip_samples)
+    train_rows = [i for i, split in enumerate(splits) if split == "train"]
+    baselines = _fit_baselines(clips, train_rows, preset, model.device) if train_rows else None
+    per_clip: dict[str, dict[str, list[float]]] = {}
+    for _, mags in _batches(clips, list(range(len(clips))), preset, model.device):
+        estimates = {"model": model.reconstruction(mags)}
+        if baselines is not None:
+            mean, pca_mean, axes = baselines
+            mean_name, pca_name = BASELINES
+            estimates[mean_name] = mean.expand_as(mags)
+            estimates[pca_name] = metrics.pca_project(mags, pca_mean, axes)
+        for system, estimate in estimates.items():
+            measured = metrics.reconstruction_metrics(mags, estimate)
+            rows = per_clip.setdefault(system, {k: [] for k in measured})
+            for k, v in measured.items():
+                rows[k] += v.tolist()
+    model_rows = per_clip["model"]
     report: dict[str, Any] = {
         "model": str(model.folder),
         "folder": str(root),
         "clips": [
-            {"index": i, "name": name, "split": split, **{k: float(v[i]) for k, v in per_clip.items()}}
-            for i, (name, split) in enumerate(zip(library.names, splits, strict=True))
+            {"index": i, "name": name, "split": split, **{k: v[i] for k, v in model_rows.items()}}
+            for i, (name, split) in enumerate(zip(names, splits, strict=True))
         ],
         "skipped": [{"path": str(s.path), "reason": s.reason} for s in library.skipped],
         "summary": {},
     }
-    train_mask = torch.tensor([s == "train" for s in splits])
-    estimates = {"model": recon}
-    if train_mask.any():
-        train = mags[train_mask.to(mags.device)]
-        mean_name, pca_name = BASELINES
-        estimates[mean_name] = metrics.mean_spectrogram_baseline(train, mags)
-        estimates[pca_name] = metrics.pca_baseline(train, mags, components=min(PCA_COMPONENTS, len(train)))
     for split in sorted(set(splits)):
-        rows = torch.tensor([s == split for s in splits]).to(mags.device)
-        report["summary"][split] = {
-            system: {
-                k: float(v.mean()) for k, v in metrics.reconstruction_metrics(mags[rows], est[rows]).items()
-            }
-            | {"clips": int(rows.sum())}
-            for system, est in estimates.items()
-        }
+        members = [i for i, s in enumerate(splits) if s == split]
+        summary: dict[str, dict[str, float | int]] = {}
+        for system, values in per_clip.items():
+            summary[system] = {k: float(np.mean([v[i] for i in members])) for k, v in values.items()}
+            summary[system]["clips"] = len(members)
+        report["summary"][split] = summary
     return report
+
+
+def _batches(
+    clips: CachedClips, positions: list[int], preset: Preset, device: torch.device
+) -> Iterator[tuple[list[int], torch.Tensor]]:
+    """(positions, magnitudes [batch, freq, frames] on ``device``) of ``clips``, a batch at a time."""
+    sampler = StepSampler()
+    sampler.set_steps(steps_of(positions, data.SPECTROGRAM_BATCH))
+    for (audio_batch, _), step in zip(make_loader(clips, sampler, workers=0), sampler.steps, strict=True):
+        yield step.positions, batch_magnitudes(audio_batch, preset.audio, device)
+
+
+def _fit_baselines(
+    clips: CachedClips, train_rows: list[int], preset: Preset, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(mean training spectrogram [1, freq, frames], PCA mean, PCA axes): the mean over every
+    training clip (streamed), the PCA on at most :data:`BASELINE_PCA_CLIPS` of them."""
+    total: torch.Tensor | None = None
+    for _, mags in _batches(clips, train_rows, preset, device):
+        total = mags.sum(dim=0, keepdim=True) if total is None else total + mags.sum(dim=0, keepdim=True)
+    assert total is not None
+    order = epoch_order(len(train_rows), seed=preset.train.seed, epoch=-2)[:BASELINE_PCA_CLIPS].tolist()
+    sample = torch.cat([m for _, m in _batches(clips, sorted(train_rows[i] for i in order), preset, device)])
+    pca_mean, axes = metrics.fit_pca(sample, components=min(PCA_COMPONENTS, len(sample)))
+    return total / len(train_rows), pca_mean, axes
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ Disk
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import math
@@ -27,7 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import torch
@@ -49,6 +50,8 @@ BEST_FLUSH_EPOCHS = 10  # model.safetensors is rewritten at most this often (and
 INIT_CLIPS = 128  # clips the data-dependent start (normalisation, PCA) is fitted on: ~5 MB each at its peak
 SPECTROGRAM_BATCH = 64  # clips per STFT outside training (initialisation)
 
+Precision = Literal["fp32", "bf16"]
+PRECISIONS: tuple[Precision, ...] = ("fp32", "bf16")
 Noise = Callable[[tuple[int, ...]], torch.Tensor]  # shape -> N(0, 1) draws [batch, *shape], per clip
 
 
@@ -219,6 +222,7 @@ def fit(
     workers: int = 0,
     world: World | None = None,
     save_every: int = 1,
+    precision: Precision = "fp32",
 ) -> list[EpochStats]:
     """Train ``model`` on the clips of ``train`` and write checkpoints to ``out``.
 
@@ -236,6 +240,9 @@ def fit(
         The processes training together (default: what ``torchrun`` set up, else one).
     save_every : int
         Epochs between resumable states; 1 (the default) bounds what a kill loses to one epoch.
+    precision : {"fp32", "bf16"}
+        ``"bf16"`` runs the forward pass under CUDA autocast (the STFT and the optimizer stay fp32);
+        measured by ``bench/gpu.sh``, off by default.
 
     Returns
     -------
@@ -244,12 +251,14 @@ def fit(
     """
     if save_every < 1:
         raise SoundmorphError(f"save_every must be >= 1, got {save_every}")
+    if precision not in PRECISIONS:
+        raise SoundmorphError(f"unknown precision {precision!r}; choose one of: {', '.join(PRECISIONS)}")
     device = model.device
     # Dropout draws from the global generator: seed it per epoch here, but leave the caller's state.
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        return _Run(model, preset, out, workers, world or distributed.current(), save_every).run(
-            train, holdout, resume=resume, progress=progress, on_epoch=on_epoch
-        )
+        run = _Run(model, preset, out, workers, world or distributed.current(), save_every)
+        run.precision = precision
+        return run.run(train, holdout, resume=resume, progress=progress, on_epoch=on_epoch)
 
 
 class _Run:
@@ -272,6 +281,12 @@ class _Run:
         self.saved_epoch = -1  # the epoch of the state on disk
         self.flushed_epoch = -1  # the best_epoch of model.safetensors
         self.flushed_at = 0  # the epoch when it was last written
+        self.precision: Precision = "fp32"
+
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.precision == "bf16":
+            return torch.autocast(self.model.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
 
     def _snapshot(self) -> dict[str, torch.Tensor]:
         return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
@@ -379,7 +394,9 @@ class _Run:
                     mags = _gain(
                         batch_magnitudes(audio, self.preset.audio, device), cfg.augment_gain_db, seeds
                     )
-                    recon, kl = objective(mags, seeds)
+                    with self._autocast():
+                        recon, kl = objective(mags, seeds)
+                    recon, kl = recon.float(), kl.float()
                     # Each rank sums its clips over the global batch; DDP averages over ranks, so
                     # the factor world.size makes the gradient the global batch's mean.
                     weights = torch.tensor(step.weights, device=device) / step.size
