@@ -39,10 +39,13 @@ class Dataset:
     sample_rate: int
     median_seconds: float
 
+    def fitted(self, config: AudioConfig) -> np.ndarray:
+        """The clips fitted to ``config``'s clip length: [clips, samples] float32 (what training reads)."""
+        return np.stack([audio.fit_length(clip, config.clip_samples) for clip in self.clips])
+
     def magnitudes(self, config: AudioConfig) -> torch.Tensor:
         """Magnitudes [clips, freq, frames] of the clips fitted to ``config``'s clip length."""
-        fitted = np.stack([audio.fit_length(clip, config.clip_samples) for clip in self.clips])
-        return data.spectrograms(fitted, config)
+        return data.spectrograms(self.fitted(config), config)
 
     def describe(self) -> dict[str, Any]:
         return {

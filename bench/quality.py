@@ -16,6 +16,7 @@ from soundmorph import evaluate as metrics
 from soundmorph import quality
 from soundmorph.audio import phase, spectral
 from soundmorph.config import Preset, get_preset
+from soundmorph.data.dataset import ArrayClips
 from soundmorph.models import SpectrogramVAE
 from soundmorph.training import fit
 from soundmorph.training.checkpoint import ModelInfo
@@ -29,15 +30,16 @@ BATCH = 32  # clips per encode/decode call
 
 
 def train_model(
-    preset: Preset, train_mags: torch.Tensor, *, progress: bool = False
+    preset: Preset, train_clips: np.ndarray, *, progress: bool = False
 ) -> tuple[SpectrogramVAE, float]:
-    """Train ``preset`` on ``train_mags`` for its epochs (the held-out clips are never seen, not even
-    to pick a checkpoint: the last epoch's weights are used). Returns (model in eval mode, seconds)."""
+    """Train ``preset`` on ``train_clips`` (audio [clips, samples]) for its epochs (the held-out
+    clips are never seen, not even to pick a checkpoint: the last epoch's weights are used).
+    Returns (model in eval mode, seconds)."""
     a = preset.audio
     model = ModelInfo(preset, a.n_freq, a.clip_frames).build()
     tic = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
-        fit(model, preset, Path(folder), train_mags, None, progress=progress)
+        fit(model, preset, Path(folder), ArrayClips(train_clips), None, progress=progress)
     model.eval()
     return model, time.perf_counter() - tic
 
@@ -108,7 +110,9 @@ def run(dataset: Dataset, *, quick: bool = False, progress: bool = False) -> dic
         mags = dataset.magnitudes(preset.audio)
         train, held = mags[~mask], mags[mask]
         frames = mags.shape[-1]
-        model, seconds = train_model(preset, train, progress=progress)
+        model, seconds = train_model(
+            preset, dataset.fitted(preset.audio)[~dataset.holdout], progress=progress
+        )
         training[name] = seconds
         systems = {name: lambda x, m=model: reconstruct(m, x)}
         if frames not in baselines_done:

@@ -22,6 +22,7 @@ from bench.common import LOOPS, SEED, Dataset, header, machine, table, with_leng
 from soundmorph import latent
 from soundmorph.audio import phase, spectral
 from soundmorph.config import Preset, get_preset
+from soundmorph.data.dataset import ArrayClips
 from soundmorph.models import SpectrogramVAE
 from soundmorph.training import fit
 from soundmorph.training.checkpoint import ModelInfo
@@ -66,17 +67,23 @@ def training_flops_per_clip(preset: Preset, mags: torch.Tensor) -> float:
     return counter.get_total_flops() / len(batch)
 
 
-def training_throughput(preset: Preset, mags: torch.Tensor, *, epochs: int) -> dict[str, float]:
+def training_throughput(preset: Preset, clips: np.ndarray, *, epochs: int) -> dict[str, float]:
     """Clips/s of :func:`soundmorph.training.loop.fit` over the library, steady state: the median epoch after
-    the first two (warm-up), checkpoint writing excluded (``EpochStats.seconds``)."""
+    the first two (warm-up), checkpoint writing excluded (``EpochStats.seconds``), the STFT of each
+    batch included (training reads audio)."""
     model = build(preset)
     with tempfile.TemporaryDirectory() as folder:
         history = fit(
-            model, preset.replace(train={"epochs": epochs}), Path(folder), mags, None, progress=False
+            model,
+            preset.replace(train={"epochs": epochs}),
+            Path(folder),
+            ArrayClips(clips),
+            None,
+            progress=False,
         )
     steady = history[2:] if len(history) > 2 else history
     seconds = statistics.median(h.seconds for h in steady)
-    return {"clips_per_second": len(mags) / seconds, "seconds_per_epoch": seconds}
+    return {"clips_per_second": len(clips) / seconds, "seconds_per_epoch": seconds}
 
 
 def morph_latency(preset: Preset, clips: np.ndarray, *, repeats: int) -> dict[str, float]:
@@ -187,7 +194,7 @@ def run(dataset: Dataset, *, quick: bool = False, loops: Path = LOOPS) -> dict[s
         preset = with_length(get_preset(name), dataset)
         mags = dataset.magnitudes(preset.audio)[torch.from_numpy(~dataset.holdout)]
         flops = training_flops_per_clip(preset, mags)
-        speed = training_throughput(preset, mags, epochs=epochs)
+        speed = training_throughput(preset, dataset.fitted(preset.audio)[~dataset.holdout], epochs=epochs)
         row = {
             "preset": name,
             "frames": mags.shape[-1],

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 DB_RANGE = 80.0  # dB shown below the loudest bin
 
+MAX_MAP_LABELS = 300  # points of a latent map that get their name written beside them
+
 
 def _figure(width: float, height: float) -> Figure:
     from matplotlib.figure import Figure
@@ -89,7 +91,10 @@ def loss_curve(epochs: list[int], losses: dict[str, list[float]]) -> bytes:
 
 
 def latent_map(points: np.ndarray, labels: list[str], *, held_out: np.ndarray | None = None) -> bytes:
-    """PNG of 2-D points [n, 2] (e.g. a PCA of the latent means) with their labels."""
+    """PNG of 2-D points [n, 2] (e.g. a PCA of the latent means) with their labels (at most
+    :data:`MAX_MAP_LABELS` of them, evenly spread over the index)."""
+    if len(labels) != len(points):
+        raise ValueError(f"{len(points)} points but {len(labels)} labels")
     figure = _figure(7, 6)
     ax = figure.add_subplot()
     mask = np.zeros(len(points), dtype=bool) if held_out is None else held_out
@@ -97,8 +102,9 @@ def latent_map(points: np.ndarray, labels: list[str], *, held_out: np.ndarray | 
     if mask.any():
         ax.scatter(points[mask, 0], points[mask, 1], s=18, marker="x", label="held out")
         ax.legend()
-    for (x, y), label in zip(points, labels, strict=True):
-        ax.annotate(label, (x, y), fontsize=6, alpha=0.7)
+    labelled = np.linspace(0, len(points) - 1, min(len(points), MAX_MAP_LABELS)).round().astype(int)
+    for index in np.unique(labelled):  # 100k text labels would take gigabytes and say nothing
+        ax.annotate(labels[index], tuple(points[index]), fontsize=6, alpha=0.7)
     ax.set_xlabel("PC 1")
     ax.set_ylabel("PC 2")
     return _png(figure)
