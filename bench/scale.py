@@ -206,7 +206,8 @@ def main(*, quick: bool = False, out: Path, keep: bool = False) -> list[Path]:
     projected = project(rows, gpu)
     delta = rows[-1]["train_peak_pss_mb"] - rows[0]["train_peak_pss_mb"]
     record = {
-        "machine": machine(),
+        "machine": machine()
+        | ({"commit": os.environ["BENCH_COMMIT"]} if "BENCH_COMMIT" in os.environ else {}),
         "quick": quick,
         "synth_seconds": synth_seconds,
         "measured": rows,
@@ -237,7 +238,7 @@ def _markdown(record: dict[str, Any]) -> str:
             [
                 "clips",
                 "median s",
-                "cache s/clip",
+                "cache ms/clip",
                 "cache MB",
                 "cache peak MB",
                 "train peak PSS MB",
@@ -250,7 +251,7 @@ def _markdown(record: dict[str, Any]) -> str:
                 [
                     r["clips"],
                     r["median_seconds"],
-                    r["cache_seconds_per_clip"],
+                    r["cache_seconds_per_clip"] * 1000,
                     r["cache_bytes"] / 1e6,
                     r["cache_peak_pss_mb"],
                     r["train_peak_pss_mb"],

@@ -89,8 +89,12 @@ def train(
     force: bool = False,
     device: str | torch.device | None = None,
     progress: bool = True,
+    save_every: int = 1,
 ) -> TrainResult:
     """Train a model on the sounds of ``folder`` and write the model folder ``out``.
+
+    The resumable state is written every ``save_every`` epochs (1: a kill loses at most the epoch in
+    progress; more: fewer bytes written, up to that many epochs lost).
 
     ``preset`` defaults to ``"default"``. With ``resume`` the settings (the preset's too) come
     from ``out/config.json``: only ``epochs`` may be raised, and any other training setting given
@@ -157,6 +161,7 @@ def train(
         progress=progress,
         workers=workers,
         world=world,
+        save_every=save_every,
     )
     if world.is_main:
         best, info = checkpoint.load_model(out, device=target)
