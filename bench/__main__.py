@@ -1,4 +1,4 @@
-"""``python -m bench {quality,speed,all} [--quick] [--data FOLDER]``: run benchmarks, write results."""
+"""``python -m bench {quality,speed,tempo,all} [--quick] [--data FOLDER]``: run benchmarks, write results."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from bench.common import LOOPS, RESULTS, THREADS
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("name", choices=["quality", "speed", "all"])
+    parser.add_argument("name", choices=["quality", "speed", "tempo", "all"])
     parser.add_argument(
         "--quick", action="store_true", help="smoke run: few epochs, few repeats (not representative)"
     )
@@ -32,6 +32,14 @@ def main(argv: list[str] | None = None) -> int:
     from bench.common import load_dataset
 
     torch.set_num_threads(args.threads)
+    if args.name == "tempo":
+        from bench import tempo
+
+        tic = time.perf_counter()
+        for path in tempo.main(quick=args.quick, out=args.out, shared=args.data.parent):
+            print(f"wrote {path}")
+        print(f"tempo: {time.perf_counter() - tic:.0f} s")
+        return 0
     dataset = load_dataset(args.data, quick=args.quick)
     print(f"data: {dataset.source} ({len(dataset.names)} clips, {int(dataset.holdout.sum())} held out)")
     tic = time.perf_counter()
