@@ -25,6 +25,8 @@ InputScale = Literal["linear", "log", "power"]
 Covariance = Literal["full", "diagonal"]
 PhaseInit = Literal["random", "zeros", "advance"]
 DecoderKind = Literal["conv", "linear", "hybrid"]
+GridMode = Literal["off", "auto", "loop", "oneshot"]
+GridStretch = Literal["wsola", "resample"]
 EncoderKind = Literal["conv", "linear"]
 
 
@@ -149,6 +151,36 @@ class PhaseConfig:
 
 
 @dataclass(frozen=True)
+class TempoConfig:
+    """The beat grid: how sounds of different tempo are put on one time axis.
+
+    ``off``: every clip is cropped or zero-padded to one length (the reference). ``auto``: resolved at
+    training by the library's majority: ``loop`` if most usable sounds are loops, else ``oneshot``.
+    ``loop``: every loop is stretched to ``bars`` bars at ``bpm`` (one-shots in it are aligned on
+    their onset); a model renders whole bars at any tempo. ``oneshot``: every sound is aligned on
+    its onset, then cropped or padded (loops in it start on their first beat, unstretched).
+    """
+
+    mode: GridMode = "off"
+    bpm: float | None = None  # grid tempo; None: the median tempo of the library's loops
+    bars: int | None = None  # grid length; None: the library's most common bar count
+    stretch: GridStretch = "wsola"  # how a loop is stretched to the grid (python -m bench tempo)
+
+    def __post_init__(self) -> None:
+        _check(self.mode in ("off", "auto", "loop", "oneshot"), f"unknown grid mode {self.mode!r}")
+        if self.bpm is not None:
+            _check(30.0 <= self.bpm <= 400.0, f"grid bpm must be in [30, 400], got {self.bpm}")
+        if self.bars is not None:
+            _check(int(self.bars) == self.bars and self.bars >= 1, f"grid bars must be >= 1, got {self.bars}")
+        _check(self.stretch in ("wsola", "resample"), f"unknown grid stretch {self.stretch!r}")
+
+    @property
+    def loop(self) -> bool:
+        """True once the grid is resolved to loop mode."""
+        return self.mode == "loop"
+
+
+@dataclass(frozen=True)
 class Preset:
     """A named, complete set of settings."""
 
@@ -157,6 +189,7 @@ class Preset:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     phase: PhaseConfig = field(default_factory=PhaseConfig)
+    tempo: TempoConfig = field(default_factory=TempoConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary of every setting."""
@@ -172,6 +205,7 @@ class Preset:
                 model=_from_dict(ModelConfig, data.get("model", {})),
                 train=_from_dict(TrainConfig, data.get("train", {})),
                 phase=_from_dict(PhaseConfig, data.get("phase", {})),
+                tempo=_from_dict(TempoConfig, data.get("tempo", {})),
             )
         except (KeyError, TypeError) as error:
             raise SoundmorphError(f"invalid settings: {error}") from None
@@ -218,6 +252,7 @@ def default() -> Preset:
         name="default",
         model=ModelConfig(input_scale="power", power=0.6, encoder="linear", decoder="linear"),
         train=TrainConfig(epochs=0, learning_rate=1e-5, kl_weight=1e-3),
+        tempo=TempoConfig(mode="auto"),
     )
 
 

@@ -3,9 +3,14 @@
 from soundmorph.data.library import (
     SPECTROGRAM_BATCH,
     Library,
+    describe,
+    fit_to_grid,
     holdout_mask,
     iter_spectrograms,
+    override_tempo,
+    read_tempo_file,
     require_clips,
+    resolve_grid,
     scan,
     spectrograms,
 )
@@ -13,9 +18,14 @@ from soundmorph.data.library import (
 __all__ = [
     "SPECTROGRAM_BATCH",
     "Library",
+    "describe",
+    "fit_to_grid",
     "holdout_mask",
     "iter_spectrograms",
+    "override_tempo",
+    "read_tempo_file",
     "require_clips",
+    "resolve_grid",
     "scan",
     "spectrograms",
 ]
