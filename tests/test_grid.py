@@ -1,0 +1,77 @@
+"""The beat grid at training and render time: preparing a preset for a library, morph tempi, whole bars."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from soundmorph import audio, data, grid
+from soundmorph.audio import spectral, synth
+from soundmorph.audio.tempo import Tempo
+from soundmorph.config import SAMPLE_RATE, get_preset
+from soundmorph.errors import SoundmorphError
+
+
+@pytest.fixture(scope="module")
+def tempo_library(tmp_path_factory: pytest.TempPathFactory) -> data.Library:
+    folder = tmp_path_factory.mktemp("tempo_lib")
+    for index, bpm in enumerate([110, 125, 140]):
+        clip = synth.drum_loop(seed=60 + index, style="house", bpm=bpm, bars=2)
+        audio.write(folder / f"s{index}.wav", clip, sample_rate=SAMPLE_RATE)
+    audio.write(folder / "s3.wav", synth.one_shot("kick", seed=2), sample_rate=SAMPLE_RATE)
+    return data.scan(folder, sample_rate=SAMPLE_RATE)
+
+
+def test_prepare_resolves_a_loop_grid(tempo_library: data.Library) -> None:
+    preset = grid.prepare(tempo_library, get_preset("default"))
+    assert preset.tempo.mode == "loop" and preset.tempo.bars == 2 and preset.tempo.bpm == 125.0
+    assert preset.audio.clip_samples == round(2 * 240 / 125 * SAMPLE_RATE)
+    fixed = grid.prepare(tempo_library, get_preset("default"), bpm=100, bars=1)
+    assert (fixed.tempo.bpm, fixed.tempo.bars) == (100.0, 1)
+    assert fixed.audio.clip_samples == round(2.4 * SAMPLE_RATE)
+
+
+def test_paper_keeps_its_reference_geometry(tempo_library: data.Library) -> None:
+    paper = get_preset("paper")
+    assert grid.prepare(tempo_library, paper) == paper  # crop/pad, 148 frames
+    assert paper.audio.clip_frames == 148
+    switched = grid.prepare(tempo_library, paper, bpm=140)  # asked for: a grid
+    assert switched.tempo.mode == "loop" and switched.tempo.bpm == 140.0
+    with pytest.raises(SoundmorphError, match="overrides need a grid"):
+        grid.prepare(tempo_library, paper, overrides={"s0.wav": {"bpm": 100}})
+
+
+def test_mix_bpm_is_linear_in_bpm_and_can_be_fixed(tempo_library: data.Library) -> None:
+    preset = grid.prepare(tempo_library, get_preset("default"))
+    assert grid.mix_bpm([124.0, 146.0], [0.5, 0.5], preset=preset) == 135.0
+    assert grid.mix_bpm([100.0, None], [0.25, 0.75], preset=preset) == pytest.approx(0.25 * 100 + 0.75 * 125)
+    assert grid.mix_bpm([124.0, 146.0], [0.5, 0.5], preset=preset, fixed=100) == 100.0
+    assert grid.mix_bpm([124.0], [1.0], preset=get_preset("paper")) is None
+    with pytest.raises(SoundmorphError, match="bpm"):
+        grid.check_bpm(1000)
+
+
+def test_render_bars_gives_exact_whole_bars(tempo_library: data.Library) -> None:
+    preset = grid.prepare(tempo_library, get_preset("default"))
+    clips = tempo_library.on_grid(preset.tempo, preset.audio.clip_samples)
+    mags = spectral.magnitude(torch.from_numpy(clips[:2]))
+    out = grid.render_bars(mags, preset, [100.0, 135.0], n_iter=4, momentum=0.99, init="random", seed=0)
+    assert [len(clip) for clip in out] == [round(4.8 * SAMPLE_RATE), round(2 * 240 / 135 * SAMPLE_RATE)]
+    assert grid.loop_samples(preset, 100.0) == round(4.8 * SAMPLE_RATE)
+
+
+def test_on_grid_and_entry_tempo(tempo_library: data.Library) -> None:
+    preset = grid.prepare(tempo_library, get_preset("default"))
+    placed = grid.on_grid(tempo_library.clips[0], preset)
+    assert placed.shape == (preset.audio.clip_samples,)
+    found = tempo_library.tempos[0]
+    entry = grid.library_entry(found)
+    assert entry["kind"] == "loop" and "confidence" not in entry
+    assert grid.entry_tempo(entry) == Tempo("loop", entry["bpm"], entry["bars"], entry["downbeat"], 1.0)
+    assert grid.entry_tempo({"name": "x.wav"}) is None
+    paper = get_preset("paper")
+    assert np.array_equal(
+        grid.on_grid(tempo_library.clips[0], paper),
+        audio.fit_length(tempo_library.clips[0], paper.audio.clip_samples),
+    )
