@@ -101,24 +101,29 @@ def oneshot_set() -> dict[str, Any] | None:
     }
 
 
-def synth_set(count: int) -> dict[str, Any]:
-    """Our own check set: fresh seeds and kits, 64-195 BPM, 1, 2, 4 and 8 bars, every style."""
-    rng = np.random.default_rng(SYNTH_SEED)
+def synth_set(
+    count: int, *, bpm_range: tuple[float, float], bars_choices: tuple[int, ...], seed: int = SYNTH_SEED
+) -> dict[str, Any]:
+    """Our own check set: fresh seeds and kits, tempi in ``bpm_range``, ``bars_choices`` bars (at
+    most 20 s), every style."""
+    rng = np.random.default_rng(seed)
     items, found = [], []
     for index in range(count):
-        bars = int(rng.choice([1, 2, 4, 8], p=[0.3, 0.35, 0.25, 0.1]))
-        low = max(64.0, bars * 240 / 20.0)  # at most 20 s
-        bpm = round(float(rng.uniform(low, 195.0)), 2)
+        bars = int(rng.choice(bars_choices))
+        low = max(bpm_range[0], bars * 240 / 20.0)
+        bpm = round(float(rng.uniform(low, bpm_range[1])), 2)
         style = synth.STYLES[index % len(synth.STYLES)]
-        seed, kit = SYNTH_SEED + index, SYNTH_SEED + 1000 + index
-        clip = synth.drum_loop(seed=seed, style=style, bpm=bpm, bars=bars, kit=kit)
-        items.append({"bpm": bpm, "bars": bars, "name": f"{style} seed {seed}"})
+        loop_seed, kit = seed + index, seed + 1000 + index
+        clip = synth.drum_loop(seed=loop_seed, style=style, bpm=bpm, bars=bars, kit=kit)
+        items.append({"bpm": bpm, "bars": bars, "name": f"{style} seed {loop_seed}"})
         found.append(tempo.analyse(clip))
-    result = score_loops(items, found)
+    return score_loops(items, found)
+
+
+def synth_oneshots() -> dict[str, Any]:
     hits = [(voice, seed) for voice in synth.VOICES for seed in range(SYNTH_SEED, SYNTH_SEED + 5)]
     wrong = [f"{v} {s}" for v, s in hits if tempo.analyse(synth.one_shot(v, seed=s)).kind != "oneshot"]
-    result["oneshots"] = {"n": len(hits), "right": 1 - len(wrong) / len(hits), "misses": wrong}
-    return result
+    return {"n": len(hits), "right": 1 - len(wrong) / len(hits), "misses": wrong}
 
 
 # --- stretch ---------------------------------------------------------------------------------------
@@ -204,7 +209,11 @@ def main(*, quick: bool, out: Path, shared: Path = SHARED) -> list[Path]:
         "loops": shared_set("loops"),
         "loops_tempo": shared_set("loops_tempo"),
         "oneshots": oneshot_set(),
-        "synth": synth_set(24 if quick else 120),
+        "synth": synth_set(24 if quick else 120, bpm_range=(80.0, 175.0), bars_choices=(1, 2, 4)),
+        "synth_wide": synth_set(
+            12 if quick else 80, bpm_range=(60.0, 200.0), bars_choices=(1, 2, 4, 8), seed=SYNTH_SEED + 5000
+        ),
+        "synth_oneshots": synth_oneshots(),
     }
     record["stretch"] = stretch_comparison(4 if quick else 24)
     return write_results("tempo", record, markdown(record), out)
@@ -229,7 +238,8 @@ def markdown(record: dict[str, Any]) -> str:
     for key, label in (
         ("loops", "shared loops (160, 124-146 BPM, 2 bars)"),
         ("loops_tempo", "shared loops_tempo (80, 80-175 BPM, 1/2/4 bars)"),
-        ("synth", "synthesized loops, fresh seeds and kits (64-195 BPM, 1/2/4/8 bars)"),
+        ("synth", "synthesized loops like loops_tempo: fresh seeds and kits, 80-175 BPM, 1/2/4 bars"),
+        ("synth_wide", "synthesized loops, wider: 60-200 BPM, 1/2/4/8 bars"),
     ):
         if acc.get(key):
             r = acc[key]
@@ -245,7 +255,7 @@ def markdown(record: dict[str, Any]) -> str:
         ]
     )
     lines.append(table(["set", "n", "right", "right ±1.5 BPM"], rows))
-    for key in ("loops", "loops_tempo", "synth"):
+    for key in ("loops", "loops_tempo", "synth", "synth_wide"):
         r = acc.get(key)
         if r and r["misses"]:
             shown = ", ".join(

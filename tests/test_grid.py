@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
-from soundmorph import audio, data, grid
+from soundmorph import audio, data, grid, workflow
 from soundmorph.audio import spectral, synth
 from soundmorph.audio.tempo import Tempo
 from soundmorph.config import SAMPLE_RATE, get_preset
 from soundmorph.errors import SoundmorphError
+from soundmorph.training import checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -75,3 +79,29 @@ def test_on_grid_and_entry_tempo(tempo_library: data.Library) -> None:
         grid.on_grid(tempo_library.clips[0], paper),
         audio.fit_length(tempo_library.clips[0], paper.audio.clip_samples),
     )
+
+
+def test_training_on_loops_uses_the_grid(tempo_library: data.Library, tmp_path: Path) -> None:
+    result = workflow.train(tempo_library.root, tmp_path / "m", preset="default", progress=False)
+    info = checkpoint.read_info(tmp_path / "m")
+    assert info.preset.tempo.mode == "loop" and info.preset.tempo.bpm == 125.0
+    assert info.preset.audio.clip_samples == round(2 * 240 / 125 * SAMPLE_RATE)
+    entries = checkpoint.load_library(tmp_path / "m")["files"]
+    assert [e["kind"] for e in entries] == ["loop", "loop", "loop", "oneshot"]
+    assert [round(e["bpm"]) for e in entries[:3]] == [110, 125, 140]
+    assert result.library.tempos[3].kind == "oneshot"
+
+    edits = tmp_path / "tempo.json"
+    edits.write_text(json.dumps({"s0.wav": {"bpm": 55, "bars": 1}}))
+    workflow.train(
+        tempo_library.root,
+        tmp_path / "n",
+        preset="default",
+        bpm=120,
+        bars=1,
+        tempo_file=edits,
+        progress=False,
+    )
+    fixed = checkpoint.read_info(tmp_path / "n").preset
+    assert (fixed.tempo.bpm, fixed.tempo.bars, fixed.audio.clip_samples) == (120.0, 1, 44_100)
+    assert checkpoint.load_library(tmp_path / "n")["files"][0]["bpm"] == 55.0

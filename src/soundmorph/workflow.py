@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from soundmorph import audio, data, files, latent, plot, session, sound
+from soundmorph import audio, data, files, grid, latent, plot, session, sound
 from soundmorph import evaluate as metrics
 from soundmorph.audio import synth
 from soundmorph.config import Preset, get_preset
@@ -62,12 +62,19 @@ def train(
     learning_rate: float | None = None,
     seed: int | None = None,
     clip_seconds: float | None = None,
+    bpm: float | None = None,
+    bars: int | None = None,
+    tempo_file: str | Path | None = None,
     resume: bool = False,
     force: bool = False,
     device: str | torch.device | None = None,
     progress: bool = True,
 ) -> TrainResult:
     """Train a model on the sounds of ``folder`` and write the model folder ``out``.
+
+    A preset with a grid (``default``: ``auto``) analyses every sound's kind and tempo and puts the
+    clips on a beat grid (see :func:`soundmorph.grid.prepare`); ``bpm`` / ``bars`` fix the grid, and
+    ``tempo_file`` holds per-file corrections (see :func:`soundmorph.data.read_tempo_file`).
 
     With ``resume`` the settings come from ``out/config.json`` (only ``epochs`` may be raised) and
     training continues from ``out/train``. Without it, an existing model folder is only replaced
@@ -97,12 +104,12 @@ def train(
         chosen = resolve_preset(preset, overrides, clip_seconds=clip_seconds)
     library = data.scan(folder, sample_rate=chosen.audio.sample_rate)
     data.require_clips(library, minimum=2 if chosen.train.holdout > 0 else 1)
-    if chosen.audio.clip_seconds is None:
-        chosen = chosen.replace(audio={"clip_seconds": library.median_seconds()})
+    edits = data.read_tempo_file(tempo_file) if tempo_file is not None else None
+    chosen = grid.prepare(library, chosen, bpm=bpm, bars=bars, overrides=edits)
     a = chosen.audio
     mask = data.holdout_mask(library.names, chosen.train.holdout, seed=chosen.train.seed)
     target = session.pick_device(device)
-    mags = data.spectrograms(library.fitted(a.clip_samples), a, device=target)
+    mags = data.spectrograms(library.on_grid(chosen.tempo, a.clip_samples), a, device=target)
     with torch.random.fork_rng(devices=[]):  # the model is built on the CPU: seed its initialisation
         torch.random.default_generator.manual_seed(chosen.train.seed)
         model = checkpoint.ModelInfo(chosen, a.n_freq, a.clip_frames).build().to(target)
@@ -118,7 +125,8 @@ def train(
             "root": str(Path(folder).resolve()),
             "files": [
                 {"name": name, "split": "holdout" if held else "train", "latent": z.tolist()}
-                for name, held, z in zip(library.names, mask, latents, strict=True)
+                | grid.library_entry(library.tempos[index] if library.tempos else None)
+                for index, (name, held, z) in enumerate(zip(library.names, mask, latents, strict=True))
             ],
         },
     )
@@ -163,7 +171,7 @@ def evaluate(
     split_of = dict(zip(model.names, model.splits, strict=True)) if same else {}
     splits = [split_of.get(name, "other") for name in library.names]
     a = model.preset.audio
-    mags = data.spectrograms(library.fitted(a.clip_samples), a, device=model.device)
+    mags = data.spectrograms(library.on_grid(model.preset.tempo, a.clip_samples), a, device=model.device)
     with torch.no_grad():
         recon = torch.cat([model.model.decode(model.model.encode(b).mode()) for b in mags.split(64)])
     per_clip = metrics.reconstruction_metrics(mags, recon)
