@@ -17,9 +17,9 @@ import numpy as np
 import torch
 
 from soundmorph import data
-from soundmorph.audio import looping, tempo
+from soundmorph.audio import looping, phase, tempo
 from soundmorph.audio.tempo import Tempo
-from soundmorph.config import Preset
+from soundmorph.config import Preset, RenderOptions
 from soundmorph.errors import SoundmorphError
 
 
@@ -96,47 +96,40 @@ def on_grid(clip: np.ndarray, preset: Preset, found: Tempo | None = None) -> np.
     )
 
 
-def entry_tempo(entry: dict[str, Any]) -> Tempo | None:
-    """The tempo stored with a library entry of a model folder (None for an older model)."""
-    kind = entry.get("kind")
-    if kind not in ("loop", "oneshot"):
-        return None
-    return Tempo(kind, entry.get("bpm"), entry.get("bars"), float(entry.get("downbeat", 0.0)), 1.0)
-
-
 def render_bars(
-    mags: torch.Tensor,
-    preset: Preset,
-    bpms: Sequence[float | None],
-    *,
-    n_iter: int,
-    momentum: float,
-    init: str,
-    seed: int,
+    mags: torch.Tensor, preset: Preset, bpms: Sequence[float | None], options: RenderOptions
 ) -> list[np.ndarray]:
     """Audio of each magnitude [n, freq, frames] of a loop model at its tempo: whole bars, exact
-    length, looping without a click (see :func:`soundmorph.audio.looping.render_loop`)."""
+    length, looping without a click (see :func:`soundmorph.audio.looping.render_loop`), by the
+    phase method of ``options``.
+
+    A source's phase cannot start a render at another tempo (its frames are elsewhere): an
+    ``init`` of ``source`` becomes ``random`` here.
+    """
     if not is_loop(preset):
         raise SoundmorphError("render_bars needs a model trained on a loop grid")
-    a = preset.audio
-    out = []
-    for mag, bpm in zip(mags, bpms, strict=True):
-        generator = torch.Generator(device=mag.device).manual_seed(seed)
-        out.append(
-            looping.render_loop(
-                mag,
-                loop_samples(preset, bpm),
-                period_samples=a.clip_samples,
-                n_fft=a.n_fft,
-                hop_length=a.hop_length,
-                win_length=a.win_length,
-                n_iter=n_iter,
-                momentum=momentum,
-                init=init,
-                generator=generator,
-            )
+    if options.init == "source":
+        options = options.override(init="random")
+    if phase.needs_source_phase(options):
+        raise SoundmorphError(
+            f"phase method {options.method!r} needs a source's phase; a loop render has none"
         )
-    return out
+    a = preset.audio
+
+    def reconstruct(frames: torch.Tensor, length: int) -> torch.Tensor:
+        return phase.reconstruct(frames, options, a, length=length)
+
+    return [
+        looping.render_loop(
+            mag,
+            loop_samples(preset, bpm),
+            period_samples=a.clip_samples,
+            n_fft=a.n_fft,
+            hop_length=a.hop_length,
+            reconstruct=reconstruct,
+        )
+        for mag, bpm in zip(mags, bpms, strict=True)
+    ]
 
 
 def stretch_joined(mag: torch.Tensor, n_samples: int, hop_length: int) -> torch.Tensor:
@@ -184,10 +177,3 @@ def prepare(
     if resolved.audio.clip_seconds is None:
         resolved = resolved.replace(audio={"clip_seconds": library.median_seconds()})
     return resolved
-
-
-def library_entry(found: Tempo | None) -> dict[str, Any]:
-    """The tempo fields a model's library index stores for one sound (empty without analysis)."""
-    if found is None:
-        return {}
-    return {k: v for k, v in found.to_dict().items() if k != "confidence"}

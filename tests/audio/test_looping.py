@@ -29,7 +29,7 @@ def test_render_loop_has_the_exact_length_and_no_click(bpm: float) -> None:
 
 def test_render_loop_batches_and_refuses_a_tiny_loop() -> None:
     mag = spectral.magnitude(torch.from_numpy(np.stack([_loop(), _loop()])))
-    out = looping.render_loop(mag, 40_000, period_samples=len(_loop()), n_iter=2)
+    out = looping.render_loop(mag, 40_000, period_samples=len(_loop()))
     assert out.shape == (2, 40_000)
     with pytest.raises(SoundmorphError, match="at least"):
         looping.render_loop(mag, 100, period_samples=len(_loop()))

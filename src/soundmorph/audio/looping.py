@@ -21,7 +21,7 @@ import torch
 
 from soundmorph.audio import phase
 from soundmorph.audio.tempo import ONSET_HOP, onset_envelope, stretch_frames
-from soundmorph.config import HOP_LENGTH, N_FFT, SAMPLE_RATE, WIN_LENGTH
+from soundmorph.config import HOP_LENGTH, N_FFT, SAMPLE_RATE
 from soundmorph.errors import SoundmorphError
 
 CROSSFADE = 256  # samples (12 ms) over which the end of the period flows into its start
@@ -57,6 +57,9 @@ def periodic_frames(
     return mag[..., low] * (1 - frac) + mag[..., high] * frac
 
 
+Reconstruct = Callable[[torch.Tensor, int], torch.Tensor]  # (mag [..., freq, frames], length) -> audio
+
+
 def render_loop(
     mag: torch.Tensor,
     n_samples: int,
@@ -64,10 +67,7 @@ def render_loop(
     period_samples: int,
     n_fft: int = N_FFT,
     hop_length: int = HOP_LENGTH,
-    win_length: int = WIN_LENGTH,
-    n_iter: int = 32,
-    momentum: float = 0.99,
-    init: str = "random",
+    reconstruct: Reconstruct | None = None,
     generator: torch.Generator | None = None,
 ) -> np.ndarray:
     """Audio of exactly ``n_samples`` that loops seamlessly, from one period of magnitudes.
@@ -79,6 +79,9 @@ def render_loop(
         read at the output's rate: this is where the tempo changes).
     n_samples : int > 0
         Length of the result: ``bars * 4 * 60 / bpm * sample_rate`` rounded.
+    reconstruct : callable or None
+        The phase method, ``(magnitudes, length) -> audio``; None: fast Griffin-Lim, 32 iterations
+        (random initial phase from ``generator``), with ``n_fft`` and ``hop_length``.
 
     Returns
     -------
@@ -86,6 +89,18 @@ def render_loop(
     """
     if n_samples < CROSSFADE * 2:
         raise SoundmorphError(f"a loop must be at least {2 * CROSSFADE} samples, got {n_samples}")
+    if reconstruct is None:
+
+        def reconstruct(frames: torch.Tensor, length: int) -> torch.Tensor:
+            return phase.griffin_lim(
+                frames,
+                n_fft=n_fft,
+                hop_length=hop_length,
+                win_length=n_fft,
+                generator=generator,
+                length=length,
+            )
+
     if PERIODIC_PHASE is not None:
         out = PERIODIC_PHASE(stretch_frames_torch(mag, 1 + n_samples // hop_length), n_samples)
         return out.cpu().numpy().astype(np.float32)
@@ -93,18 +108,7 @@ def render_loop(
     frames = periodic_frames(
         mag, n_samples, period_samples=period_samples, hop_length=hop_length, margin=margin
     )
-    length = (frames.shape[-1] - 1) * hop_length
-    audio = phase.griffin_lim(
-        frames,
-        n_fft=n_fft,
-        hop_length=hop_length,
-        win_length=win_length,
-        n_iter=n_iter,
-        momentum=momentum,
-        init=init,
-        generator=generator,
-        length=length,
-    )
+    audio = reconstruct(frames, (frames.shape[-1] - 1) * hop_length)
     period = audio[..., margin : margin + n_samples].clone()
     after = audio[..., margin + n_samples : margin + n_samples + CROSSFADE]
     fade = 0.5 - 0.5 * torch.cos(torch.linspace(0, torch.pi, CROSSFADE, device=audio.device))  # 0 -> 1

@@ -1,12 +1,14 @@
-"""Data: a library of sounds scanned from a folder (:mod:`.library`)."""
+"""Data: a library of sounds scanned from a folder, each sound's tempo, the beat grid (:mod:`.library`)."""
 
 from soundmorph.data.library import (
     SPECTROGRAM_BATCH,
     Library,
+    Listing,
     describe,
     fit_to_grid,
     holdout_mask,
     iter_spectrograms,
+    list_headers,
     override_tempo,
     read_tempo_file,
     require_clips,
@@ -18,10 +20,12 @@ from soundmorph.data.library import (
 __all__ = [
     "SPECTROGRAM_BATCH",
     "Library",
+    "Listing",
     "describe",
     "fit_to_grid",
     "holdout_mask",
     "iter_spectrograms",
+    "list_headers",
     "override_tempo",
     "read_tempo_file",
     "require_clips",
