@@ -38,6 +38,17 @@ def list_sounds(folder: str | Path) -> data.Listing:
     return data.list_headers(folder)
 
 
+def describe_sounds(
+    folder: str | Path, *, tempo_file: str | Path | None = None, sample_rate: int = 22_050
+) -> dict[str, list[dict[str, Any]]]:
+    """Every usable sound of ``folder`` decoded and analysed: ``{"sounds": [{"index", "name",
+    "seconds", "sample_rate", "channels", "kind", "bpm", "bars"}], "skipped": [{"name", "reason"}]}``
+    (``sample_rate`` and ``channels`` are the file's; ``tempo_file``: per-file corrections)."""
+    library = data.scan(folder, sample_rate=sample_rate)
+    library.analyse_tempo(data.read_tempo_file(tempo_file) if tempo_file is not None else None)
+    return data.describe(library)
+
+
 @dataclass(frozen=True)
 class TrainResult:
     folder: Path
