@@ -23,6 +23,7 @@ from soundmorph.audio.phase import PHASE_METHODS
 from soundmorph.config import PRESETS, Preset, RenderOptions, get_preset
 from soundmorph.errors import AudioError, ModelFolderError, SoundmorphError, UnknownSourceError
 from soundmorph.files import json_safe
+from soundmorph.grid import check_bpm
 from soundmorph.latent import LatentMap, blend_weights, check_alpha, pad_weights, sweep_alphas
 from soundmorph.quality import SweepQuality
 from soundmorph.session import SoundModel, Source, SourceSound, load, pick_device, result_name
@@ -60,6 +61,7 @@ __all__ = [
     "audio_info",
     "blend_weights",
     "check_alpha",
+    "check_bpm",
     "demo",
     "describe_sounds",
     "evaluate",

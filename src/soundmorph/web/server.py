@@ -182,6 +182,11 @@ def _add_routes(app: FastAPI, session: Session) -> None:
                 "hop_length": a.hop_length,
                 "latent_dim": model.preset.model.latent_dim,
                 "device": str(model.device),
+                "grid": {
+                    "mode": model.preset.tempo.mode,
+                    "bpm": model.preset.tempo.bpm,
+                    "bars": model.preset.tempo.bars,
+                },
             },
             "limits": {
                 "upload_mb": MAX_UPLOAD_BYTES // (1024 * 1024),
@@ -200,22 +205,26 @@ def _add_routes(app: FastAPI, session: Session) -> None:
         return Response(data, media_type="audio/wav", headers=headers)
 
     @app.get("/api/morph")
-    def morph(a: str, b: str, alpha: float = 0.5) -> dict[str, Any]:
-        return session.morph(a, b, alpha)
+    def morph(a: str, b: str, alpha: float = 0.5, bpm: float | None = None) -> dict[str, Any]:
+        return session.morph(a, b, alpha, bpm)
 
     @app.get("/api/blend")
     def blend(
-        ids: str, weights: str | None = None, x: float | None = None, y: float | None = None
+        ids: str,
+        weights: str | None = None,
+        x: float | None = None,
+        y: float | None = None,
+        bpm: float | None = None,
     ) -> dict[str, Any]:
         if weights is not None:
-            return session.blend(_ids(ids), _floats(weights))
+            return session.blend(_ids(ids), _floats(weights), bpm)
         if x is None or y is None:
             raise RequestError("give weights=w1,w2,... or a pad point x=..&y=.. (4 sounds)")
-        return session.pad(_ids(ids), x, y)
+        return session.pad(_ids(ids), x, y, bpm)
 
     @app.get("/api/sweep")
-    def sweep(a: str, b: str, steps: int = 9) -> dict[str, Any]:
-        items = session.sweep(a, b, steps)
+    def sweep(a: str, b: str, steps: int = 9, bpm: float | None = None) -> dict[str, Any]:
+        items = session.sweep(a, b, steps, bpm)
         return {"steps": items, "quality": sweep_quality(session, a, b, [item["key"] for item in items])}
 
     @app.get("/api/surprise")
