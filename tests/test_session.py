@@ -252,9 +252,19 @@ def test_sound_save_refuses_to_overwrite(model: session.SoundModel, tmp_path: Pa
 
 
 def test_sound_save_overwrites_with_force(model: session.SoundModel, tmp_path: Path) -> None:
-    (tmp_path / "out.wav").write_bytes(b"old")
-    model.morph(0, 1, 0.5, **FAST).save(tmp_path / "out.wav", force=True)
+    sound = model.morph(0, 1, 0.5, **FAST)
+    sound.save(tmp_path / "out.wav", subtype="FLOAT")  # an earlier render
+    sound.save(tmp_path / "out.wav", force=True)
     assert_valid_wav(tmp_path / "out.wav", sample_rate=model.sample_rate, samples=model.clip_samples)
+
+
+def test_sound_save_with_force_replaces_only_what_soundmorph_writes(
+    model: session.SoundModel, tmp_path: Path
+) -> None:
+    (tmp_path / "notes.wav").write_bytes(b"my notes")
+    with pytest.raises(SoundmorphError, match="not a WAV"):
+        model.morph(0, 1, 0.5, **FAST).save(tmp_path / "notes.wav", force=True)
+    assert (tmp_path / "notes.wav").read_bytes() == b"my notes"
 
 
 def test_loud_sounds_are_written_without_clipping(model: session.SoundModel, tmp_path: Path) -> None:

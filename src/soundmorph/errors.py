@@ -18,3 +18,7 @@ class AudioError(SoundmorphError):
 
 class ModelFolderError(SoundmorphError):
     """A model folder that is missing, of an unknown format version, or does not match its config."""
+
+
+class SoundmorphWarning(UserWarning):
+    """Risky input that was used anyway (a truncated or DC-only file); the CLI prints it as one line."""

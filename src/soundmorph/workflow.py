@@ -5,8 +5,8 @@ Each is one call; the CLI is a thin layer over these and :mod:`soundmorph.api`.
 
 from __future__ import annotations
 
+import json
 import math
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +23,28 @@ from soundmorph.errors import SoundmorphError
 from soundmorph.training import EpochStats, checkpoint, fit
 
 BASELINES = ("mean spectrogram", "PCA-16")  # rows every evaluation compares the model with
+# Every file a model folder consists of: the only files `train --force` removes. Keep in step with
+# training/checkpoint.py and training/loop.py.
+MODEL_FOLDER_FILES: dict[str, files.Kind] = {
+    checkpoint.CONFIG_FILE: "json",
+    checkpoint.WEIGHTS_FILE: "safetensors",
+    checkpoint.LIBRARY_FILE: "json",
+    "history.csv": "csv",
+    "loss.png": "png",
+    "latent_map.png": "png",
+    f"{checkpoint.TRAIN_DIR}/last.safetensors": "safetensors",
+    f"{checkpoint.TRAIN_DIR}/optimizer.safetensors": "safetensors",
+    f"{checkpoint.TRAIN_DIR}/state.json": "json",
+}
+
+
+def is_model_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds a ``config.json`` that soundmorph wrote (readable or not as a model)."""
+    try:
+        config = json.loads((folder / checkpoint.CONFIG_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(config, dict) and "format_version" in config
 
 
 def list_sounds(folder: str | Path, *, sample_rate: int = 22_050) -> data.Library:
@@ -87,15 +109,9 @@ def train(
             raise SoundmorphError(f"{out}: nothing to resume (no {checkpoint.TRAIN_DIR}/state.json)")
         chosen = resolve_preset(checkpoint.read_info(out).preset, {"epochs": epochs})
     else:
-        if out.exists() and any(out.iterdir()) and not force:
-            raise SoundmorphError(
-                f"{out}: exists and is not empty (use --force to replace, --resume to continue)"
-            )
-        if out.exists() and force:
-            shutil.rmtree(out / checkpoint.TRAIN_DIR, ignore_errors=True)
-            (out / checkpoint.WEIGHTS_FILE).unlink(missing_ok=True)
-        chosen = resolve_preset(preset, overrides, clip_seconds=clip_seconds)
-    library = data.scan(folder, sample_rate=chosen.audio.sample_rate)
+        chosen = resolve_preset(preset, overrides, clip_seconds=clip_seconds)  # refuses bad settings first
+        files.prepare_folder(out, MODEL_FOLDER_FILES, force=force, replaceable=is_model_folder(out))
+    library = data.scan(folder, sample_rate=chosen.audio.sample_rate, clip_seconds=chosen.audio.clip_seconds)
     data.require_clips(library, minimum=2 if chosen.train.holdout > 0 else 1)
     if chosen.audio.clip_seconds is None:
         chosen = chosen.replace(audio={"clip_seconds": library.median_seconds()})
@@ -157,7 +173,7 @@ def evaluate(
     root = Path(folder) if folder is not None else model.root
     if root is None:
         raise SoundmorphError(f"{model_folder}: no library recorded; name a folder to evaluate on")
-    library = data.scan(root, sample_rate=model.sample_rate)
+    library = data.scan(root, sample_rate=model.sample_rate, clip_seconds=model.preset.audio.clip_seconds)
     data.require_clips(library)
     same = model.root is not None and root.resolve() == model.root.resolve()
     split_of = dict(zip(model.names, model.splits, strict=True)) if same else {}
