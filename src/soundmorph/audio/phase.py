@@ -1,19 +1,33 @@
 """Phase reconstruction in torch: from a magnitude spectrogram back to audio.
 
 Pure functions, batched over leading dimensions, on whatever device the magnitudes live on.
+:data:`PHASE_METHODS` is the registry the renderer chooses from by name
+(:attr:`soundmorph.config.RenderOptions.method`): a new method is one function with the
+:class:`PhaseFunction` signature and one entry.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
 
 from soundmorph.audio.spectral import EPS, hann_window
-from soundmorph.config import HOP_LENGTH, N_FFT, WIN_LENGTH
+from soundmorph.config import (
+    GL_ITERATIONS,
+    GL_MOMENTUM,
+    HOP_LENGTH,
+    N_FFT,
+    WIN_LENGTH,
+    AudioConfig,
+    RenderOptions,
+)
+from soundmorph.errors import SoundmorphError
 
-PHASE_INITS = ("random", "zeros", "advance")
+ANGLE_INITS = ("random", "zeros", "advance")  # initial phases computed without a source
 
 
 def initial_phase(
@@ -48,7 +62,7 @@ def initial_phase(
         t = torch.arange(mag.shape[-1], device=mag.device, dtype=torch.float64)[None, :]
         phase = torch.remainder(2 * math.pi * k * t * hop_length / n_fft, 2 * math.pi)
         return phase.float().expand(mag.shape)
-    raise ValueError(f"unknown init {init!r}; use one of {PHASE_INITS} or a tensor of angles")
+    raise ValueError(f"unknown init {init!r}; use one of {ANGLE_INITS} or a tensor of angles")
 
 
 class _FrameOps:
@@ -126,8 +140,8 @@ def griffin_lim(
     n_fft: int = N_FFT,
     hop_length: int = HOP_LENGTH,
     win_length: int = WIN_LENGTH,
-    n_iter: int = 32,
-    momentum: float = 0.99,
+    n_iter: int = GL_ITERATIONS,
+    momentum: float = GL_MOMENTUM,
     init: str | torch.Tensor = "random",
     generator: torch.Generator | None = None,
     length: int | None = None,
@@ -137,7 +151,8 @@ def griffin_lim(
     The update is librosa's: ``angles = rebuilt - momentum / (1 + momentum) * previous``,
     normalised to unit modulus; ``momentum=0`` is the original Griffin-Lim. Each iteration is
     :func:`istft` then :func:`stft` (to float tolerance), computed by a lean frame-domain pair
-    (``irfft`` + ``fold``, ``unfold`` + ``rfft``, precomputed window and envelope).
+    (``irfft`` + overlap-add of shifted hop-sized blocks, strided framing + ``rfft``, precomputed
+    window and envelope; see :class:`_FrameOps`).
 
     Parameters
     ----------
@@ -196,3 +211,124 @@ def griffin_lim(
         previous = rebuilt
     audio = ops.audio(ops.synthesis(spec)).clone()  # out of the scratch buffer
     return audio.reshape(*batch_shape, length)
+
+
+# -- the registry ----------------------------------------------------------------------------------
+class PhaseFunction(Protocol):
+    """A phase method: magnitudes [..., freq, frames] -> audio [..., length] (float32).
+
+    ``options`` carries the method's settings (iterations, momentum, initial phase, seed),
+    ``settings`` the STFT geometry and rate; ``source_phase`` [..., freq, frames] (radians) is the
+    phase of the nearer source's original when the caller has one (see :func:`needs_source_phase`).
+    """
+
+    def __call__(
+        self,
+        mag: torch.Tensor,
+        options: RenderOptions,
+        settings: AudioConfig,
+        *,
+        length: int,
+        source_phase: torch.Tensor | None = None,
+    ) -> torch.Tensor: ...
+
+
+@dataclass(frozen=True)
+class PhaseMethod:
+    """A registry entry: the function, and whether it always needs the source's phase."""
+
+    reconstruct: PhaseFunction
+    summary: str  # one line for help texts
+    needs_source: bool = False
+
+
+def _initial_angles(options: RenderOptions, source_phase: torch.Tensor | None) -> str | torch.Tensor:
+    if options.init != "source":
+        return options.init
+    assert source_phase is not None, "reconstruct() checks that a source phase is given"
+    return source_phase
+
+
+def _griffin_lim(
+    mag: torch.Tensor,
+    options: RenderOptions,
+    settings: AudioConfig,
+    *,
+    length: int,
+    source_phase: torch.Tensor | None,
+    momentum: float,
+) -> torch.Tensor:
+    return griffin_lim(
+        mag,
+        n_fft=settings.n_fft,
+        hop_length=settings.hop_length,
+        win_length=settings.win_length,
+        n_iter=options.n_iter,
+        momentum=momentum,
+        init=_initial_angles(options, source_phase),
+        generator=torch.Generator(device=mag.device).manual_seed(options.seed),
+        length=length,
+    )
+
+
+def gl(
+    mag: torch.Tensor,
+    options: RenderOptions,
+    settings: AudioConfig,
+    *,
+    length: int,
+    source_phase: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Griffin-Lim as published (no momentum; ``options.momentum`` is not used)."""
+    return _griffin_lim(mag, options, settings, length=length, source_phase=source_phase, momentum=0.0)
+
+
+def fgla(
+    mag: torch.Tensor,
+    options: RenderOptions,
+    settings: AudioConfig,
+    *,
+    length: int,
+    source_phase: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Fast Griffin-Lim: Griffin-Lim with ``options.momentum`` (librosa's update)."""
+    return _griffin_lim(
+        mag, options, settings, length=length, source_phase=source_phase, momentum=options.momentum
+    )
+
+
+PHASE_METHODS: dict[str, PhaseMethod] = {
+    "gl": PhaseMethod(gl, "Griffin-Lim without momentum"),
+    "fgla": PhaseMethod(fgla, "fast Griffin-Lim: Griffin-Lim with momentum (the reference's)"),
+}
+
+
+def needs_source_phase(options: RenderOptions) -> bool:
+    """Whether rendering with ``options`` needs the phase of a source's original."""
+    return options.init == "source" or PHASE_METHODS[options.method].needs_source
+
+
+def reconstruct(
+    mag: torch.Tensor,
+    options: RenderOptions,
+    settings: AudioConfig,
+    *,
+    length: int,
+    source_phase: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Audio [..., length] of magnitudes [..., freq, frames] by the method ``options.method``.
+
+    Raises
+    ------
+    SoundmorphError
+        If the method or the initial phase needs a source's phase and none is given (a sound
+        generated from the prior, or a glide, has no source).
+    """
+    if source_phase is None and needs_source_phase(options):
+        raise SoundmorphError(
+            f"phase method {options.method!r} with init {options.init!r} needs a source sound's phase; "
+            "this render has no single source"
+        )
+    return PHASE_METHODS[options.method].reconstruct(
+        mag, options, settings, length=length, source_phase=source_phase
+    )
