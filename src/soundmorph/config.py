@@ -38,6 +38,7 @@ MAX_COUNT = 100  # sounds in one generate
 MAX_REPEATS = 64  # clip repetitions in one glide
 MAX_RENDER_SECONDS = 600.0  # s, audio one sweep, generate or glide renders (steps x clip length)
 MAX_EPOCHS = 100_000  # training epochs
+MAX_DEMO_CLIPS = 1_000  # drum loops the demo synthesizes
 MAX_BATCH_SIZE = 4_096  # clips per training step
 MAX_ITERATIONS = 10_000  # Griffin-Lim iterations per render
 MAX_SEED = 2**63 - 1  # seeds are integers in [0, MAX_SEED] (what torch.Generator takes)

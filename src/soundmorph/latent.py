@@ -5,6 +5,7 @@ Pure tensor functions on latents [..., latent]; decoding and audio live in :mod:
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,8 +17,9 @@ from soundmorph.errors import SoundmorphError
 
 def check_alpha(alpha: float) -> float:
     """``alpha`` if it is a number in [0, 1], else a one-line error."""
-    alpha = check_real("alpha", alpha)
-    if not 0.0 <= alpha <= 1.0:
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
+        raise SoundmorphError(f"alpha must be a number in [0, 1], got {alpha!r}")
+    if not 0.0 <= float(alpha) <= 1.0:  # NaN fails this too
         raise SoundmorphError(f"alpha must be in [0, 1], got {alpha}")
     return float(alpha)
 

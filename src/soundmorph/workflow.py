@@ -18,7 +18,7 @@ import torch
 from soundmorph import audio, data, files, plot, session, sound
 from soundmorph import evaluate as metrics
 from soundmorph.audio import synth
-from soundmorph.config import Preset, get_preset
+from soundmorph.config import MAX_DEMO_CLIPS, Preset, check_int, get_preset
 from soundmorph.errors import SoundmorphError
 from soundmorph.quality import SweepQuality
 from soundmorph.session import SoundModel
@@ -246,8 +246,9 @@ def demo(
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not force:
         raise SoundmorphError(f"{out}: exists and is not empty (use --force to overwrite)")
-    if clips < 2:  # one to train on, one to hold out
+    if isinstance(clips, int) and clips < 2:  # one to train on, one to hold out
         raise SoundmorphError(f"the demo needs at least 2 clips, got {clips}")
+    check_int("clips", clips, low=2, high=MAX_DEMO_CLIPS)
     chosen = resolve_preset(preset, {"epochs": epochs})  # check the settings before writing anything
     sounds = out / "sounds"
     written = [

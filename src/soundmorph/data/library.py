@@ -116,7 +116,8 @@ def list_headers(folder: str | Path) -> Listing:
     """The header of every audio file under ``folder`` (index order, as :func:`scan`)."""
     root = Path(folder)
     listing = Listing(root=root)
-    for path in audio.find_audio_files(root):
+    found, listing.skipped = audio.walk_audio(root)  # a broken link or a folder named x.wav: reported
+    for path in found:
         try:
             listing.infos.append(audio.info(path))
         except AudioError as error:
