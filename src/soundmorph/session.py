@@ -215,6 +215,8 @@ class SoundModel:
             path = self.root / name if self.root is not None else None
             return SourceSound(self, Path(name).stem, self.latents[index], index=index, path=path)
         path = Path(str(source))
+        if path.is_symlink() and not path.exists():
+            raise SoundmorphError(f"{source}: a broken link (its target is missing)")
         if not path.exists():
             raise SoundmorphError(f"{source}: not a library index, a library file name or an audio file")
         clip = self.read_source(path)
