@@ -247,8 +247,12 @@ def sweep_quality_audio(
 ) -> SweepQuality:
     """:func:`sweep_quality` of audio: sweep [steps, samples], sources [samples] (same length),
     compared through their STFT magnitudes."""
-    settings = {"n_fft": n_fft, "hop_length": hop_length, "win_length": win_length}
-    mags = magnitude(torch.cat([sweep, source_a[None], source_b[None]]).float(), **settings)
+    mags = magnitude(
+        torch.cat([sweep, source_a[None], source_b[None]]).float(),
+        n_fft=n_fft,
+        hop_length=hop_length,
+        win_length=win_length,
+    )
     steps = sweep.shape[0]
     return sweep_quality(
         mags[:steps], mags[steps], mags[steps + 1], alphas, distance=distance, sample_rate=sample_rate
