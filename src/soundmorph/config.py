@@ -136,13 +136,16 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class PhaseConfig:
-    """Griffin-Lim phase reconstruction."""
+    """Phase reconstruction. The defaults are the reference's: fast Griffin-Lim, 32 iterations."""
 
-    n_iter: int = 32
+    # a name in soundmorph.audio.phase.PHASE_METHODS (gl, fgla, pghi, source, agla); checked there
+    method: str = "fgla"
+    n_iter: int = 32  # iterations (for pghi and source: the fast Griffin-Lim iterations after the start)
     momentum: float = 0.99  # fast Griffin-Lim; librosa.griffinlim's default, which the reference used
     init: PhaseInit = "random"
 
     def __post_init__(self) -> None:
+        _check(bool(self.method), "phase method must be a name, got an empty string")
         _check(self.n_iter >= 0, f"n_iter must be >= 0, got {self.n_iter}")
         _check(0.0 <= self.momentum < 1.0, f"momentum must be in [0, 1), got {self.momentum}")
         _check(self.init in ("random", "zeros", "advance"), f"unknown phase init {self.init!r}")
@@ -218,6 +221,9 @@ def default() -> Preset:
         name="default",
         model=ModelConfig(input_scale="power", power=0.6, encoder="linear", decoder="linear"),
         train=TrainConfig(epochs=0, learning_rate=1e-5, kl_weight=1e-3),
+        # PGHI then 24 fast Griffin-Lim iterations: the best spectral convergence within 1.3x the
+        # time of 32 plain Griffin-Lim iterations on held-out loops (``python -m bench phase``)
+        phase=PhaseConfig(method="pghi", n_iter=24),
     )
 
 

@@ -305,3 +305,12 @@ def test_reconstruct_periodic_renders_a_seamless_loop_from_a_centred_magnitude(
     circular = spectral.magnitude(small_loop, periodic=True, **SMALL)
     seam, plain_seam = (_frame_errors(circular, y)[..., 0] for y in (loop, plain))
     assert bool((seam < plain_seam).all()), (seam, plain_seam)
+
+
+def test_presets_name_registered_methods() -> None:
+    from soundmorph.config import PRESETS
+
+    for make in PRESETS.values():
+        assert make().phase.method in phase.PHASE_METHODS
+    paper = PRESETS["paper"]().phase  # the reference: librosa's fast Griffin-Lim, 32 iterations
+    assert (paper.method, paper.n_iter, paper.momentum) == ("fgla", 32, 0.99)
