@@ -23,7 +23,7 @@ import torch
 from bench.common import SEED, Dataset, header, machine, table, with_length, write_results
 from soundmorph import audio
 from soundmorph.audio import phase, spectral, synth
-from soundmorph.config import PhaseConfig, Preset, get_preset
+from soundmorph.config import Preset, RenderOptions, get_preset
 from soundmorph.evaluate import log_spectral_distance
 
 CLIPS = 8  # clips per set
@@ -98,16 +98,9 @@ def run(dataset: Dataset, *, quick: bool = False) -> dict[str, Any]:
     repeats = 1 if quick else REPEATS
 
     def ours(method: str, n_iter: int, s: dict[str, torch.Tensor]) -> Callable[[], torch.Tensor]:
-        return lambda: phase.reconstruct(
-            s["mag"],
-            method,
-            n_iter=n_iter,
-            momentum=p.momentum,
-            init=s["angle"] if method == "source" else None,
-            generator=torch.Generator().manual_seed(SEED),
-            length=length,
-            **settings,
-        )
+        options = p.override(method=method, n_iter=n_iter, seed=SEED)
+        angle = s["angle"] if method == "source" else None
+        return lambda: phase.reconstruct(s["mag"], options, a, length=length, source_phase=angle)
 
     def theirs(n_iter: int, s: dict[str, torch.Tensor]) -> Callable[[], torch.Tensor]:
         import librosa
@@ -154,7 +147,7 @@ def _measure(
     configs: tuple[tuple[str, int], ...],
     librosa_iters: tuple[int, ...],
     repeats: int,
-    p: PhaseConfig,
+    p: RenderOptions,
     settings: dict[str, int],
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []

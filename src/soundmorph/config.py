@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 from soundmorph.errors import SoundmorphError
 
@@ -20,12 +21,12 @@ WIN_LENGTH = 2048  # samples, Hann window
 HOP_LENGTH = 512  # samples between frames
 PAPER_CLIP_SAMPLES = 75_600  # 2 bars at 140 BPM = 8 beats * 60 / 140 s * 22,050 Hz -> 148 frames
 MIN_CLIP_SECONDS = 0.5  # shortest clip length a model can be trained on
+GL_ITERATIONS = 32  # Griffin-Lim iterations of the reference
+GL_MOMENTUM = 0.99  # fast Griffin-Lim; librosa.griffinlim's default, which the reference used
 
-InputScale = Literal["linear", "log", "power"]
 Covariance = Literal["full", "diagonal"]
-PhaseInit = Literal["random", "zeros", "advance"]
-DecoderKind = Literal["conv", "linear", "hybrid"]
-EncoderKind = Literal["conv", "linear"]
+PhaseInit = Literal["random", "zeros", "advance", "source"]
+PHASE_INITS: tuple[str, ...] = get_args(PhaseInit)
 
 
 def n_frames(n_samples: int, hop_length: int = HOP_LENGTH) -> int:
@@ -36,6 +37,10 @@ def n_frames(n_samples: int, hop_length: int = HOP_LENGTH) -> int:
 def _check(condition: bool, message: str) -> None:
     if not condition:
         raise SoundmorphError(message)
+
+
+def _unknown(what: str, value: object, registry: Iterable[str]) -> str:
+    return f"unknown {what} {value!r}; choose one of: {', '.join(registry)}"
 
 
 @dataclass(frozen=True)
@@ -84,29 +89,35 @@ class ModelConfig:
     channels: int = 256  # width of every hidden layer
     last_stride: int = 4  # second time stride; the first is ceil(frames / last_stride) (37 for 148)
     covariance: Covariance = "full"  # posterior: full (lower-triangular scale) or diagonal
-    input_scale: InputScale = "linear"  # what the network sees: |D|, log(1 + |D| / floor) or |D| ** power
+    # what the network sees (a key of soundmorph.models.INPUT_SCALES): linear |D|,
+    # log: log(1 + |D| / floor), power: |D| ** power
+    input_scale: str = "linear"
     log_floor: float = 1e-3  # magnitude at which log scaling turns from linear to logarithmic
     power: float = 0.5  # exponent of the "power" scale: compresses loud bins less than a log does
     normalize: bool = False  # standardise each frequency bin with training-set statistics
     dropout: float = 0.0  # dropout on the hidden layers (training only)
-    # conv: the reference's decoder; linear: one affine map z -> every (bin, frame), i.e. a
-    # probabilistic-PCA decoder in the network's scale; hybrid: the sum of both (conv as a residual)
-    decoder: DecoderKind = "conv"
-    # conv: the reference's encoder; linear: one affine map of the whole spectrogram to the posterior,
-    # started at the training set's PCA projection (see SpectrogramVAE.init_from_data)
-    encoder: EncoderKind = "conv"
+    # a key of soundmorph.models.DECODERS: conv: the reference's decoder; linear: one affine map
+    # z -> every (bin, frame), i.e. a probabilistic-PCA decoder in the network's scale; hybrid: the
+    # sum of both (conv as a residual)
+    decoder: str = "conv"
+    # a key of soundmorph.models.ENCODERS: conv: the reference's encoder; linear: one affine map of
+    # the whole spectrogram to the posterior, started at the training set's PCA projection (see
+    # SpectrogramVAE.init_from_data)
+    encoder: str = "conv"
 
     def __post_init__(self) -> None:
+        from soundmorph.models.vae import DECODERS, ENCODERS, INPUT_SCALES  # the registries
+
         _check(self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
         _check(self.channels >= 1, f"channels must be >= 1, got {self.channels}")
         _check(self.last_stride >= 1, f"last_stride must be >= 1, got {self.last_stride}")
         _check(self.covariance in ("full", "diagonal"), f"unknown covariance {self.covariance!r}")
-        _check(self.input_scale in ("linear", "log", "power"), f"unknown input_scale {self.input_scale!r}")
+        _check(self.input_scale in INPUT_SCALES, _unknown("input_scale", self.input_scale, INPUT_SCALES))
         _check(0.0 < self.power <= 1.0, f"power must be in (0, 1], got {self.power}")
         _check(self.log_floor > 0, f"log_floor must be positive, got {self.log_floor}")
         _check(0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}")
-        _check(self.decoder in ("conv", "linear", "hybrid"), f"unknown decoder {self.decoder!r}")
-        _check(self.encoder in ("conv", "linear"), f"unknown encoder {self.encoder!r}")
+        _check(self.decoder in DECODERS, _unknown("decoder", self.decoder, DECODERS))
+        _check(self.encoder in ENCODERS, _unknown("encoder", self.encoder, ENCODERS))
 
 
 @dataclass(frozen=True)
@@ -135,20 +146,55 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
-class PhaseConfig:
-    """Phase reconstruction. The defaults are the reference's: fast Griffin-Lim, 32 iterations."""
+class RenderOptions:
+    """How decoded magnitudes become audio: the phase method and its settings.
 
-    # a name in soundmorph.audio.phase.PHASE_METHODS (gl, fgla, pghi, source, agla); checked there
-    method: str = "fgla"
-    n_iter: int = 32  # iterations (for pghi and source: the fast Griffin-Lim iterations after the start)
-    momentum: float = 0.99  # fast Griffin-Lim; librosa.griffinlim's default, which the reference used
+    A preset stores the model's own (``Preset.phase``); a render may override them with
+    :meth:`override`. Every default and check of a render setting is here.
+    """
+
+    method: str = "fgla"  # a key of soundmorph.audio.phase.PHASE_METHODS
+    n_iter: int = GL_ITERATIONS  # iterations of an iterative method
+    momentum: float = GL_MOMENTUM  # of "fgla"; "gl" is the same update without momentum
+    # initial phase: random (from ``seed``), zeros, advance (each bin at its centre frequency) or
+    # source (the phase of the nearer source's original, re-read from its file)
     init: PhaseInit = "random"
+    seed: int = 0  # of the random initial phase (and of a sampled latent)
+    # the clip is a loop: frames wrap around its end, so the seam is as clean as the inside
+    periodic: bool = False
 
     def __post_init__(self) -> None:
-        _check(bool(self.method), "phase method must be a name, got an empty string")
-        _check(self.n_iter >= 0, f"n_iter must be >= 0, got {self.n_iter}")
-        _check(0.0 <= self.momentum < 1.0, f"momentum must be in [0, 1), got {self.momentum}")
-        _check(self.init in ("random", "zeros", "advance"), f"unknown phase init {self.init!r}")
+        from soundmorph.audio.phase import PHASE_METHODS  # the registry; config is imported first
+
+        _check(self.method in PHASE_METHODS, _unknown("phase method", self.method, PHASE_METHODS))
+        _check(self.n_iter >= 0, f"phase iterations must be >= 0, got {self.n_iter}")
+        _check(0.0 <= self.momentum < 1.0, f"phase momentum must be in [0, 1), got {self.momentum}")
+        _check(
+            self.init in PHASE_INITS,
+            f"unknown phase init {self.init!r}; choose one of: {', '.join(PHASE_INITS)}",
+        )
+
+    def override(
+        self,
+        *,
+        method: str | None = None,
+        n_iter: int | None = None,
+        momentum: float | None = None,
+        init: PhaseInit | None = None,
+        seed: int | None = None,
+        periodic: bool | None = None,
+    ) -> RenderOptions:
+        """A copy with the settings that are not None changed (and checked)."""
+        given: dict[str, Any] = {
+            "method": method,
+            "n_iter": n_iter,
+            "momentum": momentum,
+            "init": init,
+            "seed": seed,
+            "periodic": periodic,
+        }
+        changes = {key: value for key, value in given.items() if value is not None}
+        return dataclasses.replace(self, **changes) if changes else self
 
 
 @dataclass(frozen=True)
@@ -159,7 +205,7 @@ class Preset:
     audio: AudioConfig = field(default_factory=AudioConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    phase: PhaseConfig = field(default_factory=PhaseConfig)
+    phase: RenderOptions = field(default_factory=RenderOptions)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary of every setting."""
@@ -174,7 +220,7 @@ class Preset:
                 audio=_from_dict(AudioConfig, data.get("audio", {})),
                 model=_from_dict(ModelConfig, data.get("model", {})),
                 train=_from_dict(TrainConfig, data.get("train", {})),
-                phase=_from_dict(PhaseConfig, data.get("phase", {})),
+                phase=_from_dict(RenderOptions, data.get("phase", {})),
             )
         except (KeyError, TypeError) as error:
             raise SoundmorphError(f"invalid settings: {error}") from None
@@ -221,9 +267,9 @@ def default() -> Preset:
         name="default",
         model=ModelConfig(input_scale="power", power=0.6, encoder="linear", decoder="linear"),
         train=TrainConfig(epochs=0, learning_rate=1e-5, kl_weight=1e-3),
-        # PGHI then 24 fast Griffin-Lim iterations: the best spectral convergence within 1.3x the
-        # time of 32 plain Griffin-Lim iterations on held-out loops (``python -m bench phase``)
-        phase=PhaseConfig(method="pghi", n_iter=24),
+        # PGHI, then 24 fast Griffin-Lim iterations: the best spectral convergence on held-out loops
+        # within 1.3x the time of 32 plain Griffin-Lim iterations (``python -m bench phase``)
+        phase=RenderOptions(method="pghi", n_iter=24),
     )
 
 

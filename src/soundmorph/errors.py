@@ -18,3 +18,7 @@ class AudioError(SoundmorphError):
 
 class ModelFolderError(SoundmorphError):
     """A model folder that is missing, of an unknown format version, or does not match its config."""
+
+
+class UnknownSourceError(SoundmorphError):
+    """A sound named by a library index (or id) that the library does not have."""

@@ -1,9 +1,11 @@
 """Latent paths: interpolation, sweeps, weighted blends, glides and samples from the prior.
 
-Pure tensor functions on latents [..., latent]; decoding and audio live in :mod:`soundmorph.api`.
+Pure tensor functions on latents [..., latent]; decoding and audio live in :mod:`soundmorph.session`.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -74,14 +76,37 @@ def sample_prior(count: int, latent_dim: int, *, seed: int) -> torch.Tensor:
     return torch.randn(count, latent_dim, generator=torch.Generator().manual_seed(seed))
 
 
-def latent_pca(latents: torch.Tensor) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
-    """(points [n, 2], mean [latent], axes [2, latent]) of a 2-D PCA of latents [n, latent]."""
-    mean = latents.mean(0) if len(latents) else torch.zeros(latents.shape[1])
-    centred = latents - mean
-    if len(latents) < 2:
-        axes = torch.eye(2, latents.shape[1])
-    else:
-        axes = torch.linalg.svd(centred, full_matrices=False)[2][:2]
-        if axes.shape[0] < 2:
-            axes = torch.cat([axes, torch.zeros(2 - axes.shape[0], latents.shape[1])])
-    return (centred @ axes.T).numpy(), mean, axes
+@dataclass(frozen=True)
+class LatentMap:
+    """The plane of the first two principal components of a library's latents.
+
+    Attributes
+    ----------
+    points : np.ndarray [shape=(n, 2)]
+        The library's latents in that plane.
+    mean : torch.Tensor [shape=(latent,)]
+    axes : torch.Tensor [shape=(2, latent)]
+    """
+
+    points: np.ndarray
+    mean: torch.Tensor
+    axes: torch.Tensor
+
+    @classmethod
+    def fit(cls, latents: torch.Tensor) -> LatentMap:
+        """The 2-D PCA of latents [n, latent]; fewer than 2 latents give the first two axes."""
+        latents = latents.float().cpu()
+        mean = latents.mean(0) if len(latents) else torch.zeros(latents.shape[1])
+        centred = latents - mean
+        if len(latents) < 2:
+            axes = torch.eye(2, latents.shape[1])
+        else:
+            axes = torch.linalg.svd(centred, full_matrices=False)[2][:2]
+            if axes.shape[0] < 2:
+                axes = torch.cat([axes, torch.zeros(2 - axes.shape[0], latents.shape[1])])
+        return cls((centred @ axes.T).numpy(), mean, axes)
+
+    def project(self, latent: torch.Tensor) -> tuple[float, float]:
+        """Where one latent [latent] lies on the map."""
+        x, y = ((latent.float().cpu() - self.mean) @ self.axes.T).tolist()
+        return float(x), float(y)

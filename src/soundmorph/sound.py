@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +33,6 @@ class Sound:
     name: str
     hop_length: int
     latent: np.ndarray | None = None
-    info: dict[str, float] = field(default_factory=dict)
 
     @property
     def duration(self) -> float:

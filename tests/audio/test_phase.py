@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from soundmorph.audio import phase, spectral
+from soundmorph.config import AudioConfig, RenderOptions
 from soundmorph.errors import SoundmorphError
 
 
@@ -145,11 +146,20 @@ def _sc(mag: torch.Tensor, audio: torch.Tensor, *, periodic: bool = False) -> to
     return spectral.spectral_convergence(mag, spectral.magnitude(audio, periodic=periodic, **SMALL))
 
 
-def _run(method: str, mag: torch.Tensor, n_iter: int, **options: object) -> torch.Tensor:
-    generator = torch.Generator().manual_seed(0)
-    return phase.reconstruct(
-        mag, method, n_iter=n_iter, generator=generator, length=LOOP_SAMPLES, **SMALL, **options
-    )  # type: ignore[arg-type]
+def _run(
+    method: str,
+    mag: torch.Tensor,
+    n_iter: int,
+    *,
+    periodic: bool = False,
+    source_phase: torch.Tensor | None = None,
+    direct: bool = False,
+) -> torch.Tensor:
+    """``phase.reconstruct`` on the small settings (``direct``: the registry entry itself, which
+    takes a periodic magnitude as it is)."""
+    options = RenderOptions(method=method, n_iter=n_iter, periodic=periodic)
+    call = phase.PHASE_METHODS[method].reconstruct if direct else phase.reconstruct
+    return call(mag, options, AudioConfig(**SMALL), length=LOOP_SAMPLES, source_phase=source_phase)
 
 
 def test_registry_names() -> None:
@@ -175,8 +185,8 @@ def test_gl_matches_librosa_without_momentum() -> None:
     librosa = pytest.importorskip("librosa")
     length = 30 * 512
     mag = spectral.magnitude(_noise_burst(length)[None])[0]
-    angles = torch.zeros_like(mag)
-    ours = phase.reconstruct(mag, "gl", n_iter=5, init=angles, length=length).numpy()
+    options = RenderOptions(method="gl", n_iter=5, init="zeros")
+    ours = phase.reconstruct(mag, options, AudioConfig(), length=length).numpy()
     theirs = librosa.griffinlim(
         mag.double().numpy(), n_iter=5, hop_length=512, n_fft=2048, init=None, momentum=0.0,
         length=length, pad_mode="constant",
@@ -206,7 +216,7 @@ def test_pghi_phase_of_silence_and_negative_input_is_finite() -> None:
 def test_source_method_from_the_true_phase_is_nearly_exact(small_loop: torch.Tensor) -> None:
     spec = spectral.stft(small_loop, **SMALL)
     mag = spec.abs()
-    exact = _sc(mag, _run("source", mag, 0, init=spec.angle()))
+    exact = _sc(mag, _run("source", mag, 0, source_phase=spec.angle()))
     assert bool((exact < -50.0).all()), exact
     with pytest.raises(SoundmorphError, match="source"):
         _run("source", mag, 4)
@@ -229,9 +239,13 @@ def test_blend_phase_follows_the_weights(small_loop: torch.Tensor) -> None:
     ],
 )
 def test_bad_options_are_soundmorph_errors(options: dict[str, object], match: str) -> None:
-    mag = torch.ones(257, 8)
     with pytest.raises(SoundmorphError, match=match):
-        phase.reconstruct(mag, **SMALL, **options)  # type: ignore[arg-type]
+        RenderOptions(**options)  # type: ignore[arg-type]
+
+
+def test_a_magnitude_that_does_not_fit_the_settings_is_refused() -> None:
+    with pytest.raises(SoundmorphError, match="bins"):
+        phase.reconstruct(torch.ones(100, 8), RenderOptions(), AudioConfig(**SMALL), length=1024)
 
 
 def test_methods_run_batched_with_leading_dimensions(small_loop: torch.Tensor) -> None:
@@ -261,14 +275,8 @@ def _frame_errors(mag: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
 @pytest.mark.parametrize("method", ["fgla", "pghi"])
 def test_periodic_mode_makes_the_seam_as_good_as_the_inside(small_loop: torch.Tensor, method: str) -> None:
     mag = spectral.magnitude(small_loop, periodic=True, **SMALL)
-    options = {"n_fft": 512, "hop_length": 128, "win_length": 512, "n_iter": 32, "momentum": 0.99}
-    generator = torch.Generator().manual_seed(0)
-    loop = phase.PHASE_METHODS[method](
-        mag, init=None, generator=generator, length=LOOP_SAMPLES, periodic=True, **options
-    )  # type: ignore[arg-type]
-    plain = phase.PHASE_METHODS[method](
-        mag, init=None, generator=generator, length=LOOP_SAMPLES, periodic=False, **options
-    )  # type: ignore[arg-type]
+    loop = _run(method, mag, 32, periodic=True, direct=True)
+    plain = _run(method, mag, 32, periodic=False, direct=True)
     errors, plain_errors = _frame_errors(mag, loop), _frame_errors(mag, plain)
     seam = errors[..., [0, 1, -2, -1]].amax(-1)  # the frames that straddle the end and the start
     inside = errors[..., 4:-4].median(-1).values

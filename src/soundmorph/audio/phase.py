@@ -1,14 +1,17 @@
 """Phase reconstruction in torch: from a magnitude spectrogram back to audio.
 
-Pure functions, batched over leading dimensions, on whatever device the magnitudes live on. The
-methods (:data:`PHASE_METHODS`) share one signature, :class:`PhaseMethod`; :func:`reconstruct`
-picks one by name. ``periodic=True`` treats the clip as a loop: frames wrap around its end, so the
-seam from the last sample to the first is reconstructed like any other stretch of the clip.
+Pure functions, batched over leading dimensions, on whatever device the magnitudes live on.
+:data:`PHASE_METHODS` is the registry the renderer chooses from by name
+(:attr:`soundmorph.config.RenderOptions.method`): a new method is one function with the
+:class:`PhaseFunction` signature and one entry. ``periodic`` treats the clip as a loop: frames wrap
+around its end, so the seam from the last sample to the first is reconstructed like any other
+stretch of the clip.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Protocol
 
 import torch
@@ -16,11 +19,18 @@ import torch.nn.functional as F
 
 from soundmorph.audio.pghi import pghi_phase
 from soundmorph.audio.spectral import EPS, hann_window
-from soundmorph.config import HOP_LENGTH, N_FFT, WIN_LENGTH
+from soundmorph.config import (
+    GL_ITERATIONS,
+    GL_MOMENTUM,
+    HOP_LENGTH,
+    N_FFT,
+    WIN_LENGTH,
+    AudioConfig,
+    RenderOptions,
+)
 from soundmorph.errors import SoundmorphError
 
-PHASE_INITS = ("random", "zeros", "advance")
-FGLA_MOMENTUM = 0.99  # Perraudin et al.'s alpha; librosa.griffinlim's default
+ANGLE_INITS = ("random", "zeros", "advance")  # initial phases computed without a source
 AGLA_ALPHA, AGLA_BETA, AGLA_GAMMA = 0.99, 1.1, 1.2  # accelerated GL (Nenov et al. 2023)
 
 
@@ -62,7 +72,7 @@ def initial_phase(
         t = torch.arange(mag.shape[-1], device=mag.device, dtype=torch.float64)[None, :]
         phase = torch.remainder(2 * math.pi * k * t * hop_length / n_fft, 2 * math.pi)
         return phase.float().expand(mag.shape)
-    raise PhaseOptionError(f"unknown init {init!r}; use one of {PHASE_INITS} or a tensor of angles")
+    raise PhaseOptionError(f"unknown init {init!r}; use one of {ANGLE_INITS} or a tensor of angles")
 
 
 class _FrameOps:
@@ -207,8 +217,8 @@ def griffin_lim(
     n_fft: int = N_FFT,
     hop_length: int = HOP_LENGTH,
     win_length: int = WIN_LENGTH,
-    n_iter: int = 32,
-    momentum: float = FGLA_MOMENTUM,
+    n_iter: int = GL_ITERATIONS,
+    momentum: float = GL_MOMENTUM,
     init: str | torch.Tensor = "random",
     generator: torch.Generator | None = None,
     length: int | None = None,
@@ -219,7 +229,8 @@ def griffin_lim(
     The update is librosa's: ``angles = rebuilt - momentum / (1 + momentum) * previous``,
     normalised to unit modulus; ``momentum=0`` is the original Griffin-Lim. Each iteration is
     :func:`istft` then :func:`stft` (to float tolerance), computed by a lean frame-domain pair
-    (``irfft`` + ``fold``, ``unfold`` + ``rfft``, precomputed window and envelope).
+    (``irfft`` + overlap-add of shifted hop-sized blocks, strided framing + ``rfft``, precomputed
+    window and envelope; see :class:`_FrameOps`).
 
     Parameters
     ----------
@@ -283,7 +294,7 @@ def accelerated_griffin_lim(
     n_fft: int = N_FFT,
     hop_length: int = HOP_LENGTH,
     win_length: int = WIN_LENGTH,
-    n_iter: int = 32,
+    n_iter: int = GL_ITERATIONS,
     alpha: float = AGLA_ALPHA,
     beta: float = AGLA_BETA,
     gamma: float = AGLA_GAMMA,
@@ -353,218 +364,200 @@ def blend_phase(specs: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     return (w * specs).sum(0).angle()
 
 
-# -- the registry ------------------------------------------------------------------------------
+# -- the registry ----------------------------------------------------------------------------------
+class PhaseFunction(Protocol):
+    """A phase method: magnitudes [..., freq, frames] -> audio [..., length] (float32).
 
-
-class PhaseMethod(Protocol):
-    """What every phase method is: magnitudes [..., freq, frames] in, audio [..., length] out."""
+    ``options`` carries the method's settings (iterations, momentum, initial phase, seed, periodic),
+    ``settings`` the STFT geometry and rate; ``source_phase`` [..., freq, frames] (radians) is the
+    phase of the sources' originals when the caller has one (see :func:`needs_source_phase`).
+    With ``options.periodic`` the magnitudes are a loop's circular STFT (:func:`reconstruct` makes
+    them so) and the audio is that loop.
+    """
 
     def __call__(
         self,
         mag: torch.Tensor,
+        options: RenderOptions,
+        settings: AudioConfig,
         *,
-        n_fft: int,
-        hop_length: int,
-        win_length: int,
-        n_iter: int,
-        momentum: float,
-        init: torch.Tensor | None,
-        generator: torch.Generator | None,
-        length: int | None,
-        periodic: bool,
+        length: int,
+        source_phase: torch.Tensor | None = None,
     ) -> torch.Tensor: ...
+
+
+@dataclass(frozen=True)
+class PhaseMethod:
+    """A registry entry: the function, and whether it always needs the source's phase."""
+
+    reconstruct: PhaseFunction
+    summary: str  # one line for help texts
+    needs_source: bool = False
+
+
+def _initial_angles(options: RenderOptions, source_phase: torch.Tensor | None) -> str | torch.Tensor:
+    if options.init != "source":
+        return options.init
+    assert source_phase is not None, "reconstruct() checks that a source phase is given"
+    return source_phase
+
+
+def _generator(mag: torch.Tensor, options: RenderOptions) -> torch.Generator:
+    return torch.Generator(device=mag.device).manual_seed(options.seed)
+
+
+def _griffin_lim(
+    mag: torch.Tensor,
+    options: RenderOptions,
+    settings: AudioConfig,
+    *,
+    length: int,
+    init: str | torch.Tensor,
+    momentum: float,
+) -> torch.Tensor:
+    return griffin_lim(
+        mag,
+        n_fft=settings.n_fft,
+        hop_length=settings.hop_length,
+        win_length=settings.win_length,
+        n_iter=options.n_iter,
+        momentum=momentum,
+        init=init,
+        generator=_generator(mag, options),
+        length=length,
+        periodic=options.periodic,
+    )
 
 
 def gl(
     mag: torch.Tensor,
+    options: RenderOptions,
+    settings: AudioConfig,
     *,
-    n_fft: int,
-    hop_length: int,
-    win_length: int,
-    n_iter: int,
-    momentum: float,
-    init: torch.Tensor | None,
-    generator: torch.Generator | None,
-    length: int | None,
-    periodic: bool,
+    length: int,
+    source_phase: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Plain Griffin-Lim (Griffin and Lim 1984) from a random phase (``init``: these angles);
-    ``momentum`` is ignored."""
-    del momentum
-    return griffin_lim(
-        mag,
-        n_fft=n_fft,
-        hop_length=hop_length,
-        win_length=win_length,
-        n_iter=n_iter,
-        momentum=0.0,
-        init="random" if init is None else init,
-        generator=generator,
-        length=length,
-        periodic=periodic,
-    )
+    """Griffin-Lim as published (Griffin and Lim 1984; ``options.momentum`` is not used)."""
+    init = _initial_angles(options, source_phase)
+    return _griffin_lim(mag, options, settings, length=length, init=init, momentum=0.0)
 
 
 def fgla(
     mag: torch.Tensor,
+    options: RenderOptions,
+    settings: AudioConfig,
     *,
-    n_fft: int,
-    hop_length: int,
-    win_length: int,
-    n_iter: int,
-    momentum: float,
-    init: torch.Tensor | None,
-    generator: torch.Generator | None,
-    length: int | None,
-    periodic: bool,
+    length: int,
+    source_phase: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Fast Griffin-Lim (Perraudin, Balazs and Søndergaard 2013) with ``momentum``, from a random
-    phase (``init``: these angles). librosa.griffinlim's algorithm; the reference's."""
-    return griffin_lim(
-        mag,
-        n_fft=n_fft,
-        hop_length=hop_length,
-        win_length=win_length,
-        n_iter=n_iter,
-        momentum=momentum,
-        init="random" if init is None else init,
-        generator=generator,
-        length=length,
-        periodic=periodic,
-    )
+    """Fast Griffin-Lim (Perraudin, Balazs and Søndergaard 2013): Griffin-Lim with
+    ``options.momentum`` (librosa's update; the reference's method)."""
+    init = _initial_angles(options, source_phase)
+    return _griffin_lim(mag, options, settings, length=length, init=init, momentum=options.momentum)
 
 
 def pghi(
     mag: torch.Tensor,
+    options: RenderOptions,
+    settings: AudioConfig,
     *,
-    n_fft: int,
-    hop_length: int,
-    win_length: int,
-    n_iter: int,
-    momentum: float,
-    init: torch.Tensor | None,
-    generator: torch.Generator | None,
-    length: int | None,
-    periodic: bool,
+    length: int,
+    source_phase: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Phase-gradient heap integration (:mod:`soundmorph.audio.pghi`) as the start, then ``n_iter``
-    iterations of fast Griffin-Lim; ``init`` is ignored."""
-    del init
+    """Phase-gradient heap integration (:mod:`soundmorph.audio.pghi`) as the start, then
+    ``options.n_iter`` iterations of fast Griffin-Lim (``options.init`` is not used)."""
     start = pghi_phase(
-        mag.float(), n_fft=n_fft, hop_length=hop_length, win_length=win_length, generator=generator
+        mag.float(),
+        n_fft=settings.n_fft,
+        hop_length=settings.hop_length,
+        win_length=settings.win_length,
+        generator=_generator(mag, options),
     )
-    return griffin_lim(
-        mag,
-        n_fft=n_fft,
-        hop_length=hop_length,
-        win_length=win_length,
-        n_iter=n_iter,
-        momentum=momentum,
-        init=start,
-        length=length,
-        periodic=periodic,
-    )
+    return _griffin_lim(mag, options, settings, length=length, init=start, momentum=options.momentum)
 
 
 def source(
     mag: torch.Tensor,
+    options: RenderOptions,
+    settings: AudioConfig,
     *,
-    n_fft: int,
-    hop_length: int,
-    win_length: int,
-    n_iter: int,
-    momentum: float,
-    init: torch.Tensor | None,
-    generator: torch.Generator | None,
-    length: int | None,
-    periodic: bool,
+    length: int,
+    source_phase: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """The sources' own phase (``init``, e.g. :func:`blend_phase` of their STFTs) as the start,
-    then ``n_iter`` iterations of fast Griffin-Lim."""
-    if init is None:
-        raise PhaseOptionError("phase method 'source' needs the sources' phases; none were given")
-    return fgla(
-        mag,
-        n_fft=n_fft,
-        hop_length=hop_length,
-        win_length=win_length,
-        n_iter=n_iter,
-        momentum=momentum,
-        init=init,
-        generator=generator,
-        length=length,
-        periodic=periodic,
-    )
+    """The sources' own phase as the start (for a morph, :func:`blend_phase` of both sources' STFTs
+    at the morph's weights), then ``options.n_iter`` iterations of fast Griffin-Lim."""
+    assert source_phase is not None, "reconstruct() checks that a source phase is given"
+    return _griffin_lim(mag, options, settings, length=length, init=source_phase, momentum=options.momentum)
 
 
 def agla(
     mag: torch.Tensor,
+    options: RenderOptions,
+    settings: AudioConfig,
     *,
-    n_fft: int,
-    hop_length: int,
-    win_length: int,
-    n_iter: int,
-    momentum: float,
-    init: torch.Tensor | None,
-    generator: torch.Generator | None,
-    length: int | None,
-    periodic: bool,
+    length: int,
+    source_phase: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Accelerated Griffin-Lim (:func:`accelerated_griffin_lim`, its published alpha, beta, gamma)
-    from a random phase (``init``: these angles); ``momentum`` is ignored."""
-    del momentum
+    """Accelerated Griffin-Lim (:func:`accelerated_griffin_lim` with its published alpha, beta,
+    gamma; ``options.momentum`` is not used)."""
     return accelerated_griffin_lim(
         mag,
-        n_fft=n_fft,
-        hop_length=hop_length,
-        win_length=win_length,
-        n_iter=n_iter,
-        init="random" if init is None else init,
-        generator=generator,
+        n_fft=settings.n_fft,
+        hop_length=settings.hop_length,
+        win_length=settings.win_length,
+        n_iter=options.n_iter,
+        init=_initial_angles(options, source_phase),
+        generator=_generator(mag, options),
         length=length,
-        periodic=periodic,
+        periodic=options.periodic,
     )
 
 
-PHASE_METHODS: dict[str, PhaseMethod] = {"gl": gl, "fgla": fgla, "pghi": pghi, "source": source, "agla": agla}
+PHASE_METHODS: dict[str, PhaseMethod] = {
+    "gl": PhaseMethod(gl, "Griffin-Lim without momentum"),
+    "fgla": PhaseMethod(fgla, "fast Griffin-Lim: Griffin-Lim with momentum (the reference's)"),
+    "pghi": PhaseMethod(pghi, "phase-gradient heap integration, then fast Griffin-Lim"),
+    "source": PhaseMethod(
+        source, "the sources' own phases blended as the start, then fast Griffin-Lim", needs_source=True
+    ),
+    "agla": PhaseMethod(agla, "accelerated Griffin-Lim (Nenov, Peton and Perraudin 2023)"),
+}
+
+
+def needs_source_phase(options: RenderOptions) -> bool:
+    """Whether rendering with ``options`` needs the phase of a source's original."""
+    return options.init == "source" or PHASE_METHODS[options.method].needs_source
 
 
 def reconstruct(
     mag: torch.Tensor,
-    method: str = "fgla",
+    options: RenderOptions,
+    settings: AudioConfig,
     *,
-    n_fft: int = N_FFT,
-    hop_length: int = HOP_LENGTH,
-    win_length: int = WIN_LENGTH,
-    n_iter: int = 32,
-    momentum: float = FGLA_MOMENTUM,
-    init: torch.Tensor | None = None,
-    generator: torch.Generator | None = None,
-    length: int | None = None,
-    periodic: bool = False,
+    length: int,
+    source_phase: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Audio [..., length] from magnitudes [..., freq, frames] by the phase method called ``method``.
+    """Audio [..., length] of magnitudes [..., freq, frames] by the method ``options.method``.
 
-    ``mag`` is a centred STFT magnitude, as the models produce. ``periodic=True`` renders a loop of
-    ``length`` samples (default ``(frames - 1) * hop_length``, a whole loop when it is a whole number
-    of hops): the edge frames become :func:`circular_magnitude`'s estimate and frames wrap around.
+    ``mag`` is a centred STFT magnitude, as the models produce. With ``options.periodic`` the
+    audio is a loop of ``length`` samples: the edge frames become :func:`circular_magnitude`'s
+    estimate and the frames wrap around.
+
+    Raises
+    ------
+    SoundmorphError
+        If the method or the initial phase needs a source's phase and none is given (a sound
+        generated from the prior, or a glide, has no source), or the magnitude does not fit
+        ``settings``.
     """
-    if method not in PHASE_METHODS:
-        raise PhaseOptionError(f"unknown phase method {method!r}; choose one of: {', '.join(PHASE_METHODS)}")
-    if not 0.0 <= momentum < 1.0:
-        raise PhaseOptionError(f"momentum must be in [0, 1), got {momentum}")
-    _check(mag, n_fft, n_iter)
-    if periodic:
+    if source_phase is None and needs_source_phase(options):
+        raise SoundmorphError(
+            f"phase method {options.method!r} with init {options.init!r} needs a source sound's phase; "
+            "this render has no single source"
+        )
+    _check(mag, settings.n_fft, options.n_iter)
+    if options.periodic:
         mag = circular_magnitude(mag)
-    return PHASE_METHODS[method](
-        mag,
-        n_fft=n_fft,
-        hop_length=hop_length,
-        win_length=win_length,
-        n_iter=n_iter,
-        momentum=momentum,
-        init=init,
-        generator=generator,
-        length=length,
-        periodic=periodic,
+    return PHASE_METHODS[options.method].reconstruct(
+        mag, options, settings, length=length, source_phase=source_phase
     )

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from soundmorph import audio
-from soundmorph.audio.io import Skipped
+from soundmorph.audio.io import AudioInfo, Skipped
 from soundmorph.audio.spectral import magnitude
 from soundmorph.config import AudioConfig, clip_seconds_from_lengths
 from soundmorph.errors import AudioError, SoundmorphError
@@ -78,6 +78,39 @@ def scan(folder: str | Path, *, sample_rate: int) -> Library:
         library.files.append(path)
         library.clips.append(clip)
     return library
+
+
+@dataclass
+class Listing:
+    """What the headers of a folder's audio files say, in index order, without decoding them.
+
+    A file whose header cannot be read is in ``skipped``; one that reads but cannot be used (e.g.
+    silent) is only found by :func:`scan`, which decodes.
+    """
+
+    root: Path
+    infos: list[AudioInfo] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.infos)
+
+    @property
+    def names(self) -> list[str]:
+        """File names relative to the root, as POSIX paths (as :attr:`Library.names`)."""
+        return [info.path.relative_to(self.root).as_posix() for info in self.infos]
+
+
+def list_headers(folder: str | Path) -> Listing:
+    """The header of every audio file under ``folder`` (index order, as :func:`scan`)."""
+    root = Path(folder)
+    listing = Listing(root=root)
+    for path in audio.find_audio_files(root):
+        try:
+            listing.infos.append(audio.info(path))
+        except AudioError as error:
+            listing.skipped.append(Skipped.from_error(path, error))
+    return listing
 
 
 def require_clips(library: Library, *, minimum: int = 1) -> None:
