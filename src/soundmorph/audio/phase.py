@@ -8,6 +8,7 @@ Pure functions, batched over leading dimensions, on whatever device the magnitud
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Protocol
@@ -249,22 +250,22 @@ def _initial_angles(options: RenderOptions, source_phase: torch.Tensor | None) -
     return source_phase
 
 
-def _griffin_lim(
+def fgla(
     mag: torch.Tensor,
     options: RenderOptions,
     settings: AudioConfig,
     *,
     length: int,
-    source_phase: torch.Tensor | None,
-    momentum: float,
+    source_phase: torch.Tensor | None = None,
 ) -> torch.Tensor:
+    """Fast Griffin-Lim: :func:`griffin_lim` with ``options.momentum`` (librosa's update)."""
     return griffin_lim(
         mag,
         n_fft=settings.n_fft,
         hop_length=settings.hop_length,
         win_length=settings.win_length,
         n_iter=options.n_iter,
-        momentum=momentum,
+        momentum=options.momentum,
         init=_initial_angles(options, source_phase),
         generator=torch.Generator(device=mag.device).manual_seed(options.seed),
         length=length,
@@ -279,22 +280,9 @@ def gl(
     length: int,
     source_phase: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Griffin-Lim as published (no momentum; ``options.momentum`` is not used)."""
-    return _griffin_lim(mag, options, settings, length=length, source_phase=source_phase, momentum=0.0)
-
-
-def fgla(
-    mag: torch.Tensor,
-    options: RenderOptions,
-    settings: AudioConfig,
-    *,
-    length: int,
-    source_phase: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """Fast Griffin-Lim: Griffin-Lim with ``options.momentum`` (librosa's update)."""
-    return _griffin_lim(
-        mag, options, settings, length=length, source_phase=source_phase, momentum=options.momentum
-    )
+    """Griffin-Lim as published: :func:`fgla` without momentum (``options.momentum`` is not used)."""
+    plain = dataclasses.replace(options, momentum=0.0)
+    return fgla(mag, plain, settings, length=length, source_phase=source_phase)
 
 
 PHASE_METHODS: dict[str, PhaseMethod] = {
