@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 import torch
 
 from soundmorph import audio, session
@@ -38,14 +37,6 @@ def unseen(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def reconstruction(model: session.SoundModel, source: int, options: RenderOptions = FAST) -> Sound:
     """``source`` through the model and back: its latent decoded and rendered."""
     return model.render(model.encode(source)[None], ["reconstruction"], options=options)[0]
-
-
-def assert_valid_wav(path: Path, *, sample_rate: int, samples: int) -> None:
-    data, rate = sf.read(path, dtype="float32")
-    assert rate == sample_rate
-    assert data.shape == (samples,)
-    assert np.isfinite(data).all()
-    assert float(np.abs(data).max()) <= 1.0
 
 
 # --- loading ------------------------------------------------------------------------------------
