@@ -219,6 +219,8 @@ class RenderOptions:
     # source (the phase of the nearer source's original, re-read from its file)
     init: PhaseInit = "random"
     seed: int = 0  # of the random initial phase (and of a sampled latent)
+    # the clip is a loop: frames wrap around its end, so the seam is as clean as the inside
+    periodic: bool = False
 
     def __post_init__(self) -> None:
         from soundmorph.audio.phase import PHASE_METHODS  # the registry; config is imported first
@@ -241,6 +243,7 @@ class RenderOptions:
         momentum: float | None = None,
         init: PhaseInit | None = None,
         seed: int | None = None,
+        periodic: bool | None = None,
     ) -> RenderOptions:
         """A copy with the settings that are not None changed (and checked)."""
         given: dict[str, Any] = {
@@ -249,6 +252,7 @@ class RenderOptions:
             "momentum": momentum,
             "init": init,
             "seed": seed,
+            "periodic": periodic,
         }
         changes = {key: value for key, value in given.items() if value is not None}
         return dataclasses.replace(self, **changes) if changes else self
@@ -324,6 +328,9 @@ def default() -> Preset:
         name="default",
         model=ModelConfig(input_scale="power", power=0.6, encoder="linear", decoder="linear"),
         train=TrainConfig(epochs=0, learning_rate=1e-5, kl_weight=1e-3),
+        # PGHI, then 24 fast Griffin-Lim iterations: the best spectral convergence on held-out loops
+        # within 1.3x the time of 32 plain Griffin-Lim iterations (``python -m bench phase``)
+        phase=RenderOptions(method="pghi", n_iter=24),
     )
 
 

@@ -333,13 +333,22 @@ class SoundModel:
         return Sound(clip, self.sample_rate, mag, name, hop, None if z is None else z.copy())
 
     def _source_phase(
-        self, options: RenderOptions | None, sources: list[SourceSound], picks: list[int] | torch.Tensor
+        self,
+        options: RenderOptions | None,
+        sources: list[SourceSound],
+        weights: Sequence[float] | torch.Tensor,
     ) -> torch.Tensor | None:
-        """Phase [n, freq, frames] of ``sources[picks[k]]``' originals when ``options`` need it."""
-        if not phase.needs_source_phase(options or self.render_options):
+        """Phase [n, freq, frames] of ``sources``' originals when ``options`` need it. ``weights``
+        [n, sources] are each render's shares of the sources: the ``source`` method starts from
+        their blend (:func:`phase.blend_phase`), ``init="source"`` from the heaviest (nearer) one's."""
+        options = options or self.render_options
+        if not phase.needs_source_phase(options):
             return None
-        angles = torch.stack([self.original(source).stft.angle() for source in sources])
-        return angles[torch.as_tensor(picks, device=angles.device)]
+        specs = torch.stack([self.original(source).stft for source in sources])  # [sources, freq, frames]
+        shares = torch.as_tensor(weights, dtype=torch.float32).reshape(-1, len(sources))
+        if options.method == "source":
+            return torch.stack([phase.blend_phase(specs, share) for share in shares])
+        return specs.angle()[shares.argmax(-1).to(specs.device)]
 
     # -- morphing ---------------------------------------------------------------------------
     def morph(
@@ -355,15 +364,16 @@ class SoundModel:
 
         ``sample`` draws each latent from its posterior (seeded by ``options.seed``) instead of
         taking the mean. With ``options.init == "source"`` the phase starts from the nearer
-        source's original: fewer iterations for the same spectral convergence
-        (``python -m bench quality``, phase table).
+        source's original, with ``options.method == "source"`` from both originals' STFTs blended
+        at ``(1 - alpha, alpha)``: fewer iterations for the same spectral convergence
+        (``python -m bench phase``).
         """
         alpha = latent.check_alpha(alpha)
         seed = (options or self.render_options).seed
         sources = [self.resolve(a), self.resolve(b)]
         z_a, z_b = (self.encode(s, sample=sample, seed=seed) for s in sources)
         name = result_name("morph", [s.label for s in sources], f"a{alpha:.2f}")
-        angles = self._source_phase(options, sources, [0 if alpha <= 0.5 else 1])
+        angles = self._source_phase(options, sources, [1.0 - alpha, alpha])
         return self.render(latent.lerp(z_a, z_b, alpha)[None], [name], options=options, source_phase=angles)[
             0
         ]
@@ -380,7 +390,7 @@ class SoundModel:
         names = [
             result_name("sweep", labels, f"{k:02d}", f"a{float(alpha):.2f}") for k, alpha in enumerate(alphas)
         ]
-        angles = self._source_phase(options, sources, (alphas > 0.5).long())
+        angles = self._source_phase(options, sources, torch.stack([1 - alphas, alphas], dim=-1))
         return self.render(z, names, options=options, source_phase=angles)
 
     def sweep_quality(self, a: Source, b: Source, sounds: list[Sound]) -> quality.SweepQuality:
@@ -397,14 +407,14 @@ class SoundModel:
 
     def blend(self, items: Sequence[tuple[Source, float]], *, options: RenderOptions | None = None) -> Sound:
         """The weighted mean of several sounds' latents (weights are normalised to sum to 1); a
-        source phase comes from the heaviest sound."""
+        source phase blends the sounds' at the same weights (``init="source"``: the heaviest's)."""
         if len(items) < 1:
             raise SoundmorphError("a blend needs at least one sound")
         weights = latent.blend_weights([w for _, w in items])
         sources = [self.resolve(source) for source, _ in items]
         z = latent.blend(torch.stack([s.latent for s in sources]), weights)
         parts = [f"{s.label}-{float(w):.2f}" for s, w in zip(sources, weights, strict=True) if float(w) > 0]
-        angles = self._source_phase(options, sources, [int(weights.argmax())])
+        angles = self._source_phase(options, sources, weights)
         return self.render(z[None], [result_name("blend", parts)], options=options, source_phase=angles)[0]
 
     def glide(

@@ -26,7 +26,6 @@ from soundmorph.audio import synth
 from soundmorph.config import SAMPLE_RATE
 from soundmorph.errors import SoundmorphError
 from soundmorph.web import server as web
-from soundmorph.web import session as web_session
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -159,7 +158,7 @@ def test_morph_renders_through_the_cli_api_and_caches(fresh: TestClient, model) 
     [
         ({"a": 0, "b": 1, "alpha": 1.5}, 400, "alpha must be in [0, 1]"),
         ({"a": 0, "b": 1, "alpha": -0.1}, 400, "alpha must be in [0, 1]"),
-        ({"a": 0, "b": 1, "alpha": "nan"}, 400, "alpha must be in [0, 1]"),
+        ({"a": 0, "b": 1, "alpha": "nan"}, 400, "alpha must be finite"),
         ({"a": 0, "b": 1, "alpha": "abc"}, 422, "alpha"),
         ({"a": 0}, 422, "b: Field required"),
         ({"a": 0, "b": 99}, 404, "no sound 99"),
@@ -287,14 +286,6 @@ def test_upload_joins_the_session_and_morphs(fresh: TestClient, model, tmp_path:
     assert fresh.get("/api/sweep", params={"a": "u1", "b": 0, "steps": 2}).status_code == 200
 
 
-def test_uploads_are_bounded(fresh: TestClient) -> None:
-    data = wav_file(0.6)
-    ids = [upload(fresh, f"take{k}.wav", data).json()["id"] for k in range(web_session.MAX_UPLOADS + 1)]
-    assert ids[-1] == f"u{web_session.MAX_UPLOADS + 1}"
-    assert_error(fresh.get("/api/morph", params={"a": ids[0], "b": 0}), 404, f"no upload {ids[0]}")
-    assert fresh.get("/api/morph", params={"a": ids[1], "b": 0}).status_code == 200
-
-
 def silent_wav() -> bytes:
     return audio.to_wav_bytes(np.zeros(22_050, np.float32), sample_rate=SAMPLE_RATE)
 
@@ -389,16 +380,6 @@ def test_concurrent_renders_all_succeed(fresh: TestClient) -> None:
     for thread in threads:
         thread.join()
     assert results == [200] * 12
-
-
-def test_render_cache_is_bounded(model, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(web_session, "MAX_RENDERS", 3)
-    client = TestClient(web.create_app(model))
-    keys = [
-        client.get("/api/morph", params={"a": 0, "b": 1, "alpha": a}).json()["key"] for a in (0, 0.5, 0.7, 1)
-    ]
-    assert client.get(f"/api/render/{keys[0]}.wav").status_code == 404  # dropped: the oldest
-    assert client.get(f"/api/render/{keys[-1]}.wav").status_code == 200
 
 
 def test_create_app_refuses_a_missing_model(tmp_path: Path) -> None:
