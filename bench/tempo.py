@@ -245,6 +245,10 @@ def morph_alignment(pairs: int, *, quick: bool) -> dict[str, Any] | None:
             for key, model in loaded.items():
                 sound = model.morph(a, b, 0.5)
                 _score(rows[key], seams[key], lengths[key], sound.audio, clips)
+            grid_model = loaded["beat grid"]
+            looped = grid_model.morph(a, b, 0.5, options=grid_model.render_options.override(periodic=True))
+            key = "beat grid, periodic phase"
+            _score(rows[key], seams[key], lengths[key], looped.audio, clips)
             mean_bpm = (slow["bpm"] + fast["bpm"]) / 2
             n = tempo.grid_samples(mean_bpm, 2)
             mix = sum(
@@ -390,7 +394,8 @@ def _morph_md(morph: dict[str, Any]) -> str:
         f"{len(morph['pairs'])} pairs of shared loops furthest apart in tempo (the slowest with the fastest, "
         f"first pair {morph['pairs'][0][0]} / {morph['pairs'][0][1]}), morphed at alpha 0.5 by the `default` "
         f"preset trained on the 160 loops (hidden names) with crop/pad (grid off) and on the beat grid "
-        f"({g['bars']} bars at {g['bpm']} BPM, {g['stretch']}). Onset alignment: correlation at lag 0 of the "
+        f"({g['bars']} bars at {g['bpm']} BPM, {g['stretch']}; rendered with the seam cross-fade, and with "
+        "the phase method's periodic mode). Onset alignment: correlation at lag 0 of the "
         "morph's onset envelope with each source's, stretched to the morph's length (a, b), and whether the "
         "best lag (within ±100 ms) is within ±23 ms for both. Seam: `jump_rank` (share of the clip's "
         "samples with a smaller second difference than across the seam; ~0.5 typical, ~1 a click) and "

@@ -20,7 +20,17 @@ import torch
 from soundmorph import audio, grid, latent, plot, quality
 from soundmorph.audio import phase, spectral
 from soundmorph.audio.tempo import Tempo
-from soundmorph.config import Preset, RenderOptions
+from soundmorph.config import (
+    MAX_CLIP_SECONDS,
+    MAX_COUNT,
+    MAX_RENDER_SECONDS,
+    MAX_REPEATS,
+    READ_MARGIN_SECONDS,
+    Preset,
+    RenderOptions,
+    check_int,
+    check_seed,
+)
 from soundmorph.data import SPECTROGRAM_BATCH
 from soundmorph.errors import SoundmorphError, UnknownSourceError
 from soundmorph.models import SpectrogramVAE
@@ -32,13 +42,47 @@ GLIDE_GRID = 8  # decoded ratios per repeat of a glide; the frames between are i
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
-    """``device`` if given, else CUDA when present, else the CPU."""
+    """``device`` if given and present on this machine, else CUDA when present, else the CPU.
+
+    Raises
+    ------
+    SoundmorphError
+        One line for an unknown device, or a CUDA / MPS device this machine does not have.
+    """
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        return torch.device(device)
-    except RuntimeError:
-        raise SoundmorphError(f"unknown device {device!r}") from None
+        chosen = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise SoundmorphError(f"unknown device {device!r}; use cpu, cuda, cuda:N or mps") from None
+    if chosen.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise SoundmorphError(
+                f"device {device!r}: CUDA is not available on this machine (use --device cpu)"
+            )
+        if chosen.index is not None and chosen.index >= count:
+            raise SoundmorphError(
+                f"device {device!r}: this machine has {count} CUDA device(s), 0..{count - 1}"
+            )
+    elif chosen.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise SoundmorphError(
+                f"device {device!r}: MPS is not available on this machine (use --device cpu)"
+            )
+    elif chosen.type != "cpu":
+        raise SoundmorphError(f"unknown device {device!r}; use cpu, cuda, cuda:N or mps")
+    return chosen
+
+
+def check_render_size(count: int, clip_seconds: float, what: str) -> None:
+    """Refuse a render of ``count`` clips whose audio would exceed :data:`MAX_RENDER_SECONDS`."""
+    if count * clip_seconds > MAX_RENDER_SECONDS:
+        most = max(1, int(MAX_RENDER_SECONDS // clip_seconds))
+        raise SoundmorphError(
+            f"{what} {count} x {clip_seconds:.3g} s clips is over {MAX_RENDER_SECONDS:g} s of audio; "
+            f"at most {most} for this model"
+        )
 
 
 def result_name(kind: str, labels: Sequence[str], *tags: str) -> str:
@@ -86,7 +130,7 @@ class SourceSound:
         """Mono float32 audio [samples] at the model's rate, as read (not fitted)."""
         if self._clip is None:
             assert self.path is not None, "a source without a file carries its audio"
-            self._clip = audio.read(self.path, sample_rate=self._model.sample_rate)
+            self._clip = self._model.read_source(self.path)
         return self._clip
 
     @property
@@ -160,7 +204,14 @@ class SoundModel:
         """Library index of ``source`` (an index, or a library file name), None for other sources."""
         if isinstance(source, SourceSound):
             return source.index
-        if isinstance(source, int) or (isinstance(source, str) and source.isdigit()):
+        if isinstance(source, bool):  # True == 1 in Python, but not a sound
+            raise SoundmorphError(f"{source!r}: a bool is not a library index")
+        if isinstance(source, str) and source.isdecimal() and (not source.isascii() or len(source) > 18):
+            # "²" or "٣" is no index a user typed on purpose, and int() of 5,000 digits raises
+            raise UnknownSourceError(
+                f"no sound {source[:20]!r}: the library has indices 0..{len(self.names) - 1}"
+            )
+        if isinstance(source, int | np.integer) or (isinstance(source, str) and source.isdecimal()):
             index = int(source)
             if not 0 <= index < len(self.names):
                 raise UnknownSourceError(
@@ -186,10 +237,21 @@ class SoundModel:
                 self, Path(name).stem, self.latents[index], index=index, path=path, tempo=stored
             )
         path = Path(str(source))
+        if path.is_symlink() and not path.exists():
+            raise SoundmorphError(f"{source}: a broken link (its target is missing)")
         if not path.exists():
             raise SoundmorphError(f"{source}: not a library index, a library file name or an audio file")
-        clip = audio.read(path, sample_rate=self.sample_rate)
+        clip = self.read_source(path)
         return self.from_audio(path.name, clip, path=path)
+
+    def read_source(self, path: Path) -> np.ndarray:
+        """The start of an audio file a render uses: the clip length (and a margin), mono at the
+        model's rate; a longer file is not decoded further. A model with a grid reads up to the
+        longest clip a model may have: a loop's length tells its tempo."""
+        seconds = self.clip_samples / self.sample_rate + READ_MARGIN_SECONDS
+        if self.preset.tempo.mode != "off":
+            seconds = MAX_CLIP_SECONDS + READ_MARGIN_SECONDS
+        return audio.read(path, sample_rate=self.sample_rate, max_seconds=seconds)
 
     def from_audio(self, name: str, clip: np.ndarray, *, path: Path | None = None) -> SourceSound:
         """The record of audio in memory, e.g. an upload: ``clip`` [samples] mono at the model's rate
@@ -320,13 +382,22 @@ class SoundModel:
         return Sound(clip, self.sample_rate, mag, name, hop, None if z is None else z.copy())
 
     def _source_phase(
-        self, options: RenderOptions | None, sources: list[SourceSound], picks: list[int] | torch.Tensor
+        self,
+        options: RenderOptions | None,
+        sources: list[SourceSound],
+        weights: Sequence[float] | torch.Tensor,
     ) -> torch.Tensor | None:
-        """Phase [n, freq, frames] of ``sources[picks[k]]``' originals when ``options`` need it."""
-        if not phase.needs_source_phase(options or self.render_options):
+        """Phase [n, freq, frames] of ``sources``' originals when ``options`` need it. ``weights``
+        [n, sources] are each render's shares of the sources: the ``source`` method starts from
+        their blend (:func:`phase.blend_phase`), ``init="source"`` from the heaviest (nearer) one's."""
+        options = options or self.render_options
+        if not phase.needs_source_phase(options):
             return None
-        angles = torch.stack([self.original(source).stft.angle() for source in sources])
-        return angles[torch.as_tensor(picks, device=angles.device)]
+        specs = torch.stack([self.original(source).stft for source in sources])  # [sources, freq, frames]
+        shares = torch.as_tensor(weights, dtype=torch.float32).reshape(-1, len(sources))
+        if options.method == "source":
+            return torch.stack([phase.blend_phase(specs, share) for share in shares])
+        return specs.angle()[shares.argmax(-1).to(specs.device)]
 
     # -- morphing ---------------------------------------------------------------------------
     def morph(
@@ -346,15 +417,16 @@ class SoundModel:
 
         ``sample`` draws each latent from its posterior (seeded by ``options.seed``) instead of
         taking the mean. With ``options.init == "source"`` the phase starts from the nearer
-        source's original: fewer iterations for the same spectral convergence
-        (``python -m bench quality``, phase table).
+        source's original, with ``options.method == "source"`` from both originals' STFTs blended
+        at ``(1 - alpha, alpha)``: fewer iterations for the same spectral convergence
+        (``python -m bench phase``).
         """
         alpha = latent.check_alpha(alpha)
         seed = (options or self.render_options).seed
         sources = [self.resolve(a), self.resolve(b)]
         z_a, z_b = (self.encode(s, sample=sample, seed=seed) for s in sources)
         name = result_name("morph", [s.label for s in sources], f"a{alpha:.2f}")
-        angles = self._source_phase(options, sources, [0 if alpha <= 0.5 else 1])
+        angles = self._source_phase(options, sources, [1.0 - alpha, alpha])
         tempo = self._mix_bpm(sources, [1 - alpha, alpha], bpm)
         z = latent.lerp(z_a, z_b, alpha)[None]
         return self.render(z, [name], options=options, source_phase=angles, bpms=[tempo])[0]
@@ -381,13 +453,14 @@ class SoundModel:
         """``steps`` sounds from ``a`` to ``b`` at evenly spaced ratios, rendered as one batch (a
         loop model: each step at its own interpolated tempo, or all at ``bpm``)."""
         alphas = latent.sweep_alphas(steps)
+        check_render_size(len(alphas), self.clip_samples / self.sample_rate, "a sweep of")
         sources = [self.resolve(a), self.resolve(b)]
         z = latent.lerp(sources[0].latent, sources[1].latent, alphas)
         labels = [s.label for s in sources]
         names = [
             result_name("sweep", labels, f"{k:02d}", f"a{float(alpha):.2f}") for k, alpha in enumerate(alphas)
         ]
-        angles = self._source_phase(options, sources, (alphas > 0.5).long())
+        angles = self._source_phase(options, sources, torch.stack([1 - alphas, alphas], dim=-1))
         tempi = [self._mix_bpm(sources, [1 - float(alpha), float(alpha)], bpm) for alpha in alphas]
         return self.render(z, names, options=options, source_phase=angles, bpms=tempi)
 
@@ -411,15 +484,15 @@ class SoundModel:
         bpm: float | None = None,
     ) -> Sound:
         """The weighted mean of several sounds' latents (weights are normalised to sum to 1); a
-        source phase comes from the heaviest sound; a loop model plays it at the sources' tempi
-        averaged with the weights (or ``bpm``)."""
+        source phase blends the sounds' at the same weights (``init="source"``: the heaviest's); a loop
+        model plays it at the sources' tempi averaged with the weights (or ``bpm``)."""
         if len(items) < 1:
             raise SoundmorphError("a blend needs at least one sound")
         weights = latent.blend_weights([w for _, w in items])
         sources = [self.resolve(source) for source, _ in items]
         z = latent.blend(torch.stack([s.latent for s in sources]), weights)
         parts = [f"{s.label}-{float(w):.2f}" for s, w in zip(sources, weights, strict=True) if float(w) > 0]
-        angles = self._source_phase(options, sources, [int(weights.argmax())])
+        angles = self._source_phase(options, sources, weights)
         tempo = self._mix_bpm(sources, [float(w) for w in weights], bpm)
         name = result_name("blend", parts)
         return self.render(z[None], [name], options=options, source_phase=angles, bpms=[tempo])[0]
@@ -441,8 +514,8 @@ class SoundModel:
         A loop model keeps one tempo: ``bpm``, else the mean of the two sources' tempi; the file is
         ``repeats`` times its bars at that tempo, to the sample.
         """
-        if repeats < 1:
-            raise SoundmorphError(f"repeats must be >= 1, got {repeats}")
+        repeats = check_int("repeats", repeats, low=1, high=MAX_REPEATS)
+        check_render_size(repeats, self.clip_samples / self.sample_rate, "a glide of")
         frames = self.info.n_frames
         alphas = latent.glide_alphas(repeats * frames, curve=curve)  # [repeats * frames]
         ratios = torch.linspace(0.0, 1.0, GLIDE_GRID * repeats + 1)
@@ -470,7 +543,9 @@ class SoundModel:
     ) -> list[Sound]:
         """``count`` new sounds decoded from latents drawn from the prior N(0, I) (seeded by ``seed``);
         a loop model plays them at ``bpm`` (default: its grid tempo)."""
-        z = latent.sample_prior(count, self.info.preset.model.latent_dim, seed=seed)
+        count = check_int("count", count, low=1, high=MAX_COUNT)
+        check_render_size(count, self.clip_samples / self.sample_rate, "generating")
+        z = latent.sample_prior(count, self.info.preset.model.latent_dim, seed=check_seed(seed))
         names = [result_name("generated", [], f"s{seed}", f"{k:02d}") for k in range(count)]
         tempo = self._mix_bpm([], [], bpm)
         return self.render(z, names, options=options, bpms=[tempo] * count)

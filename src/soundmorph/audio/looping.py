@@ -8,8 +8,9 @@ Griffin-Lim runs over one period plus a margin of context on each side, so both 
 are reconstructed with their neighbours present. The period is then cut out and its first few
 milliseconds are cross-faded with what followed its last sample: the loop's end flows into its start.
 
-HOOK(phase): a periodic (circular) Griffin-Lim in :mod:`soundmorph.audio.phase` makes the margin and
-the cross-fade unnecessary; :data:`PERIODIC_PHASE` is where it plugs in.
+The phase methods' own loop mode (``RenderOptions.periodic``, frames wrapping round the clip's end)
+is the alternative :func:`soundmorph.grid.render_bars` takes when asked for; both are measured by
+``python -m bench tempo``.
 """
 
 from __future__ import annotations
@@ -26,9 +27,6 @@ from soundmorph.errors import SoundmorphError
 
 CROSSFADE = 256  # samples (12 ms) over which the end of the period flows into its start
 SEAM_WINDOW = 128  # samples (5.8 ms) of the windows the seam figure compares
-# A periodic phase method, ``(mag [..., freq, frames], n_samples) -> audio [..., n_samples]``, whose
-# frames are at ``t * n_samples / frames``; None until audio/phase.py offers one (see HOOK above).
-PERIODIC_PHASE: Callable[[torch.Tensor, int], torch.Tensor] | None = None
 
 
 def periodic_frames(
@@ -101,9 +99,6 @@ def render_loop(
                 length=length,
             )
 
-    if PERIODIC_PHASE is not None:
-        out = PERIODIC_PHASE(stretch_frames_torch(mag, 1 + n_samples // hop_length), n_samples)
-        return out.cpu().numpy().astype(np.float32)
     margin = 2 * n_fft  # context each side: the window reaches n_fft / 2, GL's errors a little further
     frames = periodic_frames(
         mag, n_samples, period_samples=period_samples, hop_length=hop_length, margin=margin
