@@ -100,3 +100,17 @@ def test_training_on_loops_uses_the_grid(tempo_library: data.Library, tmp_path: 
     assert (fixed.tempo.bpm, fixed.tempo.bars, fixed.audio.clip_samples) == (120.0, 1, 44_100)
     first = checkpoint.load_library(tmp_path / "n").entries[0].tempo
     assert first is not None and first.bpm == 55.0
+
+
+def test_resume_keeps_the_grid_and_the_corrections(tempo_library: data.Library, tmp_path: Path) -> None:
+    edits = tmp_path / "tempo.json"
+    edits.write_text(json.dumps({"s3.wav": {"kind": "loop", "bars": 1}}))
+    out = tmp_path / "r"
+    workflow.train(tempo_library.root, out, preset="default", epochs=1, tempo_file=edits, progress=False)
+    first = checkpoint.read_info(out).preset
+    workflow.train(tempo_library.root, out, epochs=2, resume=True, progress=False)
+    assert checkpoint.read_info(out).preset.tempo == first.tempo
+    kept = checkpoint.load_library(out).entries[3].tempo
+    assert kept is not None and kept.kind == "loop" and kept.bars == 1
+    with pytest.raises(SoundmorphError, match="bpm"):
+        workflow.train(tempo_library.root, out, epochs=3, resume=True, bpm=100, progress=False)

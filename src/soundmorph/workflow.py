@@ -150,7 +150,7 @@ def train(
     else:
         chosen = resolve_preset("default" if preset is None else preset, overrides, clip_seconds=clip_seconds)
         files.prepare_folder(out, MODEL_FOLDER_FILES, force=force, replaceable=is_model_folder(out))
-    library = data.scan(folder, sample_rate=chosen.audio.sample_rate, clip_seconds=chosen.audio.clip_seconds)
+    library = data.scan(folder, sample_rate=chosen.audio.sample_rate, clip_seconds=_read_seconds(chosen))
     data.require_clips(library, minimum=2 if chosen.train.holdout > 0 else 1)
     edits: dict[str, dict[str, Any]] | None = None
     if resume:  # the tempi the model was trained with, corrections included
@@ -192,6 +192,12 @@ def train(
     return TrainResult(out, history, library, mask, time.perf_counter() - tic, loaded)
 
 
+def _read_seconds(preset: Preset) -> float | None:
+    """How much of each file to decode: the clip length, or all of it (up to the longest clip a
+    model may have) for a grid, whose analysis needs a loop's whole length."""
+    return preset.audio.clip_seconds if preset.tempo.mode == "off" else None
+
+
 def _nones(library: data.Library) -> list[None]:
     return [None] * len(library)
 
@@ -224,7 +230,7 @@ def evaluate(
     root = Path(folder) if folder is not None else model.root
     if root is None:
         raise SoundmorphError(f"{model.folder}: no library recorded; name a folder to evaluate on")
-    library = data.scan(root, sample_rate=model.sample_rate, clip_seconds=model.preset.audio.clip_seconds)
+    library = data.scan(root, sample_rate=model.sample_rate, clip_seconds=_read_seconds(model.preset))
     data.require_clips(library)
     same = model.root is not None and root.resolve() == model.root.resolve()
     split_of = dict(zip(model.names, model.splits, strict=True)) if same else {}
