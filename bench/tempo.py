@@ -222,6 +222,7 @@ def morph_alignment(pairs: int, *, quick: bool) -> dict[str, Any] | None:
     rows: dict[str, list[dict[str, float]]] = {
         "crop/pad (today)": [],
         "beat grid": [],
+        "beat grid, periodic phase": [],
         "beat-aligned mix": [],
     }
     seams: dict[str, list[dict[str, float]]] = {key: [] for key in rows}
