@@ -26,6 +26,7 @@ Covariance = Literal["full", "diagonal"]
 PhaseInit = Literal["random", "zeros", "advance"]
 DecoderKind = Literal["conv", "linear", "hybrid"]
 EncoderKind = Literal["conv", "linear"]
+LatentKind = Literal["global", "sequence"]
 
 
 def n_frames(n_samples: int, hop_length: int = HOP_LENGTH) -> int:
@@ -95,6 +96,16 @@ class ModelConfig:
     # conv: the reference's encoder; linear: one affine map of the whole spectrogram to the posterior,
     # started at the training set's PCA projection (see SpectrogramVAE.init_from_data)
     encoder: EncoderKind = "conv"
+    # global: one latent vector per clip (the reference); sequence: a latent_dim vector per step of
+    # step_frames frames plus global_dim numbers per clip (soundmorph.models.sequence); the
+    # sequence family ignores encoder, decoder, covariance, last_stride and dropout
+    latent: LatentKind = "global"
+    step_frames: int = 1  # frames per latent step (sequence)
+    global_dim: int = 8  # numbers per clip besides the steps (sequence)
+    temporal_layers: int = 2  # residual temporal convolutions in encoder and decoder (sequence)
+    kernel: int = 3  # steps each temporal convolution sees (odd)
+    augment_shift: bool = False  # training: circular shifts by whole steps (sequence)
+    augment_mix: float = 0.0  # training: probability of mixing a clip with another (sequence)
 
     def __post_init__(self) -> None:
         _check(self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
@@ -107,6 +118,12 @@ class ModelConfig:
         _check(0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}")
         _check(self.decoder in ("conv", "linear", "hybrid"), f"unknown decoder {self.decoder!r}")
         _check(self.encoder in ("conv", "linear"), f"unknown encoder {self.encoder!r}")
+        _check(self.latent in ("global", "sequence"), f"unknown latent {self.latent!r}")
+        _check(self.step_frames >= 1, f"step_frames must be >= 1, got {self.step_frames}")
+        _check(self.global_dim >= 0, f"global_dim must be >= 0, got {self.global_dim}")
+        _check(self.temporal_layers >= 0, f"temporal_layers must be >= 0, got {self.temporal_layers}")
+        _check(self.kernel >= 1 and self.kernel % 2 == 1, f"kernel must be odd and >= 1, got {self.kernel}")
+        _check(0.0 <= self.augment_mix <= 1.0, f"augment_mix must be in [0, 1], got {self.augment_mix}")
 
 
 @dataclass(frozen=True)
@@ -221,7 +238,29 @@ def default() -> Preset:
     )
 
 
-PRESETS = {"paper": paper, "default": default}
+def sequence() -> Preset:
+    """A latent that keeps time (:mod:`soundmorph.models.sequence`): 8 numbers per STFT frame plus 8
+    per clip, on ``|D| ** 0.6``, started at the per-frame PCA and refined by a small non-linear
+    residual (128 channels, two temporal convolutions), trained with shifts by whole frames and
+    mixes of two clips. Chosen against the per-frame PCA-8 by ``python -m bench model``."""
+    return Preset(
+        name="sequence",
+        model=ModelConfig(
+            latent="sequence",
+            latent_dim=8,
+            global_dim=8,
+            channels=128,
+            input_scale="power",
+            power=0.6,
+            covariance="diagonal",
+            augment_shift=True,
+            augment_mix=0.5,
+        ),
+        train=TrainConfig(epochs=40, learning_rate=1e-3, kl_weight=1e-5),
+    )
+
+
+PRESETS = {"paper": paper, "default": default, "sequence": sequence}
 
 
 def get_preset(name: str) -> Preset:

@@ -5,10 +5,18 @@ Pure tensor functions on latents [..., latent]; decoding and audio live in :mod:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Literal
+
 import numpy as np
 import torch
 
+from soundmorph import quality
 from soundmorph.errors import SoundmorphError
+
+Spacing = Literal["linear", "even"]
+SPACINGS = ("linear", "even")
+BISECTION_STEPS = 12  # halvings of [0, 1] per ratio: 1/4096 resolution
 
 
 def check_alpha(alpha: float) -> float:
@@ -31,6 +39,51 @@ def sweep_alphas(steps: int) -> torch.Tensor:
     if steps < 2:
         raise SoundmorphError(f"a sweep needs at least 2 steps, got {steps}")
     return torch.linspace(0.0, 1.0, steps)
+
+
+def even_alphas(
+    magnitudes_at: Callable[[torch.Tensor], torch.Tensor],
+    source_a: torch.Tensor,
+    source_b: torch.Tensor,
+    steps: int,
+    *,
+    sample_rate: int,
+    iterations: int = BISECTION_STEPS,
+) -> torch.Tensor:
+    """Ratios [steps] from 0 to 1 at which a sweep's sounds are evenly spaced to the ear.
+
+    SoundMorpher's rule: step ``k`` sits where its perceptual position ``p = d_A / (d_A + d_B)``
+    (log-mel distances to the two sources) equals ``k / (steps - 1)``. Each ratio is found by
+    bisection on [0, 1], all steps at once, so each iteration decodes one batch.
+
+    Parameters
+    ----------
+    magnitudes_at : callable
+        Ratios [m] -> the sweep's magnitudes there [m, freq, frames] (what will be rendered,
+        detail transfer included).
+    source_a, source_b : torch.Tensor [shape=(freq, frames), non-negative]
+        The sources' magnitudes.
+    sample_rate : int
+        Hz, for the mel scale.
+    """
+    base = sweep_alphas(steps)
+    if steps == 2:
+        return base
+    n_fft = 2 * (source_a.shape[-2] - 1)
+    bank = quality.mel_filterbank(sample_rate=sample_rate, n_fft=n_fft).to(source_a.device)
+    ends = quality.features(torch.stack([source_a, source_b]), bank, "log_mel")
+    targets = base[1:-1]
+    low, high = torch.zeros_like(targets), torch.ones_like(targets)
+    for _ in range(iterations):
+        middle = (low + high) / 2
+        feats = quality.features(magnitudes_at(middle), bank, "log_mel")
+        d_a = quality.feature_distance(feats, ends[0:1], "log_mel").cpu()
+        d_b = quality.feature_distance(feats, ends[1:2], "log_mel").cpu()
+        behind = d_a / (d_a + d_b).clamp_min(1e-12) < targets
+        low = torch.where(behind, middle, low)
+        high = torch.where(behind, high, middle)
+    inner = torch.cummax((low + high) / 2, dim=0).values  # a sweep never steps back
+    return torch.cat([base[:1], inner, base[-1:]])
 
 
 def blend_weights(weights: list[float]) -> torch.Tensor:
@@ -72,6 +125,24 @@ def sample_prior(count: int, latent_dim: int, *, seed: int) -> torch.Tensor:
     if count < 1:
         raise SoundmorphError(f"count must be >= 1, got {count}")
     return torch.randn(count, latent_dim, generator=torch.Generator().manual_seed(seed))
+
+
+def sample_around(latents: torch.Tensor, count: int, *, seed: int, spread: float = 0.25) -> torch.Tensor:
+    """``count`` new latents near a library's [n, latent]: a random point between two random
+    library latents plus Gaussian noise of ``spread`` times the library's per-dimension standard
+    deviation. For latents that keep time a draw from N(0, I) decodes to per-step noise; a point
+    near the library decodes to a loop. Reproducible: [count, latent]."""
+    if count < 1:
+        raise SoundmorphError(f"count must be >= 1, got {count}")
+    if len(latents) == 0:
+        raise SoundmorphError("cannot sample around an empty library")
+    generator = torch.Generator().manual_seed(seed)
+    first = torch.randint(len(latents), (count,), generator=generator)
+    second = torch.randint(len(latents), (count,), generator=generator)
+    alpha = torch.rand(count, 1, generator=generator)
+    centre = (1 - alpha) * latents[first] + alpha * latents[second]
+    std = latents.std(0) if len(latents) > 1 else torch.ones(latents.shape[1])
+    return centre + spread * std * torch.randn(centre.shape, generator=generator)
 
 
 def latent_pca(latents: torch.Tensor) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:

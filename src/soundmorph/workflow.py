@@ -22,7 +22,7 @@ from soundmorph.config import Preset, get_preset
 from soundmorph.errors import SoundmorphError
 from soundmorph.training import EpochStats, checkpoint, fit
 
-BASELINES = ("mean spectrogram", "PCA-16")  # rows every evaluation compares the model with
+BASELINES = tuple(metrics.BASELINES)  # rows every evaluation compares the model with
 
 
 def list_sounds(folder: str | Path, *, sample_rate: int = 22_050) -> data.Library:
@@ -181,9 +181,7 @@ def evaluate(
     estimates = {"model": recon}
     if baselines and train_mask.any():
         train = mags[train_mask.to(mags.device)]
-        mean_name, pca_name = BASELINES
-        estimates[mean_name] = metrics.mean_spectrogram_baseline(train, mags)
-        estimates[pca_name] = metrics.pca_baseline(train, mags, components=min(16, len(train)))
+        estimates |= {name: predict(train, mags) for name, predict in metrics.BASELINES.items()}
     for split in sorted(set(splits)):
         rows = torch.tensor([s == split for s in splits]).to(mags.device)
         report["summary"][split] = {
