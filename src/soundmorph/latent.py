@@ -5,6 +5,7 @@ Pure tensor functions on latents [..., latent]; decoding and audio live in :mod:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Literal
 
@@ -17,6 +18,8 @@ from soundmorph.errors import SoundmorphError
 Spacing = Literal["linear", "even"]
 SPACINGS = ("linear", "even")
 BISECTION_STEPS = 12  # halvings of [0, 1] per ratio: 1/4096 resolution
+EVEN_PASSES = 6  # arc-length equalisation rounds after the bisection
+EVEN_TOLERANCE = 0.01  # stop once the step distances' coefficient of variation is below this
 
 
 def check_alpha(alpha: float) -> float:
@@ -49,12 +52,17 @@ def even_alphas(
     *,
     sample_rate: int,
     iterations: int = BISECTION_STEPS,
+    passes: int = EVEN_PASSES,
 ) -> torch.Tensor:
-    """Ratios [steps] from 0 to 1 at which a sweep's sounds are evenly spaced to the ear.
+    """Ratios [steps] from 0 to 1 at which a sweep's steps are perceptually even.
 
-    SoundMorpher's rule: step ``k`` sits where its perceptual position ``p = d_A / (d_A + d_B)``
-    (log-mel distances to the two sources) equals ``k / (steps - 1)``. Each ratio is found by
-    bisection on [0, 1], all steps at once, so each iteration decodes one batch.
+    First SoundMorpher's rule: step ``k`` sits where its position ``p = d_A / (d_A + d_B)``
+    (log-mel distances to the two sources) equals ``k / (steps - 1)``, found by bisection on
+    [0, 1] for all steps at once (one decoded batch per halving). A path that bulges away from
+    both sources (a mix is far from either) still has uneven steps there, so ``passes`` rounds of
+    arc-length equalisation follow: measure the step distances ``d(x_k, x_{k+1})``, place the
+    ratios at evenly spaced cumulative distance (piecewise linear), repeat; the round with the
+    most even steps is kept.
 
     Parameters
     ----------
@@ -71,19 +79,39 @@ def even_alphas(
         return base
     n_fft = 2 * (source_a.shape[-2] - 1)
     bank = quality.mel_filterbank(sample_rate=sample_rate, n_fft=n_fft).to(source_a.device)
+
+    def feats(alphas: torch.Tensor) -> torch.Tensor:
+        return quality.features(magnitudes_at(alphas), bank, "log_mel")
+
     ends = quality.features(torch.stack([source_a, source_b]), bank, "log_mel")
     targets = base[1:-1]
     low, high = torch.zeros_like(targets), torch.ones_like(targets)
     for _ in range(iterations):
         middle = (low + high) / 2
-        feats = quality.features(magnitudes_at(middle), bank, "log_mel")
-        d_a = quality.feature_distance(feats, ends[0:1], "log_mel").cpu()
-        d_b = quality.feature_distance(feats, ends[1:2], "log_mel").cpu()
+        f = feats(middle)
+        d_a = quality.feature_distance(f, ends[0:1], "log_mel").cpu()
+        d_b = quality.feature_distance(f, ends[1:2], "log_mel").cpu()
         behind = d_a / (d_a + d_b).clamp_min(1e-12) < targets
         low = torch.where(behind, middle, low)
         high = torch.where(behind, high, middle)
-    inner = torch.cummax((low + high) / 2, dim=0).values  # a sweep never steps back
-    return torch.cat([base[:1], inner, base[-1:]])
+    alphas = torch.cat([base[:1], torch.cummax((low + high) / 2, dim=0).values, base[-1:]])
+    best, best_cv = alphas, math.inf
+    for _ in range(passes + 1):
+        f = feats(alphas)
+        step = quality.feature_distance(f[1:], f[:-1], "log_mel").cpu().double()
+        cv = float(step.std() / step.mean()) if float(step.mean()) > 0 else 0.0
+        if cv < best_cv:
+            best, best_cv = alphas, cv
+        if cv < EVEN_TOLERANCE:
+            break
+        covered = torch.cat([torch.zeros(1, dtype=step.dtype), step.cumsum(0)])
+        alphas = _interp(base.double() * covered[-1], covered, alphas.double()).float()
+    return best
+
+
+def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
+    """Piecewise-linear interpolation of (xp, fp) at x (xp increasing), as ``numpy.interp``."""
+    return torch.from_numpy(np.interp(x.numpy(), xp.numpy(), fp.numpy()))
 
 
 def blend_weights(weights: list[float]) -> torch.Tensor:
