@@ -25,6 +25,7 @@ PAIRS = 20  # fixed held-out pairs for the morph figures
 STEPS = 11  # steps per sweep
 PHASE_CLIPS = 8  # morph magnitudes the phase study reconstructs
 PHASE_ALPHA = 0.3  # ratio of those morphs (A is the nearer source)
+BATCH = 32  # clips per encode/decode call
 
 
 def train_model(
@@ -43,7 +44,7 @@ def train_model(
 
 @torch.no_grad()
 def reconstruct(model: SpectrogramVAE, mags: torch.Tensor) -> torch.Tensor:
-    return torch.cat([model.decode(model.encode(batch).mode()) for batch in mags.split(32)])
+    return torch.cat([model.decode(model.encode(batch).mode()) for batch in mags.split(BATCH)])
 
 
 def pca_log_baseline(train: torch.Tensor, clips: torch.Tensor, *, components: int = 16) -> torch.Tensor:

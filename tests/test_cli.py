@@ -280,6 +280,38 @@ def test_train_force_replaces(soundmorph, cli_model: Path, loops_dir: Path, tmp_
     assert checkpoint.read_info(folder).preset.train.seed == 3
 
 
+def test_an_unknown_preset_is_one_line_listing_the_presets(
+    soundmorph, loops_dir: Path, tmp_path: Path
+) -> None:
+    assert_error(
+        soundmorph("train", loops_dir, "--out", tmp_path / "m", "--preset", "nope"), "nope", "paper, default"
+    )
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "word"), [("--lr", "0.1", "learning_rate"), ("--batch-size", "4", "batch_size")]
+)
+def test_resume_refuses_settings_it_would_ignore(
+    soundmorph, cli_model: Path, loops_dir: Path, tmp_path: Path, option: str, value: str, word: str
+) -> None:
+    model = tmp_path / "model"
+    shutil.copytree(cli_model, model)
+    before = fingerprint(model)
+    result = soundmorph("train", loops_dir, "--out", model, "--resume", "--epochs", 2, option, value, *CPU)
+    assert_error(result, "resume", word)
+    assert fingerprint(model) == before
+
+
+def test_list_reads_only_headers(soundmorph, loops_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("list decoded a file")
+
+    monkeypatch.setattr(audio.io, "read", no_decoding)
+    result = soundmorph("list", loops_dir)
+    assert result.code == 0 and "6 usable, 0 skipped" in result.out
+
+
 def test_train_resume_without_state(soundmorph, loops_dir: Path, tmp_path: Path) -> None:
     assert_error(
         soundmorph("train", loops_dir, "--out", tmp_path / "new", "--resume", *CPU), "nothing to resume"
@@ -622,6 +654,17 @@ def test_morph_and_sweep_can_start_from_the_sources_phase(soundmorph, tiny_model
     )
     assert result.code == 0, result.err
     assert len(list(out.glob("*.wav"))) == 3
+
+
+def test_phase_method_is_chosen_by_name(soundmorph, tiny_model, tmp_path: Path) -> None:
+    for method in ("gl", "fgla"):
+        result = soundmorph(
+            "morph", tiny_model.folder, 0, 1, "--phase", method, "--out", tmp_path / f"{method}.wav", *FAST
+        )
+        assert result.code == 0, result.err
+    assert sf.read(tmp_path / "gl.wav")[0].tolist() != sf.read(tmp_path / "fgla.wav")[0].tolist()
+    bad = soundmorph("morph", tiny_model.folder, 0, 1, "--phase", "magic", "--out", tmp_path / "x.wav", *FAST)
+    assert_error(bad, "magic", "gl", "fgla")
 
 
 def test_demo_prints_a_summary_with_perfect_baselines(soundmorph, tmp_path: Path) -> None:

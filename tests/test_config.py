@@ -13,8 +13,8 @@ from soundmorph.config import (
     PRESETS,
     AudioConfig,
     ModelConfig,
-    PhaseConfig,
     Preset,
+    RenderOptions,
     TrainConfig,
     clip_seconds_from_lengths,
     get_preset,
@@ -47,9 +47,10 @@ from soundmorph.errors import SoundmorphError
         (TrainConfig, "kl_warmup_epochs", -1),
         (TrainConfig, "holdout", 1.0),
         (TrainConfig, "augment_gain_db", -1.0),
-        (PhaseConfig, "n_iter", -1),
-        (PhaseConfig, "momentum", 1.0),
-        (PhaseConfig, "init", "noise"),
+        (RenderOptions, "n_iter", -1),
+        (RenderOptions, "momentum", 1.0),
+        (RenderOptions, "init", "noise"),
+        (RenderOptions, "method", "magic"),
     ],
 )
 def test_invalid_setting_is_refused_with_one_line(cls: type, field: str, value: object) -> None:
@@ -174,3 +175,25 @@ def test_clip_seconds_is_the_lower_median_of_the_lengths() -> None:
 def test_default_preset_has_an_unset_or_valid_clip_length() -> None:
     seconds = get_preset("default").audio.clip_seconds
     assert seconds is None or (math.isfinite(seconds) and seconds >= MIN_CLIP_SECONDS)
+
+
+def test_render_options_override_changes_only_what_is_given() -> None:
+    base = RenderOptions()
+    assert base.override() == base
+    changed = base.override(method="gl", n_iter=4, seed=None)
+    assert (changed.method, changed.n_iter, changed.momentum, changed.seed) == ("gl", 4, base.momentum, 0)
+    with pytest.raises(SoundmorphError, match="fgla"):  # an unknown method lists the registry
+        base.override(method="nope")
+
+
+@pytest.mark.parametrize(
+    ("field", "registry"), [("encoder", "ENCODERS"), ("decoder", "DECODERS"), ("input_scale", "INPUT_SCALES")]
+)
+def test_model_choices_are_the_registries_keys(field: str, registry: str) -> None:
+    from soundmorph import models
+
+    keys = list(getattr(models, registry))
+    for key in keys:
+        assert getattr(ModelConfig(**{field: key}), field) == key
+    with pytest.raises(SoundmorphError, match=", ".join(keys)):
+        ModelConfig(**{field: "nope"})

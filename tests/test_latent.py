@@ -164,11 +164,13 @@ def test_prior_needs_a_positive_count(count: int) -> None:
 
 
 @pytest.mark.parametrize("count", [1, 2, 5])
-def test_latent_pca_handles_tiny_libraries(count: int) -> None:
+def test_latent_map_handles_tiny_libraries(count: int) -> None:
     latents = torch.randn(count, 16, generator=torch.Generator().manual_seed(0))
-    points, mean, axes = latent.latent_pca(latents)
+    mapped = latent.LatentMap.fit(latents)
+    points, mean, axes = mapped.points, mapped.mean, mapped.axes
     assert points.shape == (count, 2) and mean.shape == (16,) and axes.shape == (2, 16)
     assert np.isfinite(points).all()
+    np.testing.assert_allclose(mapped.project(latents[0]), points[0], atol=1e-5)
 
 
 # --- even spacing and sampling around the library ---------------------------------------------

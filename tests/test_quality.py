@@ -85,14 +85,7 @@ def test_spectral_centroid_of_a_single_bin() -> None:
     assert float(quality.spectral_centroid(mag, sample_rate=8000)) == pytest.approx(2000.0)
 
 
-def test_audio_entry_point_and_errors() -> None:
-    g = torch.Generator().manual_seed(2)
-    n = 8 * 512
-    a, b = torch.randn(n, generator=g), torch.randn(n, generator=g) * torch.linspace(0, 1, n)
-    alphas = torch.linspace(0, 1, 5)
-    fade = (1 - alphas)[:, None] * a + alphas[:, None] * b
-    q = quality.sweep_quality_audio(fade, a, b, alphas)
-    assert q.endpoint_distance == pytest.approx(0.0, abs=1e-3)
+def test_bad_sweeps_are_refused() -> None:
     with pytest.raises(ValueError, match="steps"):
         quality.sweep_quality(torch.ones(1, 3, 4), torch.ones(3, 4), torch.ones(3, 4))
     with pytest.raises(ValueError, match="match"):

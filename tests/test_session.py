@@ -12,11 +12,12 @@ import torch
 
 from soundmorph import audio, session
 from soundmorph.audio import spectral, synth
-from soundmorph.errors import SoundmorphError
-from soundmorph.sound import save_sweep
+from soundmorph.config import RenderOptions
+from soundmorph.errors import SoundmorphError, UnknownSourceError
+from soundmorph.sound import Sound, save_sweep
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-FAST = {"n_iter": 4}  # Griffin-Lim iterations where only the magnitudes matter
+FAST = RenderOptions(n_iter=4)  # the tiny model's own settings, fewer iterations: only magnitudes matter
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +33,11 @@ def unseen(tmp_path_factory: pytest.TempPathFactory) -> Path:
         path, synth.drum_loop(seed=12345, style="break")[: synth.SAMPLE_RATE], sample_rate=synth.SAMPLE_RATE
     )
     return path
+
+
+def reconstruction(model: session.SoundModel, source: int, options: RenderOptions = FAST) -> Sound:
+    """``source`` through the model and back: its latent decoded and rendered."""
+    return model.render(model.encode(source)[None], ["reconstruction"], options=options)[0]
 
 
 def assert_valid_wav(path: Path, *, sample_rate: int, samples: int) -> None:
@@ -98,7 +104,7 @@ def test_an_unseen_file_is_encoded_on_the_fly(model: session.SoundModel, unseen:
     assert z.shape == (model.preset.model.latent_dim,)
     torch.testing.assert_close(z, model.encode_audio(audio.read(unseen, sample_rate=model.sample_rate)))
     assert not any(torch.allclose(z, stored) for stored in model.latents)
-    sound = model.morph(unseen, 0, 0.5, **FAST)
+    sound = model.morph(unseen, 0, 0.5, options=FAST)
     assert "stranger" in sound.name and len(sound.audio) == model.clip_samples
 
 
@@ -112,17 +118,40 @@ def test_sampled_latents_are_seeded(model: session.SoundModel) -> None:
 # --- morphs and sweeps --------------------------------------------------------------------------
 
 
-def test_morph_at_alpha_zero_and_one_reconstructs_the_sources(model: session.SoundModel) -> None:
+RAW = FAST.override(faithful=False)
+
+
+def test_raw_morph_at_alpha_zero_and_one_reconstructs_the_sources(model: session.SoundModel) -> None:
     np.testing.assert_array_equal(
-        model.morph(0, 3, 0.0, **FAST).magnitude, model.reconstruct(0, **FAST).magnitude
+        model.morph(0, 3, 0.0, options=RAW).magnitude, reconstruction(model, 0).magnitude
     )
     np.testing.assert_array_equal(
-        model.morph(0, 3, 1.0, **FAST).magnitude, model.reconstruct(3, **FAST).magnitude
+        model.morph(0, 3, 1.0, options=RAW).magnitude, reconstruction(model, 3).magnitude
     )
+
+
+def test_faithful_morph_ends_are_the_sources(model: session.SoundModel, unseen: Path) -> None:
+    for a, b in ((0, 3), (unseen, 1)):
+        start, end = model.morph(a, b, 0.0, options=FAST), model.morph(a, b, 1.0, options=FAST)
+        np.testing.assert_allclose(start.magnitude, model.original(a).magnitude.numpy(), rtol=1e-3, atol=1e-5)
+        np.testing.assert_allclose(end.magnitude, model.original(b).magnitude.numpy(), rtol=1e-3, atol=1e-5)
+    middle = model.morph(0, 3, 0.5, options=FAST).magnitude
+    assert not np.allclose(middle, model.morph(0, 3, 0.5, options=RAW).magnitude)
+
+
+def test_even_sweep_has_even_steps(model: session.SoundModel) -> None:
+    plain = model.sweep(0, 3, 7, options=FAST)
+    even = model.sweep(0, 3, 7, options=FAST, spacing="even")
+    assert model.sweep_quality(0, 3, even).smoothness_cv < min(
+        0.05, model.sweep_quality(0, 3, plain).smoothness_cv
+    )
+    assert even[0].name.endswith("a0.00") and even[-1].name.endswith("a1.00")
+    with pytest.raises(SoundmorphError, match="spacing"):
+        model.sweep(0, 3, 7, options=FAST, spacing="log")  # type: ignore[arg-type]
 
 
 def test_morph_is_between_its_sources_in_the_latent_space(model: session.SoundModel) -> None:
-    sound = model.morph(0, 3, 0.25, **FAST)
+    sound = model.morph(0, 3, 0.25, options=FAST)
     expected = 0.75 * model.latents[0] + 0.25 * model.latents[3]
     np.testing.assert_allclose(sound.latent, expected.numpy(), atol=1e-6)
 
@@ -138,15 +167,11 @@ def test_morph_is_deterministic(model: session.SoundModel) -> None:
 
 
 def test_sweep_endpoints_are_the_sources_reconstructions(model: session.SoundModel) -> None:
-    sounds = model.sweep(0, 4, steps=3, **FAST)
+    sounds = model.sweep(0, 4, steps=3, options=RAW)
     assert len(sounds) == 3
     assert len({sound.name for sound in sounds}) == 3
-    np.testing.assert_allclose(
-        sounds[0].magnitude, model.reconstruct(0, **FAST).magnitude, rtol=1e-5, atol=1e-6
-    )
-    np.testing.assert_allclose(
-        sounds[-1].magnitude, model.reconstruct(4, **FAST).magnitude, rtol=1e-5, atol=1e-6
-    )
+    np.testing.assert_allclose(sounds[0].magnitude, reconstruction(model, 0).magnitude, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(sounds[-1].magnitude, reconstruction(model, 4).magnitude, rtol=1e-5, atol=1e-6)
 
 
 def test_sweep_needs_two_steps(model: session.SoundModel) -> None:
@@ -154,16 +179,19 @@ def test_sweep_needs_two_steps(model: session.SoundModel) -> None:
         model.sweep(0, 1, steps=1)
 
 
-@pytest.mark.parametrize(("option", "value"), [("momentum", 1.5), ("momentum", -0.1), ("n_iter", -1)])
-def test_invalid_griffin_lim_options_are_one_line_errors(
+@pytest.mark.parametrize(
+    ("option", "value"), [("momentum", 1.5), ("momentum", -0.1), ("n_iter", -1), ("method", "magic")]
+)
+def test_invalid_render_options_are_one_line_errors(
     model: session.SoundModel, option: str, value: float
 ) -> None:
-    with pytest.raises(SoundmorphError):
-        model.reconstruct(0, **{option: value})
+    with pytest.raises(SoundmorphError, match=str(value)):
+        model.render_options.override(**{option: value})
 
 
-def test_griffin_lim_options_change_the_audio_not_the_magnitude(model: session.SoundModel) -> None:
-    few, many = model.reconstruct(0, n_iter=1), model.reconstruct(0, n_iter=8)
+def test_render_options_change_the_audio_not_the_magnitude(model: session.SoundModel) -> None:
+    few = reconstruction(model, 0, model.render_options.override(n_iter=1))
+    many = reconstruction(model, 0, model.render_options.override(n_iter=8))
     np.testing.assert_array_equal(few.magnitude, many.magnitude)
     assert not np.array_equal(few.audio, many.audio)
 
@@ -173,12 +201,12 @@ def test_griffin_lim_options_change_the_audio_not_the_magnitude(model: session.S
 
 def test_blend_of_one_sound_is_its_reconstruction(model: session.SoundModel) -> None:
     np.testing.assert_array_equal(
-        model.blend([(2, 0.7)], **FAST).magnitude, model.reconstruct(2, **FAST).magnitude
+        model.blend([(2, 0.7)], options=RAW).magnitude, reconstruction(model, 2).magnitude
     )
 
 
 def test_blend_weights_are_normalised(model: session.SoundModel) -> None:
-    sound = model.blend([(0, 3.0), (1, 1.0)], **FAST)
+    sound = model.blend([(0, 3.0), (1, 1.0)], options=FAST)
     expected = 0.75 * model.latents[0] + 0.25 * model.latents[1]
     np.testing.assert_allclose(sound.latent, expected.numpy(), atol=1e-6)
 
@@ -191,26 +219,26 @@ def test_invalid_blends_are_refused(model: session.SoundModel, items: list) -> N
 
 @pytest.mark.parametrize("repeats", [1, 3])
 def test_glide_is_the_clip_repeated(model: session.SoundModel, repeats: int) -> None:
-    sound = model.glide(0, 2, repeats=repeats, **FAST)
+    sound = model.glide(0, 2, repeats=repeats, options=FAST)
     assert len(sound.audio) == repeats * model.clip_samples
     assert sound.magnitude.shape == (model.info.n_freq, repeats * model.info.n_frames)
     assert sound.latent is None
 
 
 def test_glide_moves_from_the_first_source_to_the_second(model: session.SoundModel) -> None:
-    sound = model.glide(0, 2, repeats=2, curve="smooth", **FAST)
+    sound = model.glide(0, 2, repeats=2, curve="smooth", options=RAW)
     frames = model.info.n_frames
     np.testing.assert_allclose(
-        sound.magnitude[:, 0], model.reconstruct(0, **FAST).magnitude[:, 0], rtol=1e-5, atol=1e-5
+        sound.magnitude[:, 0], reconstruction(model, 0).magnitude[:, 0], rtol=1e-5, atol=1e-5
     )
     np.testing.assert_allclose(
-        sound.magnitude[:, -1], model.reconstruct(2, **FAST).magnitude[:, frames - 1], rtol=1e-5, atol=1e-5
+        sound.magnitude[:, -1], reconstruction(model, 2).magnitude[:, frames - 1], rtol=1e-5, atol=1e-5
     )
 
 
 def test_glide_between_a_sound_and_itself_repeats_its_reconstruction(model: session.SoundModel) -> None:
-    sound = model.glide(1, 1, repeats=2, **FAST)
-    once = model.reconstruct(1, **FAST).magnitude
+    sound = model.glide(1, 1, repeats=2, options=RAW)
+    once = reconstruction(model, 1).magnitude
     np.testing.assert_allclose(sound.magnitude, np.concatenate([once, once], axis=1), rtol=1e-5, atol=1e-6)
 
 
@@ -221,9 +249,9 @@ def test_glide_refuses_bad_options(model: session.SoundModel, repeats: int, curv
 
 
 def test_generate_is_deterministic_for_a_seed(model: session.SoundModel) -> None:
-    first = model.generate(2, seed=5, **FAST)
-    again = model.generate(2, seed=5, **FAST)
-    other = model.generate(2, seed=6, **FAST)
+    first = model.generate(2, seed=5, options=FAST)
+    again = model.generate(2, seed=5, options=FAST)
+    other = model.generate(2, seed=6, options=FAST)
     assert len(first) == 2 and len({s.name for s in first}) == 2
     for a, b in zip(first, again, strict=True):
         np.testing.assert_array_equal(a.audio, b.audio)
@@ -244,7 +272,7 @@ def test_sound_save_writes_a_readable_wav_and_png(model: session.SoundModel, tmp
 @pytest.mark.parametrize("existing", ["out.wav", "out.png"])
 def test_sound_save_refuses_to_overwrite(model: session.SoundModel, tmp_path: Path, existing: str) -> None:
     (tmp_path / existing).write_bytes(b"keep me")
-    sound = model.morph(0, 1, 0.5, **FAST)
+    sound = model.morph(0, 1, 0.5, options=FAST)
     with pytest.raises(SoundmorphError, match="exists"):
         sound.save(tmp_path / "out.wav", plot=tmp_path / "out.png")
     assert (tmp_path / existing).read_bytes() == b"keep me"
@@ -252,13 +280,23 @@ def test_sound_save_refuses_to_overwrite(model: session.SoundModel, tmp_path: Pa
 
 
 def test_sound_save_overwrites_with_force(model: session.SoundModel, tmp_path: Path) -> None:
-    (tmp_path / "out.wav").write_bytes(b"old")
-    model.morph(0, 1, 0.5, **FAST).save(tmp_path / "out.wav", force=True)
+    sound = model.morph(0, 1, 0.5, options=FAST)
+    sound.save(tmp_path / "out.wav", subtype="FLOAT")  # an earlier render
+    sound.save(tmp_path / "out.wav", force=True)
     assert_valid_wav(tmp_path / "out.wav", sample_rate=model.sample_rate, samples=model.clip_samples)
 
 
+def test_sound_save_with_force_replaces_only_what_soundmorph_writes(
+    model: session.SoundModel, tmp_path: Path
+) -> None:
+    (tmp_path / "notes.wav").write_bytes(b"my notes")
+    with pytest.raises(SoundmorphError, match="not a WAV"):
+        model.morph(0, 1, 0.5, options=FAST).save(tmp_path / "notes.wav", force=True)
+    assert (tmp_path / "notes.wav").read_bytes() == b"my notes"
+
+
 def test_loud_sounds_are_written_without_clipping(model: session.SoundModel, tmp_path: Path) -> None:
-    sound = model.morph(0, 1, 0.5, **FAST)
+    sound = model.morph(0, 1, 0.5, options=FAST)
     sound.audio = 10 * sound.audio / np.abs(sound.audio).max()
     sound.save(tmp_path / "loud.wav", subtype="FLOAT")
     assert_valid_wav(tmp_path / "loud.wav", sample_rate=model.sample_rate, samples=model.clip_samples)
@@ -267,14 +305,14 @@ def test_loud_sounds_are_written_without_clipping(model: session.SoundModel, tmp
 def test_wav_bytes_decode_to_the_audio(model: session.SoundModel) -> None:
     import io
 
-    sound = model.morph(0, 1, 0.5, **FAST)
+    sound = model.morph(0, 1, 0.5, options=FAST)
     data, rate = sf.read(io.BytesIO(sound.wav_bytes(subtype="FLOAT")), dtype="float32")
     assert rate == sound.sample_rate
     np.testing.assert_array_equal(data, audio.peak_safe(sound.audio))
 
 
 def test_save_sweep_writes_every_step_and_a_grid(model: session.SoundModel, tmp_path: Path) -> None:
-    sounds = model.sweep(0, 1, steps=2, **FAST)
+    sounds = model.sweep(0, 1, steps=2, options=FAST)
     written = save_sweep(sounds, tmp_path / "sweep")
     names = {p.name for p in written}
     assert names == {f"{s.name}.wav" for s in sounds} | {f"{s.name}.png" for s in sounds} | {"grid.png"}
@@ -295,19 +333,22 @@ def test_save_sweep_writes_every_step_and_a_grid(model: session.SoundModel, tmp_
 # --- the latent map -----------------------------------------------------------------------------
 
 
-def test_latent_map_points_are_2d(model: session.SoundModel) -> None:
-    assert model.map_points().shape == (len(model.names), 2)
+def test_latent_map_places_every_sound_in_2d(model: session.SoundModel) -> None:
+    points = model.latent_map.points
+    assert points.shape == (len(model.names), 2)
+    np.testing.assert_allclose(model.latent_map.project(model.latents[3]), points[3], atol=1e-5)
+    assert model.latent_map_png().startswith(PNG_SIGNATURE)
 
 
 def test_phase_from_the_source_changes_only_the_phase(tiny_model) -> None:
     model = session.load(tiny_model.folder, device="cpu")
-    random = model.morph(0, 1, 0.25, n_iter=2)
-    informed = model.morph(0, 1, 0.25, n_iter=2, phase_from_source=True)
+    random = model.morph(0, 1, 0.25, options=RenderOptions(n_iter=2))
+    informed = model.morph(0, 1, 0.25, options=RenderOptions(n_iter=2, init="source"))
     assert np.array_equal(random.magnitude, informed.magnitude)
     assert np.isfinite(informed.audio).all() and not np.allclose(random.audio, informed.audio)
     # with no iterations the audio is the decoded magnitude on the nearer source's (0's) phase
-    plain = model.morph(0, 1, 0.25, n_iter=0, phase_from_source=True)
-    source_phase = model.source_stft(0).angle()
+    plain = model.morph(0, 1, 0.25, options=RenderOptions(n_iter=0, init="source"))
+    source_phase = model.original(0).stft.angle()
     rebuilt = spectral.stft(torch.from_numpy(plain.audio)).angle()
     loud = torch.from_numpy(plain.magnitude) > plain.magnitude.max() * 0.1
     error = torch.remainder(rebuilt - source_phase + torch.pi, 2 * torch.pi) - torch.pi
@@ -316,7 +357,67 @@ def test_phase_from_the_source_changes_only_the_phase(tiny_model) -> None:
 
 def test_sweep_quality_reports_directional_figures(tiny_model) -> None:
     model = session.load(tiny_model.folder, device="cpu")
-    sounds = model.sweep(0, 1, steps=5, n_iter=0)
+    sounds = model.sweep(0, 1, steps=5, options=RenderOptions(n_iter=0))
     figures = model.sweep_quality(0, 1, sounds)
     assert 0.0 <= figures.intermediateness <= 1.0
     assert -1.0 <= figures.rho_b <= figures.rho_a <= 1.0
+
+
+# --- sources as records, names, phase methods --------------------------------------------------
+
+
+def test_every_kind_of_source_resolves_to_one_record(model: session.SoundModel, unseen: Path) -> None:
+    by_index, by_name = model.resolve(2), model.resolve(model.names[2])
+    assert by_index.index == by_name.index == 2 and by_index.label == Path(model.names[2]).stem
+    assert torch.equal(by_index.latent, model.latents[2]) and model.resolve(by_index) is by_index
+    from_file = model.resolve(unseen)
+    clip = audio.read(unseen, sample_rate=model.sample_rate)
+    in_memory = model.from_audio("stranger.wav", clip)
+    assert from_file.index is None and from_file.label == in_memory.label == "stranger"
+    torch.testing.assert_close(from_file.latent, in_memory.latent)
+    torch.testing.assert_close(from_file.magnitude, in_memory.magnitude)
+    assert in_memory.magnitude.shape == (model.info.n_freq, model.info.n_frames)
+    assert model.morph(in_memory, 0, 0.5, options=FAST).name == model.morph(unseen, 0, 0.5, options=FAST).name
+
+
+def test_an_unknown_index_is_its_own_error_class(model: session.SoundModel) -> None:
+    with pytest.raises(UnknownSourceError, match="no sound 6"):
+        model.resolve(6)
+
+
+def test_result_names_come_from_one_helper(model: session.SoundModel) -> None:
+    assert session.result_name("morph", ["a", "b"], "a0.30") == "morph_a__b_a0.30"
+    assert session.result_name("generated", [], "s5", "00") == "generated_s5_00"
+    stems = [Path(name).stem for name in model.names[:2]]
+    assert model.blend([(0, 1.0), (1, 0.0)], options=FAST).name == f"blend_{stems[0]}-1.00"
+    assert [s.name for s in model.sweep(0, 1, 2, options=FAST)] == [
+        f"sweep_{stems[0]}__{stems[1]}_00_a0.00",
+        f"sweep_{stems[0]}__{stems[1]}_01_a1.00",
+    ]
+
+
+def test_phase_methods_share_the_magnitude_not_the_audio(model: session.SoundModel) -> None:
+    gl = model.morph(0, 1, 0.5, options=FAST.override(method="gl"))
+    fgla = model.morph(0, 1, 0.5, options=FAST.override(method="fgla"))
+    assert np.array_equal(gl.magnitude, fgla.magnitude) and not np.array_equal(gl.audio, fgla.audio)
+    # gl is fgla without momentum
+    np.testing.assert_array_equal(gl.audio, model.morph(0, 1, 0.5, options=FAST.override(momentum=0.0)).audio)
+
+
+def test_a_source_phase_needs_a_source(model: session.SoundModel) -> None:
+    with pytest.raises(SoundmorphError, match="source"):
+        model.generate(1, options=FAST.override(init="source"))
+    blended = model.blend([(0, 0.2), (1, 0.8)], options=FAST.override(init="source", n_iter=0))
+    assert np.isfinite(blended.audio).all()
+
+
+def test_faithful_sweep_blend_and_glide_end_at_the_originals(model: session.SoundModel) -> None:
+    first, last = model.original(0).magnitude.numpy(), model.original(4).magnitude.numpy()
+    sounds = model.sweep(0, 4, steps=3, options=FAST)
+    np.testing.assert_allclose(sounds[0].magnitude, first, rtol=1e-3, atol=1e-5)
+    np.testing.assert_allclose(sounds[-1].magnitude, last, rtol=1e-3, atol=1e-5)
+    blend = model.blend([(4, 0.7)], options=FAST).magnitude
+    np.testing.assert_allclose(blend, last, rtol=1e-3, atol=1e-5)
+    glide = model.glide(0, 4, repeats=2, options=FAST).magnitude
+    np.testing.assert_allclose(glide[:, 0], first[:, 0], rtol=1e-3, atol=1e-5)
+    np.testing.assert_allclose(glide[:, -1], last[:, -1], rtol=1e-3, atol=1e-5)

@@ -69,20 +69,20 @@ def test_pictures_are_pngs(tiny_model, name: str) -> None:
 
 def test_library_index_lists_every_sound_with_split_and_latent(tiny_model) -> None:
     library = checkpoint.load_library(tiny_model.folder)
-    assert Path(library["root"]) == tiny_model.library.resolve()
-    names = [entry["name"] for entry in library["files"]]
+    assert library.root == tiny_model.library.resolve()
+    names = library.names
     assert names == tiny_model.result.library.names
     mask = data.holdout_mask(names, tiny_model.preset.train.holdout, seed=tiny_model.preset.train.seed)
-    assert [entry["split"] for entry in library["files"]] == ["holdout" if h else "train" for h in mask]
+    assert library.splits == ["holdout" if h else "train" for h in mask]
     assert np.array_equal(tiny_model.result.holdout, mask)
     latent_dim = tiny_model.preset.model.latent_dim
-    assert all(len(entry["latent"]) == latent_dim for entry in library["files"])
+    assert all(len(entry.latent) == latent_dim for entry in library.entries)
 
 
 def test_every_sound_encodes_to_a_latent_of_the_priors_scale(tiny_model) -> None:
     library = checkpoint.load_library(tiny_model.folder)
-    for entry in library["files"]:
-        assert max(abs(x) for x in entry["latent"]) < 50, (entry["name"], entry["split"])
+    for entry in library.entries:
+        assert max(abs(x) for x in entry.latent) < 50, (entry.name, entry.split)
 
 
 def test_clip_length_defaults_to_the_librarys_median(
@@ -102,7 +102,7 @@ def test_training_skips_broken_files_and_reports_them(
     (folder / "broken.wav").write_text("not a wav")
     result = run(folder, tmp_path / "model", tiny_preset(epochs=1))
     assert [s.path.name for s in result.library.skipped] == ["broken.wav"]
-    assert "broken.wav" not in [e["name"] for e in checkpoint.load_library(tmp_path / "model")["files"]]
+    assert "broken.wav" not in checkpoint.load_library(tmp_path / "model").names
 
 
 def test_a_holdout_needs_two_sounds(tmp_path: Path, tiny_preset: Callable[..., Preset], sine) -> None:
@@ -161,6 +161,30 @@ def test_force_replaces_a_model_folder(tiny_model, model_copy: Path, tiny_preset
     result = run(tiny_model.library, folder, tiny_preset(epochs=3), force=True)
     assert len(training.read_history(folder)) == len(result.history) == 3
     assert checkpoint.read_info(folder).preset.train.epochs == 3
+
+
+def test_force_keeps_the_users_own_files_and_subfolders(tiny_model, model_copy: Path, tiny_preset) -> None:
+    folder = model_copy
+    (folder / "train").mkdir(exist_ok=True)
+    (folder / "train" / "my_takes.txt").write_text("keep me")
+    (folder / "notes").mkdir()
+    (folder / "notes" / "a.txt").write_text("keep me too")
+    (folder / "readme.md").write_text("mine")
+    run(tiny_model.library, folder, tiny_preset(epochs=1), force=True)
+    assert (folder / "train" / "my_takes.txt").read_text() == "keep me"
+    assert (folder / "notes" / "a.txt").read_text() == "keep me too"
+    assert (folder / "readme.md").read_text() == "mine"
+    checkpoint.load_model(folder)
+
+
+def test_force_refuses_a_folder_that_is_not_a_model_folder(tiny_model, tmp_path: Path, tiny_preset) -> None:
+    folder = tmp_path / "music"
+    (folder / "train").mkdir(parents=True)
+    (folder / "train" / "take1.wav").write_bytes(b"RIFF")
+    before = fingerprint(folder)
+    with pytest.raises(SoundmorphError, match="not a soundmorph model folder"):
+        run(tiny_model.library, folder, tiny_preset(epochs=1), force=True)
+    assert fingerprint(folder) == before
 
 
 def test_an_empty_existing_folder_is_fine(loops_dir: Path, tmp_path: Path, tiny_preset) -> None:
@@ -255,7 +279,8 @@ def test_a_run_of_zero_epochs_resumes(
 
 
 def test_demo_evaluation_is_standard_json(tmp_path: Path) -> None:
-    written = workflow.demo(tmp_path / "demo", clips=4, progress=False)
+    result = workflow.demo(tmp_path / "demo", clips=4, progress=False)
+    written = result.written
     text = (tmp_path / "demo" / "evaluation.json").read_text()
     assert "Infinity" not in text and "NaN" not in text
     json.loads(text)

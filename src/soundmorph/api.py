@@ -6,36 +6,72 @@
 >>> sound = model.morph(0, "kick_b.wav", alpha=0.3)               # doctest: +SKIP
 >>> sound.audio, sound.sample_rate                                # doctest: +SKIP
 >>> sound.save("between.wav", plot="between.png")                 # doctest: +SKIP
+>>> fast = model.render_options.override(method="gl", n_iter=8)   # doctest: +SKIP
+>>> model.sweep(0, 3, steps=5, options=fast)                      # doctest: +SKIP
 
-Every function returns plain data: numpy audio with its sample rate, dictionaries of metrics.
+The faces (:mod:`soundmorph.cli`, :mod:`soundmorph.web`) import only this module (and the error
+and config types). Every function returns plain data: numpy audio with its sample rate,
+dictionaries of metrics, small result objects.
 """
 
 from __future__ import annotations
 
-from soundmorph.config import PRESETS, Preset, get_preset
-from soundmorph.errors import AudioError, ModelFolderError, SoundmorphError
-from soundmorph.latent import latent_pca
-from soundmorph.session import SoundModel, load, pick_device
+from soundmorph.audio.io import AUDIO_EXTENSIONS, AudioInfo, to_wav_bytes
+from soundmorph.audio.io import info as audio_info
+from soundmorph.audio.io import read as read_audio
+from soundmorph.audio.phase import PHASE_METHODS
+from soundmorph.config import PRESETS, Preset, RenderOptions, get_preset
+from soundmorph.errors import AudioError, ModelFolderError, SoundmorphError, UnknownSourceError
+from soundmorph.files import json_safe
+from soundmorph.latent import LatentMap, blend_weights, check_alpha, pad_weights, sweep_alphas
+from soundmorph.quality import SweepQuality
+from soundmorph.session import SoundModel, Source, SourceSound, load, pick_device, result_name
 from soundmorph.sound import Sound, save_sweep
-from soundmorph.workflow import TrainResult, demo, evaluate, list_sounds, summary_rows, train
+from soundmorph.workflow import (
+    DemoResult,
+    TrainResult,
+    demo,
+    evaluate,
+    list_sounds,
+    summary_rows,
+    train,
+)
 
 __all__ = [
+    "AUDIO_EXTENSIONS",
+    "PHASE_METHODS",
     "PRESETS",
     "AudioError",
+    "AudioInfo",
+    "DemoResult",
+    "LatentMap",
     "ModelFolderError",
     "Preset",
+    "RenderOptions",
     "Sound",
     "SoundModel",
     "SoundmorphError",
+    "Source",
+    "SourceSound",
+    "SweepQuality",
     "TrainResult",
+    "UnknownSourceError",
+    "audio_info",
+    "blend_weights",
+    "check_alpha",
     "demo",
     "evaluate",
     "get_preset",
-    "latent_pca",
+    "json_safe",
     "list_sounds",
     "load",
+    "pad_weights",
     "pick_device",
+    "read_audio",
+    "result_name",
     "save_sweep",
     "summary_rows",
+    "sweep_alphas",
+    "to_wav_bytes",
     "train",
 ]

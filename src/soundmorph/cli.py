@@ -11,13 +11,18 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from soundmorph import __version__
+from soundmorph.config import PRESETS
 from soundmorph.errors import SoundmorphError
 
+if TYPE_CHECKING:
+    from soundmorph.api import RenderOptions, SoundModel
+
 METRIC_HEADERS = ("mse", "cosine", "sc_db", "lsd_db")
-PHASE_FROM_SOURCE = "start Griffin-Lim from the nearer source's phase (re-reads its file)"
+PHASE_FROM_SOURCE = "start the phase from the nearer source's original (re-reads its file)"
+PRESET_CHOICES = "{" + ",".join(PRESETS) + "}"
 
 
 def _print_paths(paths: Sequence[Path]) -> None:
@@ -25,36 +30,37 @@ def _print_paths(paths: Sequence[Path]) -> None:
         print(f"wrote {path}")
 
 
-def _phase_options(args: argparse.Namespace) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    if args.iterations is not None:
-        options["n_iter"] = args.iterations
-    if args.momentum is not None:
-        options["momentum"] = args.momentum
-    return options
+def _render_options(args: argparse.Namespace, model: SoundModel, *, seed: int | None = None) -> RenderOptions:
+    """The model's render settings with the ones given on the command line."""
+    source = getattr(args, "phase_from_source", False)
+    return model.render_options.override(
+        method=args.phase,
+        n_iter=args.iterations,
+        momentum=args.momentum,
+        init="source" if source else None,
+        seed=seed,
+        faithful=False if getattr(args, "raw", False) else None,
+    )
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
     from soundmorph import api
 
-    paths = api.demo(args.out, clips=args.clips, epochs=args.epochs, preset=args.preset, force=args.force)
-    _print_paths(paths)
-    report = json.loads((Path(args.out) / "evaluation.json").read_text())
-    _print_summary(report)
+    result = api.demo(args.out, clips=args.clips, epochs=args.epochs, preset=args.preset, force=args.force)
+    _print_paths(result.written)
+    _print_summary(result.report)
 
 
 def cmd_list(args: argparse.Namespace) -> None:
     from soundmorph import api
-    from soundmorph.audio.io import info
 
-    library = api.list_sounds(args.folder)
+    listing = api.list_sounds(args.folder)
     print(f"{'index':>5}  {'seconds':>7}  {'rate':>6}  {'ch':>2}  file")
-    for index, (path, name) in enumerate(zip(library.files, library.names, strict=True)):
-        meta = info(path)
+    for index, (meta, name) in enumerate(zip(listing.infos, listing.names, strict=True)):
         print(f"{index:>5}  {meta.duration:>7.3f}  {meta.sample_rate:>6}  {meta.channels:>2}  {name}")
-    for skipped in library.skipped:
+    for skipped in listing.skipped:
         print(f"skipped {skipped.path}: {skipped.reason}")
-    print(f"{len(library)} usable, {len(library.skipped)} skipped")
+    print(f"{len(listing)} usable, {len(listing.skipped)} skipped")
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -106,9 +112,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
     report = api.evaluate(args.model, args.folder, device=args.device)
     if args.json:
-        from soundmorph.files import json_safe
-
-        print(json.dumps(json_safe(report), indent=2, allow_nan=False))
+        print(json.dumps(api.json_safe(report), indent=2, allow_nan=False))
         return
     print(f"{'index':>5} {'split':<8} " + " ".join(f"{h:>9}" for h in METRIC_HEADERS) + "  file")
     for clip in report["clips"]:
@@ -124,15 +128,8 @@ def cmd_morph(args: argparse.Namespace) -> None:
     from soundmorph import api
 
     model = api.load(args.model, device=args.device)
-    sound = model.morph(
-        args.a,
-        args.b,
-        args.alpha,
-        sample=args.sample,
-        seed=args.seed,
-        phase_from_source=args.phase_from_source,
-        **_phase_options(args),
-    )
+    options = _render_options(args, model, seed=args.seed)
+    sound = model.morph(args.a, args.b, args.alpha, sample=args.sample, options=options)
     _print_paths(sound.save(args.out, plot=args.plot, force=args.force, subtype=_subtype(args)))
 
 
@@ -140,8 +137,8 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     from soundmorph import api
 
     model = api.load(args.model, device=args.device)
-    options = _phase_options(args)
-    sounds = model.sweep(args.a, args.b, args.steps, phase_from_source=args.phase_from_source, **options)
+    options = _render_options(args, model)
+    sounds = model.sweep(args.a, args.b, args.steps, options=options, spacing=args.spacing)
     figures = model.sweep_quality(args.a, args.b, sounds)
     _print_paths(api.save_sweep(sounds, args.out, force=args.force, subtype=_subtype(args), figures=figures))
     values = figures.to_dict().items()
@@ -162,7 +159,7 @@ def cmd_blend(args: argparse.Namespace) -> None:
     from soundmorph import api
 
     model = api.load(args.model, device=args.device)
-    sound = model.blend([_weighted(item) for item in args.items], **_phase_options(args))
+    sound = model.blend([_weighted(item) for item in args.items], options=_render_options(args, model))
     _print_paths(sound.save(args.out, plot=args.plot, force=args.force, subtype=_subtype(args)))
 
 
@@ -170,7 +167,8 @@ def cmd_glide(args: argparse.Namespace) -> None:
     from soundmorph import api
 
     model = api.load(args.model, device=args.device)
-    sound = model.glide(args.a, args.b, repeats=args.repeats, curve=args.curve, **_phase_options(args))
+    options = _render_options(args, model)
+    sound = model.glide(args.a, args.b, repeats=args.repeats, curve=args.curve, options=options)
     _print_paths(sound.save(args.out, plot=args.plot, force=args.force, subtype=_subtype(args)))
 
 
@@ -178,7 +176,8 @@ def cmd_generate(args: argparse.Namespace) -> None:
     from soundmorph import api
 
     model = api.load(args.model, device=args.device)
-    sounds = model.generate(args.count, seed=args.seed, **_phase_options(args))
+    options = _render_options(args, model, seed=args.seed)
+    sounds = model.generate(args.count, seed=args.seed, options=options)
     for sound in sounds:
         _print_paths(
             sound.save(
@@ -201,9 +200,17 @@ def _subtype(args: argparse.Namespace) -> str:
 
 
 def _add_render_options(parser: argparse.ArgumentParser, *, plot: bool = True) -> None:
-    parser.add_argument("--iterations", type=int, help="Griffin-Lim iterations (default: the model's, 32)")
     parser.add_argument(
-        "--momentum", type=float, help="Griffin-Lim momentum in [0, 1) (default: the model's)"
+        "--phase",
+        metavar="METHOD",
+        help="phase method, e.g. gl or fgla (default: the model's; a wrong name lists all)",
+    )
+    parser.add_argument("--iterations", type=int, help="phase iterations (default: the model's, 32)")
+    parser.add_argument("--momentum", type=float, help="fgla momentum in [0, 1) (default: the model's)")
+    parser.add_argument(
+        "--raw",
+        action="store_true",
+        help="the model's own output: without the sources' detail that makes the ends the sources",
     )
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
     parser.add_argument("--force", action="store_true", help="overwrite existing files")
@@ -229,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="folder for everything the demo writes")
     p.add_argument("--clips", type=int, default=16, help="drum loops to synthesize (default 16)")
     p.add_argument("--epochs", type=int, help="training epochs (default: the preset's)")
-    p.add_argument("--preset", default="default", help="preset: default or paper")
+    p.add_argument("--preset", default="default", metavar=PRESET_CHOICES, help="preset (default: default)")
     p.add_argument("--force", action="store_true", help="overwrite an existing demo folder")
 
     p = command("list", cmd_list, "list the sounds of a folder with their index, and the skipped files")
@@ -238,14 +245,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("train", cmd_train, "train a model on a folder of sounds")
     p.add_argument("folder", type=Path)
     p.add_argument("--out", type=Path, required=True, help="model folder to write")
-    p.add_argument("--preset", default="default", help="default (measured best) or paper (the reference)")
+    p.add_argument(
+        "--preset",
+        metavar=PRESET_CHOICES,
+        help="default (measured best, the default) or paper (the reference)",
+    )
     p.add_argument("--epochs", type=int, help="epochs (default: the preset's)")
     p.add_argument("--batch-size", type=int, help="clips per step (default: the preset's, 16)")
     p.add_argument("--holdout", type=float, help="fraction of clips kept out of training, e.g. 0.2")
-    p.add_argument("--lr", type=float, help="Adam learning rate (default 1e-3)")
+    p.add_argument("--lr", type=float, help="Adam learning rate (default: the preset's)")
     p.add_argument("--seed", type=int, help="seed of the split, the initialisation and the sampling")
     p.add_argument("--clip-seconds", type=float, help="fit every clip to this length (default: the preset's)")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted or finished run")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted or finished run with its saved settings (only --epochs may change)",
+    )
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
     p.add_argument("--force", action="store_true", help="replace an existing model folder")
 
@@ -274,6 +289,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("a", help=sources)
     p.add_argument("b", help=sources)
     p.add_argument("--steps", type=int, default=9)
+    p.add_argument(
+        "--spacing",
+        choices=["linear", "even"],
+        default="linear",
+        help="linear: evenly spaced ratios; even: ratios chosen so every step changes the sound equally",
+    )
     p.add_argument(
         "--out", type=Path, required=True, help="folder to write (also quality.json: morph figures)"
     )

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 from soundmorph.errors import SoundmorphError
 
@@ -20,12 +22,32 @@ WIN_LENGTH = 2048  # samples, Hann window
 HOP_LENGTH = 512  # samples between frames
 PAPER_CLIP_SAMPLES = 75_600  # 2 bars at 140 BPM = 8 beats * 60 / 140 s * 22,050 Hz -> 148 frames
 MIN_CLIP_SECONDS = 0.5  # shortest clip length a model can be trained on
+GL_ITERATIONS = 32  # Griffin-Lim iterations of the reference
+GL_MOMENTUM = 0.99  # fast Griffin-Lim; librosa.griffinlim's default, which the reference used
 
-InputScale = Literal["linear", "log", "power"]
+# --- Limits: an upper bound on every size a user controls, checked before anything is allocated.
+# The README's "Limits" section states each of them; keep the two in step.
+MAX_CLIP_SECONDS = 30.0  # s, clip length of a model (30 s: about 175 MB of weights for either preset)
+MAX_READ_SECONDS = 600.0  # s, most audio decoded from one file; a longer file is read up to here
+READ_MARGIN_SECONDS = 0.25  # s, read beyond the clip length so resampling has clean samples at the end
+MIN_FILE_RATE = 1_000  # Hz, lowest sample rate a file's header may declare
+MAX_FILE_RATE = 768_000  # Hz, highest sample rate a file's header may declare
+MAX_CHANNELS = 64  # channels a file's header may declare
+MAX_STEPS = 100  # sounds in one sweep
+MAX_COUNT = 100  # sounds in one generate
+MAX_REPEATS = 64  # clip repetitions in one glide
+MAX_RENDER_SECONDS = 600.0  # s, audio one sweep, generate or glide renders (steps x clip length)
+MAX_EPOCHS = 100_000  # training epochs
+MAX_BATCH_SIZE = 4_096  # clips per training step
+MAX_ITERATIONS = 10_000  # Griffin-Lim iterations per render
+MAX_SEED = 2**63 - 1  # seeds are integers in [0, MAX_SEED] (what torch.Generator takes)
+MAX_UPLOAD_SAMPLES = (
+    120 * 48_000 * 2
+)  # decoded samples (frames x channels) of one web upload: 2 min of 48-kHz stereo
+
 Covariance = Literal["full", "diagonal"]
-PhaseInit = Literal["random", "zeros", "advance"]
-DecoderKind = Literal["conv", "linear", "hybrid"]
-EncoderKind = Literal["conv", "linear"]
+PhaseInit = Literal["random", "zeros", "advance", "source"]
+PHASE_INITS: tuple[str, ...] = get_args(PhaseInit)
 LatentKind = Literal["global", "sequence"]
 
 
@@ -37,6 +59,37 @@ def n_frames(n_samples: int, hop_length: int = HOP_LENGTH) -> int:
 def _check(condition: bool, message: str) -> None:
     if not condition:
         raise SoundmorphError(message)
+
+
+def check_int(name: str, value: object, *, low: int, high: int) -> int:
+    """``value`` if it is an integer (not a bool) in [low, high], else a one-line error naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise SoundmorphError(f"{name} must be a whole number, got {value!r}")
+    number = int(value)
+    if not low <= number <= high:
+        # str() of an int over 4,300 digits raises ValueError: show its size instead
+        digits = int(number.bit_length() * 0.30103) + 1
+        shown = f"{number}" if abs(number) < 10**30 else f"a {digits}-digit number"
+        raise SoundmorphError(f"{name} must be in [{low}, {high:,}], got {shown}")
+    return number
+
+
+def check_real(name: str, value: object) -> float:
+    """``value`` as a float if it is a finite real number (not a bool), else a one-line error."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise SoundmorphError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(float(value)):
+        raise SoundmorphError(f"{name} must be finite, got {value}")
+    return float(value)
+
+
+def check_seed(seed: object) -> int:
+    """``seed`` if it is an integer in [0, :data:`MAX_SEED`]."""
+    return check_int("seed", seed, low=0, high=MAX_SEED)
+
+
+def _unknown(what: str, value: object, registry: Iterable[str]) -> str:
+    return f"unknown {what} {value!r}; choose one of: {', '.join(registry)}"
 
 
 @dataclass(frozen=True)
@@ -54,9 +107,10 @@ class AudioConfig:
         _check(self.n_fft > 0 and self.hop_length > 0, "n_fft and hop_length must be positive")
         _check(0 < self.win_length <= self.n_fft, f"win_length must be in (0, n_fft], got {self.win_length}")
         if self.clip_seconds is not None:
+            seconds = check_real("clip length", self.clip_seconds)
             _check(
-                self.clip_seconds >= MIN_CLIP_SECONDS,
-                f"clip length must be at least {MIN_CLIP_SECONDS} s, got {self.clip_seconds} s",
+                MIN_CLIP_SECONDS <= seconds <= MAX_CLIP_SECONDS,
+                f"clip length must be in [{MIN_CLIP_SECONDS}, {MAX_CLIP_SECONDS:g}] s, got {seconds:g} s",
             )
 
     @property
@@ -85,17 +139,21 @@ class ModelConfig:
     channels: int = 256  # width of every hidden layer
     last_stride: int = 4  # second time stride; the first is ceil(frames / last_stride) (37 for 148)
     covariance: Covariance = "full"  # posterior: full (lower-triangular scale) or diagonal
-    input_scale: InputScale = "linear"  # what the network sees: |D|, log(1 + |D| / floor) or |D| ** power
+    # what the network sees (a key of soundmorph.models.INPUT_SCALES): linear |D|,
+    # log: log(1 + |D| / floor), power: |D| ** power
+    input_scale: str = "linear"
     log_floor: float = 1e-3  # magnitude at which log scaling turns from linear to logarithmic
     power: float = 0.5  # exponent of the "power" scale: compresses loud bins less than a log does
     normalize: bool = False  # standardise each frequency bin with training-set statistics
     dropout: float = 0.0  # dropout on the hidden layers (training only)
-    # conv: the reference's decoder; linear: one affine map z -> every (bin, frame), i.e. a
-    # probabilistic-PCA decoder in the network's scale; hybrid: the sum of both (conv as a residual)
-    decoder: DecoderKind = "conv"
-    # conv: the reference's encoder; linear: one affine map of the whole spectrogram to the posterior,
-    # started at the training set's PCA projection (see SpectrogramVAE.init_from_data)
-    encoder: EncoderKind = "conv"
+    # a key of soundmorph.models.DECODERS: conv: the reference's decoder; linear: one affine map
+    # z -> every (bin, frame), i.e. a probabilistic-PCA decoder in the network's scale; hybrid: the
+    # sum of both (conv as a residual)
+    decoder: str = "conv"
+    # a key of soundmorph.models.ENCODERS: conv: the reference's encoder; linear: one affine map of
+    # the whole spectrogram to the posterior, started at the training set's PCA projection (see
+    # SpectrogramVAE.init_from_data)
+    encoder: str = "conv"
     # global: one latent vector per clip (the reference); sequence: a latent_dim vector per step of
     # step_frames frames plus global_dim numbers per clip (soundmorph.models.sequence); the
     # sequence family ignores encoder, decoder, covariance, last_stride and dropout
@@ -108,16 +166,18 @@ class ModelConfig:
     augment_mix: float = 0.0  # training: probability of mixing a clip with another (sequence)
 
     def __post_init__(self) -> None:
+        from soundmorph.models.vae import DECODERS, ENCODERS, INPUT_SCALES  # the registries
+
         _check(self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
         _check(self.channels >= 1, f"channels must be >= 1, got {self.channels}")
         _check(self.last_stride >= 1, f"last_stride must be >= 1, got {self.last_stride}")
         _check(self.covariance in ("full", "diagonal"), f"unknown covariance {self.covariance!r}")
-        _check(self.input_scale in ("linear", "log", "power"), f"unknown input_scale {self.input_scale!r}")
+        _check(self.input_scale in INPUT_SCALES, _unknown("input_scale", self.input_scale, INPUT_SCALES))
         _check(0.0 < self.power <= 1.0, f"power must be in (0, 1], got {self.power}")
         _check(self.log_floor > 0, f"log_floor must be positive, got {self.log_floor}")
         _check(0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}")
-        _check(self.decoder in ("conv", "linear", "hybrid"), f"unknown decoder {self.decoder!r}")
-        _check(self.encoder in ("conv", "linear"), f"unknown encoder {self.encoder!r}")
+        _check(self.decoder in DECODERS, _unknown("decoder", self.decoder, DECODERS))
+        _check(self.encoder in ENCODERS, _unknown("encoder", self.encoder, ENCODERS))
         _check(self.latent in ("global", "sequence"), f"unknown latent {self.latent!r}")
         _check(self.step_frames >= 1, f"step_frames must be >= 1, got {self.step_frames}")
         _check(self.global_dim >= 0, f"global_dim must be >= 0, got {self.global_dim}")
@@ -141,28 +201,82 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        _check(self.epochs >= 0, f"epochs must be >= 0, got {self.epochs}")
-        _check(self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}")
-        _check(self.learning_rate > 0, f"learning rate must be positive, got {self.learning_rate}")
-        _check(self.weight_decay >= 0, f"weight decay must be >= 0, got {self.weight_decay}")
-        _check(self.kl_weight >= 0, f"KL weight must be >= 0, got {self.kl_weight}")
-        _check(self.kl_warmup_epochs >= 0, "kl_warmup_epochs must be >= 0")
-        _check(0.0 <= self.holdout < 1.0, f"holdout must be in [0, 1), got {self.holdout}")
-        _check(self.augment_gain_db >= 0, "augment_gain_db must be >= 0")
+        check_int("epochs", self.epochs, low=0, high=MAX_EPOCHS)
+        check_int("batch size", self.batch_size, low=1, high=MAX_BATCH_SIZE)
+        check_seed(self.seed)
+        _check(
+            check_real("learning rate", self.learning_rate) > 0,
+            f"learning rate must be positive, got {self.learning_rate}",
+        )
+        _check(
+            check_real("weight decay", self.weight_decay) >= 0,
+            f"weight decay must be >= 0, got {self.weight_decay}",
+        )
+        _check(check_real("KL weight", self.kl_weight) >= 0, f"KL weight must be >= 0, got {self.kl_weight}")
+        check_int("kl_warmup_epochs", self.kl_warmup_epochs, low=0, high=MAX_EPOCHS)
+        _check(
+            0.0 <= check_real("holdout", self.holdout) < 1.0, f"holdout must be in [0, 1), got {self.holdout}"
+        )
+        _check(check_real("augment_gain_db", self.augment_gain_db) >= 0, "augment_gain_db must be >= 0")
 
 
 @dataclass(frozen=True)
-class PhaseConfig:
-    """Griffin-Lim phase reconstruction."""
+class RenderOptions:
+    """How decoded magnitudes become audio: the phase method and its settings.
 
-    n_iter: int = 32
-    momentum: float = 0.99  # fast Griffin-Lim; librosa.griffinlim's default, which the reference used
+    A preset stores the model's own (``Preset.phase``); a render may override them with
+    :meth:`override`. Every default and check of a render setting is here.
+    """
+
+    method: str = "fgla"  # a key of soundmorph.audio.phase.PHASE_METHODS
+    n_iter: int = GL_ITERATIONS  # iterations of an iterative method
+    momentum: float = GL_MOMENTUM  # of "fgla"; "gl" is the same update without momentum
+    # initial phase: random (from ``seed``), zeros, advance (each bin at its centre frequency) or
+    # source (the phase of the nearer source's original, re-read from its file)
     init: PhaseInit = "random"
+    seed: int = 0  # of the random initial phase (and of a sampled latent)
+    # the clip is a loop: frames wrap around its end, so the seam is as clean as the inside
+    periodic: bool = False
+    # the ends are the sources: what the model misses of each source (its log residual) is carried
+    # into the morph at the source's weight (soundmorph.detail); False renders the raw model
+    faithful: bool = True
 
     def __post_init__(self) -> None:
-        _check(self.n_iter >= 0, f"n_iter must be >= 0, got {self.n_iter}")
-        _check(0.0 <= self.momentum < 1.0, f"momentum must be in [0, 1), got {self.momentum}")
-        _check(self.init in ("random", "zeros", "advance"), f"unknown phase init {self.init!r}")
+        from soundmorph.audio.phase import PHASE_METHODS  # the registry; config is imported first
+
+        _check(self.method in PHASE_METHODS, _unknown("phase method", self.method, PHASE_METHODS))
+        check_int("phase iterations", self.n_iter, low=0, high=MAX_ITERATIONS)
+        momentum = check_real("phase momentum", self.momentum)
+        _check(0.0 <= momentum < 1.0, f"phase momentum must be in [0, 1), got {self.momentum}")
+        check_seed(self.seed)
+        _check(
+            self.init in PHASE_INITS,
+            f"unknown phase init {self.init!r}; choose one of: {', '.join(PHASE_INITS)}",
+        )
+
+    def override(
+        self,
+        *,
+        method: str | None = None,
+        n_iter: int | None = None,
+        momentum: float | None = None,
+        init: PhaseInit | None = None,
+        seed: int | None = None,
+        periodic: bool | None = None,
+        faithful: bool | None = None,
+    ) -> RenderOptions:
+        """A copy with the settings that are not None changed (and checked)."""
+        given: dict[str, Any] = {
+            "method": method,
+            "n_iter": n_iter,
+            "momentum": momentum,
+            "init": init,
+            "seed": seed,
+            "periodic": periodic,
+            "faithful": faithful,
+        }
+        changes = {key: value for key, value in given.items() if value is not None}
+        return dataclasses.replace(self, **changes) if changes else self
 
 
 @dataclass(frozen=True)
@@ -173,7 +287,7 @@ class Preset:
     audio: AudioConfig = field(default_factory=AudioConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    phase: PhaseConfig = field(default_factory=PhaseConfig)
+    phase: RenderOptions = field(default_factory=RenderOptions)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary of every setting."""
@@ -188,7 +302,7 @@ class Preset:
                 audio=_from_dict(AudioConfig, data.get("audio", {})),
                 model=_from_dict(ModelConfig, data.get("model", {})),
                 train=_from_dict(TrainConfig, data.get("train", {})),
-                phase=_from_dict(PhaseConfig, data.get("phase", {})),
+                phase=_from_dict(RenderOptions, data.get("phase", {})),
             )
         except (KeyError, TypeError) as error:
             raise SoundmorphError(f"invalid settings: {error}") from None
@@ -235,6 +349,9 @@ def default() -> Preset:
         name="default",
         model=ModelConfig(input_scale="power", power=0.6, encoder="linear", decoder="linear"),
         train=TrainConfig(epochs=0, learning_rate=1e-5, kl_weight=1e-3),
+        # PGHI, then 24 fast Griffin-Lim iterations: the best spectral convergence on held-out loops
+        # within 1.3x the time of 32 plain Griffin-Lim iterations (``python -m bench phase``)
+        phase=RenderOptions(method="pghi", n_iter=24),
     )
 
 
@@ -257,6 +374,7 @@ def sequence() -> Preset:
             augment_mix=0.5,
         ),
         train=TrainConfig(epochs=80, learning_rate=1e-3, kl_weight=1e-5),
+        phase=default().phase,
     )
 
 
@@ -271,11 +389,11 @@ def get_preset(name: str) -> Preset:
 
 
 def clip_seconds_from_lengths(lengths: list[int], sample_rate: int) -> float:
-    """The library's median clip length in seconds, never below :data:`MIN_CLIP_SECONDS`."""
+    """The library's median clip length in seconds, within [MIN_CLIP_SECONDS, MAX_CLIP_SECONDS]."""
     _check(len(lengths) > 0, "no clips to take a median length from")
     ordered = sorted(lengths)
     median = ordered[(len(ordered) - 1) // 2]  # lower median: an actual clip's length
-    return max(median / sample_rate, MIN_CLIP_SECONDS)
+    return min(max(median / sample_rate, MIN_CLIP_SECONDS), MAX_CLIP_SECONDS)
 
 
 def time_strides(frames: int, last_stride: int) -> tuple[int, int]:

@@ -18,3 +18,11 @@ class AudioError(SoundmorphError):
 
 class ModelFolderError(SoundmorphError):
     """A model folder that is missing, of an unknown format version, or does not match its config."""
+
+
+class UnknownSourceError(SoundmorphError):
+    """A sound named by a library index (or id) that the library does not have."""
+
+
+class SoundmorphWarning(UserWarning):
+    """Risky input that was used anyway (a truncated or DC-only file); the CLI prints it as one line."""

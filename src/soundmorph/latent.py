@@ -1,18 +1,20 @@
 """Latent paths: interpolation, sweeps, weighted blends, glides and samples from the prior.
 
-Pure tensor functions on latents [..., latent]; decoding and audio live in :mod:`soundmorph.api`.
+Pure tensor functions on latents [..., latent]; decoding and audio live in :mod:`soundmorph.session`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import torch
 
 from soundmorph import quality
+from soundmorph.config import MAX_STEPS, check_int, check_real, check_seed
 from soundmorph.errors import SoundmorphError
 
 Spacing = Literal["linear", "even"]
@@ -23,7 +25,8 @@ EVEN_TOLERANCE = 0.01  # stop once the step distances' coefficient of variation 
 
 
 def check_alpha(alpha: float) -> float:
-    """``alpha`` if it lies in [0, 1], else a one-line error."""
+    """``alpha`` if it is a number in [0, 1], else a one-line error."""
+    alpha = check_real("alpha", alpha)
     if not 0.0 <= alpha <= 1.0:
         raise SoundmorphError(f"alpha must be in [0, 1], got {alpha}")
     return float(alpha)
@@ -39,8 +42,9 @@ def lerp(z_a: torch.Tensor, z_b: torch.Tensor, alpha: float | torch.Tensor) -> t
 
 def sweep_alphas(steps: int) -> torch.Tensor:
     """``steps`` evenly spaced ratios from 0 to 1, both included: [steps]."""
-    if steps < 2:
+    if isinstance(steps, int) and not isinstance(steps, bool) and steps < 2:
         raise SoundmorphError(f"a sweep needs at least 2 steps, got {steps}")
+    steps = check_int("steps", steps, low=2, high=MAX_STEPS)
     return torch.linspace(0.0, 1.0, steps)
 
 
@@ -116,6 +120,7 @@ def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor
 
 def blend_weights(weights: list[float]) -> torch.Tensor:
     """Non-negative weights normalised to sum to 1: [k]."""
+    weights = [check_real("blend weights", w) for w in weights]
     w = torch.tensor(weights, dtype=torch.float32)
     if len(weights) == 0 or bool((w < 0).any()) or not bool(torch.isfinite(w).all()) or float(w.sum()) <= 0:
         raise SoundmorphError(f"blend weights must be finite, non-negative and not all zero, got {weights}")
@@ -150,9 +155,8 @@ def glide_alphas(frames: int, *, curve: str = "linear") -> torch.Tensor:
 
 def sample_prior(count: int, latent_dim: int, *, seed: int) -> torch.Tensor:
     """``count`` latents drawn from the prior N(0, I), reproducibly: [count, latent_dim]."""
-    if count < 1:
-        raise SoundmorphError(f"count must be >= 1, got {count}")
-    return torch.randn(count, latent_dim, generator=torch.Generator().manual_seed(seed))
+    count = check_int("count", count, low=1, high=2**31 - 1)  # generate bounds it by MAX_COUNT
+    return torch.randn(count, latent_dim, generator=torch.Generator().manual_seed(check_seed(seed)))
 
 
 def sample_around(latents: torch.Tensor, count: int, *, seed: int, spread: float = 0.25) -> torch.Tensor:
@@ -160,11 +164,10 @@ def sample_around(latents: torch.Tensor, count: int, *, seed: int, spread: float
     library latents plus Gaussian noise of ``spread`` times the library's per-dimension standard
     deviation. For latents that keep time a draw from N(0, I) decodes to per-step noise; a point
     near the library decodes to a loop. Reproducible: [count, latent]."""
-    if count < 1:
-        raise SoundmorphError(f"count must be >= 1, got {count}")
+    count = check_int("count", count, low=1, high=2**31 - 1)
     if len(latents) == 0:
         raise SoundmorphError("cannot sample around an empty library")
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(check_seed(seed))
     first = torch.randint(len(latents), (count,), generator=generator)
     second = torch.randint(len(latents), (count,), generator=generator)
     alpha = torch.rand(count, 1, generator=generator)
@@ -173,14 +176,37 @@ def sample_around(latents: torch.Tensor, count: int, *, seed: int, spread: float
     return centre + spread * std * torch.randn(centre.shape, generator=generator)
 
 
-def latent_pca(latents: torch.Tensor) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
-    """(points [n, 2], mean [latent], axes [2, latent]) of a 2-D PCA of latents [n, latent]."""
-    mean = latents.mean(0) if len(latents) else torch.zeros(latents.shape[1])
-    centred = latents - mean
-    if len(latents) < 2:
-        axes = torch.eye(2, latents.shape[1])
-    else:
-        axes = torch.linalg.svd(centred, full_matrices=False)[2][:2]
-        if axes.shape[0] < 2:
-            axes = torch.cat([axes, torch.zeros(2 - axes.shape[0], latents.shape[1])])
-    return (centred @ axes.T).numpy(), mean, axes
+@dataclass(frozen=True)
+class LatentMap:
+    """The plane of the first two principal components of a library's latents.
+
+    Attributes
+    ----------
+    points : np.ndarray [shape=(n, 2)]
+        The library's latents in that plane.
+    mean : torch.Tensor [shape=(latent,)]
+    axes : torch.Tensor [shape=(2, latent)]
+    """
+
+    points: np.ndarray
+    mean: torch.Tensor
+    axes: torch.Tensor
+
+    @classmethod
+    def fit(cls, latents: torch.Tensor) -> LatentMap:
+        """The 2-D PCA of latents [n, latent]; fewer than 2 latents give the first two axes."""
+        latents = latents.float().cpu()
+        mean = latents.mean(0) if len(latents) else torch.zeros(latents.shape[1])
+        centred = latents - mean
+        if len(latents) < 2:
+            axes = torch.eye(2, latents.shape[1])
+        else:
+            axes = torch.linalg.svd(centred, full_matrices=False)[2][:2]
+            if axes.shape[0] < 2:
+                axes = torch.cat([axes, torch.zeros(2 - axes.shape[0], latents.shape[1])])
+        return cls((centred @ axes.T).numpy(), mean, axes)
+
+    def project(self, latent: torch.Tensor) -> tuple[float, float]:
+        """Where one latent [latent] lies on the map."""
+        x, y = ((latent.float().cpu() - self.mean) @ self.axes.T).tolist()
+        return float(x), float(y)

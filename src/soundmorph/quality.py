@@ -1,4 +1,4 @@
-"""How good is a morph? Figures for a sweep between two sources, from its magnitudes or its audio.
+"""How good is a morph? Figures for a sweep between two sources, from their magnitudes.
 
 A sweep is ``steps`` sounds ``x_0 .. x_{N-1}`` rendered at ratios ``a_0 = 0 .. a_{N-1} = 1`` between
 sources ``A`` and ``B``. Every figure compares spectrograms through a perceptual distance ``d``:
@@ -38,8 +38,8 @@ from typing import Literal
 import numpy as np
 import torch
 
-from soundmorph.audio.spectral import EPS, magnitude
-from soundmorph.config import HOP_LENGTH, N_FFT, SAMPLE_RATE, WIN_LENGTH
+from soundmorph.audio.spectral import EPS
+from soundmorph.config import N_FFT, SAMPLE_RATE
 
 N_MELS = 64  # mel bands of the log-mel distance
 N_MFCC = 13  # MFCCs 1..13 (c0, the loudness, is left out)
@@ -230,28 +230,6 @@ def sweep_quality(
         rho_b=spearman(k, d_b),
         centroid_r2=1.0 - float(((c - fit) ** 2).sum()) / total if total > 0 else math.nan,
         centroid_error=float(np.abs(c - line).mean()) / abs(c_b - c_a) if c_b != c_a else math.nan,
-    )
-
-
-def sweep_quality_audio(
-    sweep: torch.Tensor,
-    source_a: torch.Tensor,
-    source_b: torch.Tensor,
-    alphas: torch.Tensor | None = None,
-    *,
-    distance: Distance = "log_mel",
-    sample_rate: int = SAMPLE_RATE,
-    n_fft: int = N_FFT,
-    hop_length: int = HOP_LENGTH,
-    win_length: int = WIN_LENGTH,
-) -> SweepQuality:
-    """:func:`sweep_quality` of audio: sweep [steps, samples], sources [samples] (same length),
-    compared through their STFT magnitudes."""
-    settings = {"n_fft": n_fft, "hop_length": hop_length, "win_length": win_length}
-    mags = magnitude(torch.cat([sweep, source_a[None], source_b[None]]).float(), **settings)
-    steps = sweep.shape[0]
-    return sweep_quality(
-        mags[:steps], mags[steps], mags[steps + 1], alphas, distance=distance, sample_rate=sample_rate
     )
 
 

@@ -1,28 +1,33 @@
-"""Rendering: a trained model with its library, turning sources and latents into sounds.
+"""A loaded model: it resolves sources and renders morphs, sweeps, blends, glides and new sounds.
 
-Sounds are named by library index, by library file name, or by any audio file path (encoded on
-the fly). :func:`load` gives a :class:`SoundModel`; every morph returns :class:`Sound` objects
-(numpy audio + sample rate + spectrogram) that can be saved as WAV and PNG.
+A source is named by library index, by library file name, by any audio file path (encoded on the
+fly) or given as audio in memory (:meth:`SoundModel.from_audio`, e.g. an upload); every one
+resolves to one record, :class:`SourceSound`. :func:`load` gives a :class:`SoundModel`; every
+render returns :class:`~soundmorph.sound.Sound` objects (numpy audio + sample rate + spectrogram)
+named by :func:`result_name`, and is phase-reconstructed with typed
+:class:`~soundmorph.config.RenderOptions` (the model's own unless others are given).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
-from soundmorph import audio, latent, quality
+from soundmorph import audio, detail, latent, plot, quality
 from soundmorph.audio import phase, spectral
-from soundmorph.config import Preset
-from soundmorph.errors import SoundmorphError
-from soundmorph.models import SpectrogramVAE
+from soundmorph.config import Preset, RenderOptions
+from soundmorph.data import SPECTROGRAM_BATCH
+from soundmorph.errors import SoundmorphError, UnknownSourceError
+from soundmorph.models import SpectrogramVAE, latent_size
 from soundmorph.sound import Sound
 from soundmorph.training import checkpoint
-from soundmorph.training.checkpoint import ModelInfo
+from soundmorph.training.checkpoint import LibraryIndex, ModelInfo
 
-Source = int | str | Path  # a library index, a library file name, or a path to an audio file
+GLIDE_GRID = 8  # decoded ratios per repeat of a glide; the frames between are interpolated
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
@@ -35,29 +40,92 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
         raise SoundmorphError(f"unknown device {device!r}") from None
 
 
+def result_name(kind: str, labels: Sequence[str], *tags: str) -> str:
+    """The name of a render, used for its files: ``kind_labelA__labelB_tag_tag``.
+
+    e.g. ``morph_kick__snare_a0.30``, ``sweep_kick__snare_03_a0.38``, ``blend_kick-0.50__snare-0.50``,
+    ``glide_kick__snare_x8_smooth``, ``generated_s7_00``.
+    """
+    return "_".join(part for part in (kind, "__".join(labels), *tags) if part)
+
+
+class SourceSound:
+    """A source resolved: its label, its latent and, read when first needed, its audio.
+
+    Attributes
+    ----------
+    label : str
+        Short name for result names: the file stem.
+    latent : torch.Tensor [shape=(latent,)]
+        The posterior mean (the stored one for a library sound).
+    index : int or None
+        Its library index, None for a file outside the library or audio in memory.
+    path : Path or None
+        Its file, None for audio in memory.
+    """
+
+    def __init__(
+        self,
+        model: SoundModel,
+        label: str,
+        latent: torch.Tensor,
+        *,
+        index: int | None = None,
+        path: Path | None = None,
+        clip: np.ndarray | None = None,
+    ) -> None:
+        self.label, self.latent, self.index, self.path = label, latent, index, path
+        self._model = model
+        self._clip = clip
+
+    @property
+    def clip(self) -> np.ndarray:
+        """Mono float32 audio [samples] at the model's rate, as read (not fitted)."""
+        if self._clip is None:
+            assert self.path is not None, "a source without a file carries its audio"
+            self._clip = audio.read(self.path, sample_rate=self._model.sample_rate)
+        return self._clip
+
+    @cached_property
+    def stft(self) -> torch.Tensor:
+        """Complex STFT [freq, frames] of :attr:`clip` fitted to the model's clip length."""
+        return self._model.stft([self.clip])[0]
+
+    @property
+    def magnitude(self) -> torch.Tensor:
+        """Magnitude [freq, frames] of :attr:`clip` fitted to the model's clip length."""
+        return self.stft.abs()
+
+
+Source = int | str | Path | SourceSound  # a library index or file name, an audio file, or resolved
+Detail = tuple[torch.Tensor, torch.Tensor]  # sources' magnitudes and their reconstructions [k, freq, frames]
+
+
 class SoundModel:
     """A trained model with its library, ready to encode, decode and render.
 
     Use :func:`load`. Latents are the posterior means unless ``sample=True`` is asked for.
     """
 
-    def __init__(self, model: SpectrogramVAE, info: ModelInfo, library: dict, folder: Path) -> None:
+    def __init__(self, model: SpectrogramVAE, info: ModelInfo, library: LibraryIndex, folder: Path) -> None:
         self.model = model
         self.info = info
         self.folder = folder
-        self.root = Path(library["root"]) if library.get("root") else None
-        entries = library["files"]
-        self.names: list[str] = [entry["name"] for entry in entries]
-        self.splits: list[str] = [entry.get("split", "train") for entry in entries]
-        latent_dim = info.preset.model.latent_dim
-        self.latents = torch.tensor([entry["latent"] for entry in entries], dtype=torch.float32).reshape(
-            -1, latent_dim
-        )
+        self.root = library.root
+        self.names: list[str] = library.names
+        self.splits: list[str] = library.splits
+        self.latent_size = latent_size(info.preset.model, info.n_frames)  # numbers per latent
+        self.latents = library.latents(self.latent_size)  # [n, latent]
 
     @property
     def preset(self) -> Preset:
         """Every setting the model was trained and renders with."""
         return self.info.preset
+
+    @property
+    def render_options(self) -> RenderOptions:
+        """The model's own render settings (its preset's); :meth:`RenderOptions.override` changes some."""
+        return self.info.preset.phase
 
     @property
     def sample_rate(self) -> int:
@@ -71,103 +139,135 @@ class SoundModel:
     def device(self) -> torch.device:
         return self.model.device
 
-    # -- encoding ---------------------------------------------------------------------------
-    def stft(self, clips: np.ndarray) -> torch.Tensor:
-        """Complex STFT [n, freq, frames] of clips [n, samples] fitted to the model's length."""
-        a = self.info.preset.audio
-        fitted = np.stack([audio.fit_length(clip, self.clip_samples) for clip in clips])
-        batch = torch.from_numpy(fitted).to(self.device)
-        return spectral.stft(batch, n_fft=a.n_fft, hop_length=a.hop_length, win_length=a.win_length)
-
-    def magnitudes(self, clips: np.ndarray) -> torch.Tensor:
-        """Magnitudes [n, freq, frames] of clips [n, samples] fitted to the model's length."""
-        return self.stft(clips).abs()
-
-    @torch.no_grad()
-    def encode_audio(self, clip: np.ndarray, *, sample: bool = False, seed: int = 0) -> torch.Tensor:
-        """Latent [latent] of mono audio [samples] at the model's rate (posterior mean or a sample)."""
-        posterior = self.model.encode(self.magnitudes(clip[None]))
-        if sample:
-            return posterior.sample(torch.Generator(device=self.device).manual_seed(seed))[0].cpu()
-        return posterior.mode()[0].cpu()
-
+    # -- sources ----------------------------------------------------------------------------
     def index_of(self, source: Source) -> int | None:
-        """Library index of ``source`` (an index, or a library file name), None for other paths."""
+        """Library index of ``source`` (an index, or a library file name), None for other sources."""
+        if isinstance(source, SourceSound):
+            return source.index
         if isinstance(source, int) or (isinstance(source, str) and source.isdigit()):
             index = int(source)
             if not 0 <= index < len(self.names):
-                raise SoundmorphError(f"no sound {index}: the library has indices 0..{len(self.names) - 1}")
+                raise UnknownSourceError(
+                    f"no sound {index}: the library has indices 0..{len(self.names) - 1}"
+                )
             return index
         name = Path(str(source)).as_posix()
         if name in self.names:
             return self.names.index(name)
         return None
 
-    def label(self, source: Source) -> str:
-        """Short name of ``source`` for file names: the file stem."""
-        index = self.index_of(source)
-        return Path(self.names[index]).stem if index is not None else Path(str(source)).stem
-
-    def source_path(self, source: Source) -> Path:
-        """The audio file of ``source``: a library sound under the library root, or the path given."""
+    def resolve(self, source: Source) -> SourceSound:
+        """The record of ``source``: a library sound (stored latent), or an audio file (read and
+        encoded now); a record passes through."""
+        if isinstance(source, SourceSound):
+            return source
         index = self.index_of(source)
         if index is not None:
-            if self.root is None:
-                raise SoundmorphError(f"{self.folder}: library root unknown; cannot re-read sound {index}")
-            return self.root / self.names[index]
+            name = self.names[index]
+            path = self.root / name if self.root is not None else None
+            return SourceSound(self, Path(name).stem, self.latents[index], index=index, path=path)
         path = Path(str(source))
         if not path.exists():
             raise SoundmorphError(f"{source}: not a library index, a library file name or an audio file")
-        return path
+        clip = audio.read(path, sample_rate=self.sample_rate)
+        return SourceSound(self, path.stem, self.encode_audio(clip), path=path, clip=clip)
 
-    def source_stft(self, source: Source) -> torch.Tensor:
-        """Complex STFT [freq, frames] of the original ``source``, fitted to the model's clip length."""
-        return self.stft(audio.read(self.source_path(source), sample_rate=self.sample_rate)[None])[0]
+    def from_audio(self, name: str, clip: np.ndarray) -> SourceSound:
+        """The record of audio in memory, e.g. an upload: ``clip`` [samples] mono at the model's rate."""
+        return SourceSound(self, Path(name).stem, self.encode_audio(clip), clip=clip)
+
+    def original(self, source: Source) -> SourceSound:
+        """:meth:`resolve`, for a source whose audio will be read: refuses a library sound whose
+        folder is unknown, or whose index entry names a file outside that folder."""
+        record = self.resolve(source)
+        if record.index is None:
+            return record
+        if self.root is None:
+            raise SoundmorphError(
+                f"{self.folder}: library folder unknown; cannot re-read sound {record.index}"
+            )
+        assert record.path is not None
+        if not record.path.resolve().is_relative_to(self.root.resolve()):
+            raise SoundmorphError(f"{self.names[record.index]}: outside the library folder {self.root}")
+        return record
+
+    # -- encoding ---------------------------------------------------------------------------
+    def stft(self, clips: Sequence[np.ndarray]) -> torch.Tensor:
+        """Complex STFT [n, freq, frames] of clips (each [samples]) fitted to the model's length."""
+        a = self.info.preset.audio
+        out = []
+        for start in range(0, len(clips), SPECTROGRAM_BATCH):
+            fitted = [
+                audio.fit_length(clip, self.clip_samples) for clip in clips[start : start + SPECTROGRAM_BATCH]
+            ]
+            batch = torch.from_numpy(np.stack(fitted)).to(self.device)
+            out.append(spectral.stft(batch, n_fft=a.n_fft, hop_length=a.hop_length, win_length=a.win_length))
+        return torch.cat(out)
+
+    def magnitudes(self, clips: Sequence[np.ndarray]) -> torch.Tensor:
+        """Magnitudes [n, freq, frames] of clips (each [samples]) fitted to the model's length."""
+        return self.stft(clips).abs()
+
+    @torch.no_grad()
+    def encode_audio(self, clip: np.ndarray, *, sample: bool = False, seed: int = 0) -> torch.Tensor:
+        """Latent [latent] of mono audio [samples] at the model's rate (posterior mean or a sample)."""
+        posterior = self.model.encode(self.magnitudes([clip]))
+        if sample:
+            return posterior.sample(torch.Generator(device=self.device).manual_seed(seed))[0].cpu()
+        return posterior.mode()[0].cpu()
 
     def encode(self, source: Source, *, sample: bool = False, seed: int = 0) -> torch.Tensor:
-        """Latent [latent] of a library sound (stored mean) or any audio file (encoded now)."""
-        index = self.index_of(source)
-        if index is not None and not sample:
-            return self.latents[index]
-        clip = audio.read(self.source_path(source), sample_rate=self.sample_rate)
-        return self.encode_audio(clip, sample=sample, seed=seed)
+        """Latent [latent] of a source: its stored or encoded mean, or a sample of its posterior."""
+        if not sample:
+            return self.resolve(source).latent
+        return self.encode_audio(self.original(source).clip, sample=True, seed=seed)
+
+    @torch.no_grad()
+    def reconstruction(self, mags: torch.Tensor) -> torch.Tensor:
+        """Magnitudes [n, freq, frames] through the model (posterior mean) and back."""
+        batches = mags.to(self.device).split(SPECTROGRAM_BATCH)
+        return torch.cat([self.model.decode(self.model.encode(batch).mode()) for batch in batches])
 
     # -- decoding and rendering -------------------------------------------------------------
     @torch.no_grad()
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         """Magnitudes [n, freq, frames] of latents [n, latent]."""
-        return self.model.decode(latents.to(self.device).reshape(-1, self.info.preset.model.latent_dim))
+        return self.model.decode(latents.to(self.device).reshape(-1, self.latent_size))
+
+    def _details(self, options: RenderOptions | None, sources: list[SourceSound]) -> Detail | None:
+        """What a faithful render adds to decoded magnitudes: (the sources' magnitudes, the model's
+        reconstructions of them), both [sources, freq, frames]; None for a raw render, or when a
+        library sound cannot be re-read (its folder is unknown)."""
+        if not (options or self.render_options).faithful:
+            return None
+        if any(s.index is not None and self.root is None for s in sources):
+            return None
+        originals = torch.stack([self.original(s).magnitude for s in sources]).to(self.device)
+        return originals, self.decode(torch.stack([s.latent for s in sources]))
+
+    @staticmethod
+    def _faithful(mags: torch.Tensor, details: Detail | None, weights: torch.Tensor) -> torch.Tensor:
+        """``mags`` [n, freq, frames] with the sources' detail at ``weights`` [n, sources(, frames)]."""
+        if details is None:
+            return mags
+        return detail.detail_transfer(mags, *details, weights.to(mags))
 
     def phase(
         self,
         mags: torch.Tensor,
+        options: RenderOptions | None = None,
         *,
-        n_iter: int | None = None,
-        momentum: float | None = None,
-        seed: int = 0,
         length: int | None = None,
-        init: str | torch.Tensor | None = None,
+        source_phase: torch.Tensor | None = None,
     ) -> np.ndarray:
-        """Audio [n, samples] from magnitudes [n, freq, frames] by Griffin-Lim (the preset's settings
-        unless overridden; ``init`` may be angles [n, freq, frames]), batched on the model's device."""
-        p, a = self.info.preset.phase, self.info.preset.audio
-        n_iter = p.n_iter if n_iter is None else n_iter
-        momentum = p.momentum if momentum is None else momentum
-        if n_iter < 0:
-            raise SoundmorphError(f"Griffin-Lim iterations must be >= 0, got {n_iter}")
-        if not 0.0 <= momentum < 1.0:
-            raise SoundmorphError(f"Griffin-Lim momentum must be in [0, 1), got {momentum}")
-        generator = torch.Generator(device=mags.device).manual_seed(seed)
-        out = phase.griffin_lim(
+        """Audio [n, samples] of magnitudes [n, freq, frames] by ``options``' phase method (the
+        model's own by default), batched on the model's device."""
+        out = phase.reconstruct(
             mags,
-            n_fft=a.n_fft,
-            hop_length=a.hop_length,
-            win_length=a.win_length,
-            n_iter=n_iter,
-            momentum=momentum,
-            init=p.init if init is None else init,
-            generator=generator,
+            options or self.render_options,
+            self.info.preset.audio,
             length=length or self.clip_samples,
+            source_phase=source_phase,
         )
         return out.cpu().numpy().astype(np.float32)
 
@@ -176,16 +276,21 @@ class SoundModel:
         latents: torch.Tensor,
         names: list[str],
         *,
-        init: torch.Tensor | None = None,
-        **phase_options: Any,
+        options: RenderOptions | None = None,
+        source_phase: torch.Tensor | None = None,
+        details: Detail | None = None,
+        weights: torch.Tensor | None = None,
     ) -> list[Sound]:
-        """Decode latents [n, latent] and reconstruct audio: one :class:`Sound` each (``init``:
-        initial phase angles [n, freq, frames], default the preset's)."""
+        """Decode latents [n, latent] and reconstruct audio: one :class:`Sound` each
+        (``source_phase``: angles [n, freq, frames] for a method that uses a source's phase;
+        ``details`` from :meth:`_details` with each render's source ``weights`` [n, sources])."""
         mags = self.decode(latents)
-        clips = self.phase(mags, init=init, **phase_options)
+        if details is not None and weights is not None:
+            mags = self._faithful(mags, details, weights)
+        clips = self.phase(mags, options, source_phase=source_phase)
         return [
-            self._sound(clip, mag, name, latent)
-            for clip, mag, name, latent in zip(
+            self._sound(clip, mag, name, z)
+            for clip, mag, name, z in zip(
                 clips, mags.cpu().numpy(), names, latents.cpu().numpy(), strict=True
             )
         ]
@@ -193,6 +298,24 @@ class SoundModel:
     def _sound(self, clip: np.ndarray, mag: np.ndarray, name: str, z: np.ndarray | None) -> Sound:
         hop = self.info.preset.audio.hop_length
         return Sound(clip, self.sample_rate, mag, name, hop, None if z is None else z.copy())
+
+    def _source_phase(
+        self,
+        options: RenderOptions | None,
+        sources: list[SourceSound],
+        weights: Sequence[float] | torch.Tensor,
+    ) -> torch.Tensor | None:
+        """Phase [n, freq, frames] of ``sources``' originals when ``options`` need it. ``weights``
+        [n, sources] are each render's shares of the sources: the ``source`` method starts from
+        their blend (:func:`phase.blend_phase`), ``init="source"`` from the heaviest (nearer) one's."""
+        options = options or self.render_options
+        if not phase.needs_source_phase(options):
+            return None
+        specs = torch.stack([self.original(source).stft for source in sources])  # [sources, freq, frames]
+        shares = torch.as_tensor(weights, dtype=torch.float32).reshape(-1, len(sources))
+        if options.method == "source":
+            return torch.stack([phase.blend_phase(specs, share) for share in shares])
+        return specs.angle()[shares.argmax(-1).to(specs.device)]
 
     # -- morphing ---------------------------------------------------------------------------
     def morph(
@@ -202,28 +325,27 @@ class SoundModel:
         alpha: float = 0.5,
         *,
         sample: bool = False,
-        seed: int = 0,
-        phase_from_source: bool = False,
-        **phase_options: Any,
+        options: RenderOptions | None = None,
     ) -> Sound:
         """The sound at ``(1 - alpha) z_a + alpha z_b``; alpha 0 reconstructs ``a``.
 
-        ``phase_from_source`` starts Griffin-Lim from the phase of the nearer source's original
-        (re-read from its file) instead of the preset's initial phase: fewer iterations for the
-        same spectral convergence (``python -m bench quality``, phase table).
+        ``sample`` draws each latent from its posterior (seeded by ``options.seed``) instead of
+        taking the mean. With ``options.init == "source"`` the phase starts from the nearer
+        source's original, with ``options.method == "source"`` from both originals' STFTs blended
+        at ``(1 - alpha, alpha)``: fewer iterations for the same spectral convergence
+        (``python -m bench phase``).
         """
         alpha = latent.check_alpha(alpha)
-        z = latent.lerp(
-            self.encode(a, sample=sample, seed=seed), self.encode(b, sample=sample, seed=seed), alpha
-        )
-        name = f"morph_{self.label(a)}__{self.label(b)}_a{alpha:.2f}"
-        init = self.source_stft(a if alpha <= 0.5 else b).angle()[None] if phase_from_source else None
-        return self.render(z[None], [name], seed=seed, init=init, **phase_options)[0]
-
-    def reconstruct(self, a: Source, **phase_options: Any) -> Sound:
-        """``a`` through the model and back (``morph`` at alpha 0)."""
-        sound = self.render(self.encode(a)[None], [f"recon_{self.label(a)}"], **phase_options)[0]
-        return sound
+        seed = (options or self.render_options).seed
+        sources = [self.resolve(a), self.resolve(b)]
+        z_a, z_b = (self.encode(s, sample=sample, seed=seed) for s in sources)
+        name = result_name("morph", [s.label for s in sources], f"a{alpha:.2f}")
+        angles = self._source_phase(options, sources, [1.0 - alpha, alpha])
+        z = latent.lerp(z_a, z_b, alpha)[None]
+        details = self._details(options, sources)
+        shares = torch.tensor([[1.0 - alpha, alpha]])
+        sounds = self.render(z, [name], options=options, source_phase=angles, details=details, weights=shares)
+        return sounds[0]
 
     def sweep(
         self,
@@ -231,20 +353,39 @@ class SoundModel:
         b: Source,
         steps: int = 9,
         *,
-        phase_from_source: bool = False,
-        **phase_options: Any,
+        options: RenderOptions | None = None,
+        spacing: latent.Spacing = "linear",
     ) -> list[Sound]:
-        """``steps`` sounds from ``a`` to ``b`` at evenly spaced ratios, rendered as one batch
-        (``phase_from_source`` as in :meth:`morph`, per step)."""
+        """``steps`` sounds from ``a`` to ``b``, rendered as one batch: at evenly spaced ratios
+        (``spacing="linear"``) or at ratios that make every step an equal log-mel distance
+        (``"even"``, :func:`soundmorph.latent.even_alphas`)."""
+        if spacing not in latent.SPACINGS:
+            raise SoundmorphError(f"unknown spacing {spacing!r}; choose one of: {', '.join(latent.SPACINGS)}")
         alphas = latent.sweep_alphas(steps)
-        z = latent.lerp(self.encode(a), self.encode(b), alphas)
-        stem = f"sweep_{self.label(a)}__{self.label(b)}"
-        names = [f"{stem}_{k:02d}_a{float(alpha):.2f}" for k, alpha in enumerate(alphas)]
-        init = None
-        if phase_from_source:
-            angles = torch.stack([self.source_stft(a).angle(), self.source_stft(b).angle()])
-            init = angles[(alphas > 0.5).long().to(angles.device)]
-        return self.render(z, names, init=init, **phase_options)
+        sources = [self.resolve(a), self.resolve(b)]
+        details = self._details(options, sources)
+        if spacing == "even":
+            alphas = self._even_alphas(sources, details, steps)
+        z = latent.lerp(sources[0].latent, sources[1].latent, alphas)
+        labels = [s.label for s in sources]
+        names = [
+            result_name("sweep", labels, f"{k:02d}", f"a{float(alpha):.2f}") for k, alpha in enumerate(alphas)
+        ]
+        weights = detail.pair_weights(alphas)
+        angles = self._source_phase(options, sources, weights)
+        return self.render(z, names, options=options, source_phase=angles, details=details, weights=weights)
+
+    def _even_alphas(self, sources: list[SourceSound], details: Detail | None, steps: int) -> torch.Tensor:
+        """Sweep ratios with equal log-mel steps between the sources (their originals when known,
+        else the model's reconstructions), for the sweep as it will be rendered."""
+        z_a, z_b = sources[0].latent, sources[1].latent
+
+        def at(alphas: torch.Tensor) -> torch.Tensor:
+            mags = self.decode(latent.lerp(z_a, z_b, alphas))
+            return self._faithful(mags, details, detail.pair_weights(alphas)).cpu()
+
+        ends = details[0] if details is not None else self.decode(torch.stack([z_a, z_b]))
+        return latent.even_alphas(at, ends[0].cpu(), ends[1].cpu(), steps, sample_rate=self.sample_rate)
 
     def sweep_quality(self, a: Source, b: Source, sounds: list[Sound]) -> quality.SweepQuality:
         """Morph-quality figures (:mod:`soundmorph.quality`) of a sweep from ``a`` to ``b``, measured
@@ -252,25 +393,40 @@ class SoundModel:
         mags = torch.from_numpy(np.stack([sound.magnitude for sound in sounds]))
         return quality.sweep_quality(
             mags,
-            self.source_stft(a).abs().cpu(),
-            self.source_stft(b).abs().cpu(),
+            self.original(a).magnitude.cpu(),
+            self.original(b).magnitude.cpu(),
             latent.sweep_alphas(len(sounds)),
             sample_rate=self.sample_rate,
         )
 
-    def blend(self, items: list[tuple[Source, float]], **phase_options: Any) -> Sound:
-        """The weighted mean of several sounds' latents (weights are normalised to sum to 1)."""
+    def blend(self, items: Sequence[tuple[Source, float]], *, options: RenderOptions | None = None) -> Sound:
+        """The weighted mean of several sounds' latents (weights are normalised to sum to 1); a
+        source phase blends the sounds' at the same weights (``init="source"``: the heaviest's)."""
         if len(items) < 1:
             raise SoundmorphError("a blend needs at least one sound")
         weights = latent.blend_weights([w for _, w in items])
-        latents = torch.stack([self.encode(source) for source, _ in items])
-        name = "blend_" + "__".join(
-            f"{self.label(s)}-{float(w):.2f}" for (s, _), w in zip(items, weights, strict=True)
-        )
-        return self.render(latent.blend(latents, weights)[None], [name], **phase_options)[0]
+        sources = [self.resolve(source) for source, _ in items]
+        z = latent.blend(torch.stack([s.latent for s in sources]), weights)
+        parts = [f"{s.label}-{float(w):.2f}" for s, w in zip(sources, weights, strict=True) if float(w) > 0]
+        angles = self._source_phase(options, sources, weights)
+        details = self._details(options, sources)
+        return self.render(
+            z[None],
+            [result_name("blend", parts)],
+            options=options,
+            source_phase=angles,
+            details=details,
+            weights=weights[None],
+        )[0]
 
     def glide(
-        self, a: Source, b: Source, *, repeats: int = 8, curve: str = "linear", **phase_options: Any
+        self,
+        a: Source,
+        b: Source,
+        *,
+        repeats: int = 8,
+        curve: str = "linear",
+        options: RenderOptions | None = None,
     ) -> Sound:
         """The clip repeated ``repeats`` times in one file while alpha moves from 0 to 1 along ``curve``.
 
@@ -281,28 +437,42 @@ class SoundModel:
             raise SoundmorphError(f"repeats must be >= 1, got {repeats}")
         frames = self.info.n_frames
         alphas = latent.glide_alphas(repeats * frames, curve=curve)  # [repeats * frames]
-        grid = torch.linspace(0.0, 1.0, 8 * repeats + 1)
-        mags = self.decode(latent.lerp(self.encode(a), self.encode(b), grid))  # [grid, freq, frames]
+        grid = torch.linspace(0.0, 1.0, GLIDE_GRID * repeats + 1)
+        sources = [self.resolve(a), self.resolve(b)]
+        mags = self.decode(latent.lerp(sources[0].latent, sources[1].latent, grid))  # [grid, freq, frames]
+        mags = self._faithful(mags, self._details(options, sources), detail.pair_weights(grid))
         position = alphas * (len(grid) - 1)
         low = position.floor().long().clamp(max=len(grid) - 2)
         weight = (position - low).to(mags)
         local = torch.arange(repeats * frames) % frames
         joined = mags[low, :, local] * (1 - weight[:, None]) + mags[low + 1, :, local] * weight[:, None]
         joined = joined.T.contiguous()  # [freq, repeats * frames]
-        clip = self.phase(joined[None], length=repeats * self.clip_samples, **phase_options)[0]
-        name = f"glide_{self.label(a)}__{self.label(b)}_x{repeats}_{curve}"
+        clip = self.phase(joined[None], options, length=repeats * self.clip_samples)[0]
+        name = result_name("glide", [s.label for s in sources], f"x{repeats}", curve)
         return self._sound(clip, joined.cpu().numpy(), name, None)
 
-    def generate(self, count: int = 4, *, seed: int = 0, **phase_options: Any) -> list[Sound]:
-        """``count`` new sounds decoded from latents drawn from the prior N(0, I)."""
-        z = latent.sample_prior(count, self.info.preset.model.latent_dim, seed=seed)
-        return self.render(
-            z, [f"generated_s{seed}_{k:02d}" for k in range(count)], seed=seed, **phase_options
-        )
+    def generate(self, count: int = 4, *, seed: int = 0, options: RenderOptions | None = None) -> list[Sound]:
+        """``count`` new sounds (seeded by ``seed``): latents drawn from the prior N(0, I), or for a
+        latent that keeps time, around the library (:func:`soundmorph.latent.sample_around`: a
+        draw from N(0, I) there decodes to per-frame noise, not a loop)."""
+        if self.info.preset.model.latent == "sequence" and len(self.latents):
+            z = latent.sample_around(self.latents, count, seed=seed)
+        else:
+            z = latent.sample_prior(count, self.latent_size, seed=seed)
+        names = [result_name("generated", [], f"s{seed}", f"{k:02d}") for k in range(count)]
+        return self.render(z, names, options=options)
 
-    def map_points(self) -> np.ndarray:
-        """2-D coordinates [n, 2] of the library's latents: their first two principal components."""
-        return latent.latent_pca(self.latents)[0]
+    # -- the latent map ---------------------------------------------------------------------
+    @cached_property
+    def latent_map(self) -> latent.LatentMap:
+        """The library in the plane of the first two principal components of its latents."""
+        return latent.LatentMap.fit(self.latents)
+
+    def latent_map_png(self) -> bytes:
+        """A picture of :attr:`latent_map` with every sound's label (held-out sounds marked)."""
+        held_out = np.array([split == "holdout" for split in self.splits], dtype=bool)
+        labels = [Path(name).stem for name in self.names]
+        return plot.latent_map(self.latent_map.points, labels, held_out=held_out)
 
 
 def load(folder: str | Path, *, device: str | torch.device | None = None) -> SoundModel:
@@ -312,7 +482,7 @@ def load(folder: str | Path, *, device: str | torch.device | None = None) -> Sou
     library = checkpoint.load_library(folder)
     try:
         return SoundModel(model, info, library, folder)
-    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+    except (TypeError, ValueError, RuntimeError) as error:
         raise SoundmorphError(
             f"{folder / checkpoint.LIBRARY_FILE}: invalid library index ({error})"
         ) from None

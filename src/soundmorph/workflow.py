@@ -1,12 +1,12 @@
 """Library-level jobs: list a folder, train a model on it, evaluate a model, run the demo.
 
-Each is one call; the CLI is a thin layer over these and :mod:`soundmorph.api`.
+Each is one call behind :mod:`soundmorph.api`; the CLI prints what they return.
 """
 
 from __future__ import annotations
 
+import json
 import math
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,19 +15,49 @@ from typing import Any
 import numpy as np
 import torch
 
-from soundmorph import audio, data, files, latent, plot, session, sound
+from soundmorph import audio, data, files, plot, session, sound
 from soundmorph import evaluate as metrics
 from soundmorph.audio import synth
 from soundmorph.config import Preset, get_preset
 from soundmorph.errors import SoundmorphError
+from soundmorph.quality import SweepQuality
+from soundmorph.session import SoundModel
 from soundmorph.training import EpochStats, checkpoint, fit
+from soundmorph.training.checkpoint import LibraryEntry, LibraryIndex
 
+PCA_COMPONENTS = 16  # of the PCA baseline
 BASELINES = tuple(metrics.BASELINES)  # rows every evaluation compares the model with
+DEMO_HOLDOUT = 0.125  # of the demo's clips: 2 of 16
+DEMO_SWEEP_STEPS = 9
+DEMO_GLIDE_REPEATS = 4
+# Every file a model folder consists of: the only files `train --force` removes. Keep in step with
+# training/checkpoint.py and training/loop.py.
+MODEL_FOLDER_FILES: dict[str, files.Kind] = {
+    checkpoint.CONFIG_FILE: "json",
+    checkpoint.WEIGHTS_FILE: "safetensors",
+    checkpoint.LIBRARY_FILE: "json",
+    "history.csv": "csv",
+    "loss.png": "png",
+    "latent_map.png": "png",
+    f"{checkpoint.TRAIN_DIR}/last.safetensors": "safetensors",
+    f"{checkpoint.TRAIN_DIR}/optimizer.safetensors": "safetensors",
+    f"{checkpoint.TRAIN_DIR}/state.json": "json",
+}
 
 
-def list_sounds(folder: str | Path, *, sample_rate: int = 22_050) -> data.Library:
-    """Scan ``folder``: the usable sounds in index order and the skipped files with reasons."""
-    return data.scan(folder, sample_rate=sample_rate)
+def is_model_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds a ``config.json`` that soundmorph wrote (readable or not as a model)."""
+    try:
+        config = json.loads((folder / checkpoint.CONFIG_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(config, dict) and "format_version" in config
+
+
+def list_sounds(folder: str | Path) -> data.Listing:
+    """The audio files of ``folder`` in index order with what their headers say (nothing is
+    decoded), and the files whose header cannot be read, with the reason."""
+    return data.list_headers(folder)
 
 
 @dataclass(frozen=True)
@@ -37,6 +67,7 @@ class TrainResult:
     library: data.Library
     holdout: np.ndarray  # bool [clips]
     seconds: float
+    model: SoundModel  # the best weights with the library, ready to render
 
 
 def resolve_preset(
@@ -55,7 +86,7 @@ def train(
     folder: str | Path,
     out: str | Path,
     *,
-    preset: str | Preset = "default",
+    preset: str | Preset | None = None,
     epochs: int | None = None,
     batch_size: int | None = None,
     holdout: float | None = None,
@@ -69,9 +100,9 @@ def train(
 ) -> TrainResult:
     """Train a model on the sounds of ``folder`` and write the model folder ``out``.
 
-    With ``resume`` the settings come from ``out/config.json`` (only ``epochs`` may be raised) and
-    training continues from ``out/train``. Without it, an existing model folder is only replaced
-    with ``force``.
+    ``preset`` defaults to ``"default"``. With ``resume`` the settings (the preset's too) come
+    from ``out/config.json``: only ``epochs`` may be raised, and any other training setting given
+    is refused (it would be ignored). Without it, an existing model folder is only replaced with ``force``.
     """
     tic = time.perf_counter()
     out = Path(out)
@@ -83,19 +114,19 @@ def train(
         "seed": seed,
     }
     if resume:
+        given = {**overrides, "clip_seconds": clip_seconds}
+        ignored = [name for name, value in given.items() if value is not None and name != "epochs"]
+        if ignored:
+            raise SoundmorphError(
+                f"resume continues with the settings saved in {out}; it cannot change {', '.join(ignored)}"
+            )
         if not checkpoint.has_train_state(out):
             raise SoundmorphError(f"{out}: nothing to resume (no {checkpoint.TRAIN_DIR}/state.json)")
         chosen = resolve_preset(checkpoint.read_info(out).preset, {"epochs": epochs})
     else:
-        if out.exists() and any(out.iterdir()) and not force:
-            raise SoundmorphError(
-                f"{out}: exists and is not empty (use --force to replace, --resume to continue)"
-            )
-        if out.exists() and force:
-            shutil.rmtree(out / checkpoint.TRAIN_DIR, ignore_errors=True)
-            (out / checkpoint.WEIGHTS_FILE).unlink(missing_ok=True)
-        chosen = resolve_preset(preset, overrides, clip_seconds=clip_seconds)
-    library = data.scan(folder, sample_rate=chosen.audio.sample_rate)
+        chosen = resolve_preset("default" if preset is None else preset, overrides, clip_seconds=clip_seconds)
+        files.prepare_folder(out, MODEL_FOLDER_FILES, force=force, replaceable=is_model_folder(out))
+    library = data.scan(folder, sample_rate=chosen.audio.sample_rate, clip_seconds=chosen.audio.clip_seconds)
     data.require_clips(library, minimum=2 if chosen.train.holdout > 0 else 1)
     if chosen.audio.clip_seconds is None:
         chosen = chosen.replace(audio={"clip_seconds": library.median_seconds()})
@@ -109,66 +140,61 @@ def train(
     history = fit(
         model, chosen, out, mags[~mask], mags[mask] if mask.any() else None, resume=resume, progress=progress
     )
-    best, _ = checkpoint.load_model(out, device=target)
+    best, info = checkpoint.load_model(out, device=target)
     with torch.no_grad():
-        latents = torch.cat([best.encode(batch).mode() for batch in mags.split(64)]).cpu()
-    checkpoint.save_library(
-        out,
-        {
-            "root": str(Path(folder).resolve()),
-            "files": [
-                {"name": name, "split": "holdout" if held else "train", "latent": z.tolist()}
-                for name, held, z in zip(library.names, mask, latents, strict=True)
-            ],
-        },
+        batches = mags.split(data.SPECTROGRAM_BATCH)
+        latents = torch.cat([best.encode(batch).mode() for batch in batches]).cpu()
+    index = LibraryIndex(
+        Path(folder).resolve(),
+        tuple(
+            LibraryEntry(name, "holdout" if held else "train", tuple(z.tolist()))
+            for name, held, z in zip(library.names, mask, latents, strict=True)
+        ),
     )
-    _write_pictures(out, history, library.names, latents, mask)
-    return TrainResult(out, history, library, mask, time.perf_counter() - tic)
+    checkpoint.save_library(out, index)
+    loaded = SoundModel(best, info, index, out)
+    _write_pictures(out, history, loaded)
+    return TrainResult(out, history, library, mask, time.perf_counter() - tic, loaded)
 
 
-def _write_pictures(
-    out: Path, history: list[EpochStats], names: list[str], latents: torch.Tensor, mask: np.ndarray
-) -> None:
+def _write_pictures(out: Path, history: list[EpochStats], model: SoundModel) -> None:
     if history:
         losses = {"train": [h.loss for h in history]}
         if any(math.isfinite(h.holdout_loss) for h in history):
             losses["held out"] = [h.holdout_loss for h in history]
         png = plot.loss_curve([h.epoch for h in history], losses)
         files.atomic_write_bytes(out / "loss.png", png)
-    points = latent.latent_pca(latents)[0]
-    labels = [Path(name).stem for name in names]
-    files.atomic_write_bytes(out / "latent_map.png", plot.latent_map(points, labels, held_out=mask))
+    files.atomic_write_bytes(out / "latent_map.png", model.latent_map_png())
 
 
 def evaluate(
-    model_folder: str | Path,
+    model: SoundModel | str | Path,
     folder: str | Path | None = None,
     *,
     device: str | torch.device | None = None,
-    baselines: bool = True,
 ) -> dict[str, Any]:
-    """Reconstruction metrics of a model, per clip and per split, with the baselines.
+    """Reconstruction metrics of a model (loaded, or its folder), per clip and per split, with the
+    baselines.
 
     ``folder`` defaults to the training library. Clips of the training library keep their split
     ("train" / "holdout"); clips of another folder are "other". The baselines (mean spectrogram and
     PCA-16 of the training clips) are computed when the training clips are among those evaluated.
     """
-    model = session.load(model_folder, device=device)
+    if not isinstance(model, SoundModel):
+        model = session.load(model, device=device)
     root = Path(folder) if folder is not None else model.root
     if root is None:
-        raise SoundmorphError(f"{model_folder}: no library recorded; name a folder to evaluate on")
-    library = data.scan(root, sample_rate=model.sample_rate)
+        raise SoundmorphError(f"{model.folder}: no library recorded; name a folder to evaluate on")
+    library = data.scan(root, sample_rate=model.sample_rate, clip_seconds=model.preset.audio.clip_seconds)
     data.require_clips(library)
     same = model.root is not None and root.resolve() == model.root.resolve()
     split_of = dict(zip(model.names, model.splits, strict=True)) if same else {}
     splits = [split_of.get(name, "other") for name in library.names]
-    a = model.preset.audio
-    mags = data.spectrograms(library.fitted(a.clip_samples), a, device=model.device)
-    with torch.no_grad():
-        recon = torch.cat([model.model.decode(model.model.encode(b).mode()) for b in mags.split(64)])
+    mags = model.magnitudes(library.clips)
+    recon = model.reconstruction(mags)
     per_clip = metrics.reconstruction_metrics(mags, recon)
     report: dict[str, Any] = {
-        "model": str(model_folder),
+        "model": str(model.folder),
         "folder": str(root),
         "clips": [
             {"index": i, "name": name, "split": split, **{k: float(v[i]) for k, v in per_clip.items()}}
@@ -179,7 +205,7 @@ def evaluate(
     }
     train_mask = torch.tensor([s == "train" for s in splits])
     estimates = {"model": recon}
-    if baselines and train_mask.any():
+    if train_mask.any():
         train = mags[train_mask.to(mags.device)]
         estimates |= {name: predict(train, mags) for name, predict in metrics.BASELINES.items()}
     for split in sorted(set(splits)):
@@ -194,6 +220,15 @@ def evaluate(
     return report
 
 
+@dataclass(frozen=True)
+class DemoResult:
+    folder: Path
+    written: list[Path]  # every file the demo wrote
+    report: dict[str, Any]  # the evaluation (also in evaluation.json)
+    sweep_quality: SweepQuality  # of the sweep (also in sweep/quality.json)
+    train: TrainResult
+
+
 def demo(
     out: str | Path,
     *,
@@ -203,9 +238,9 @@ def demo(
     seed: int = 0,
     force: bool = False,
     progress: bool = True,
-) -> list[Path]:
+) -> DemoResult:
     """Synthesize a small drum-loop library into ``out/sounds``, train on it, evaluate, and render a
-    sweep between two loops into ``out/sweep``. Returns what it wrote."""
+    sweep between two loops into ``out/sweep`` and a glide; the model is loaded once."""
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not force:
         raise SoundmorphError(f"{out}: exists and is not empty (use --force to overwrite)")
@@ -223,19 +258,20 @@ def demo(
         sounds,
         out / "model",
         preset=chosen,
-        holdout=0.125,
+        holdout=DEMO_HOLDOUT,
         seed=seed,
         force=force,
         progress=progress,
     )
-    report = evaluate(out / "model")
+    model = result.model
+    report = evaluate(model)
     files.atomic_write_json(out / "evaluation.json", report)
-    model = session.load(out / "model")
     held = [i for i, split in enumerate(model.splits) if split == "holdout"]
     a, b = 0, (held[0] if held else len(model.names) - 1)
-    sweep = model.sweep(a, b, steps=9)
-    written += sound.save_sweep(sweep, out / "sweep", force=force, figures=model.sweep_quality(a, b, sweep))
-    written += model.glide(a, b, repeats=4).save(out / "glide.wav", force=force)
+    sweep = model.sweep(a, b, steps=DEMO_SWEEP_STEPS)
+    figures = model.sweep_quality(a, b, sweep)
+    written += sound.save_sweep(sweep, out / "sweep", force=force, figures=figures)
+    written += model.glide(a, b, repeats=DEMO_GLIDE_REPEATS).save(out / "glide.wav", force=force)
     model_files = [
         checkpoint.CONFIG_FILE,
         checkpoint.WEIGHTS_FILE,
@@ -246,7 +282,7 @@ def demo(
     models = [
         result.folder / name for name in model_files if (result.folder / name).exists()
     ]  # no loss.png at 0 epochs
-    return [*written, *models, out / "evaluation.json"]
+    return DemoResult(out, [*written, *models, out / "evaluation.json"], report, figures, result)
 
 
 def summary_rows(report: dict[str, Any]) -> list[tuple[str, str, dict[str, float]]]:

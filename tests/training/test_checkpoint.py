@@ -112,7 +112,7 @@ def test_trained_model_folder_loads(tiny_model) -> None:
     assert info.preset == checkpoint.read_info(tiny_model.folder).preset
     assert (model.n_freq, model.n_frames) == (info.n_freq, info.n_frames)
     library = checkpoint.load_library(tiny_model.folder)
-    assert len(library["files"]) == len(tiny_model.result.library)
+    assert len(library.entries) == len(tiny_model.result.library)
 
 
 def test_train_state_round_trip(tmp_path: Path, preset: Preset) -> None:
@@ -238,16 +238,34 @@ def test_refuses_truncated_weights(saved: tuple[Path, SpectrogramVAE]) -> None:
 
 
 def test_library_round_trip(tmp_path: Path) -> None:
-    library = {"root": "/sounds", "files": [{"name": "a.wav", "split": "train", "latent": [0.5, -1.0]}]}
+    library = checkpoint.LibraryIndex(
+        Path("/sounds"),
+        (
+            checkpoint.LibraryEntry("a.wav", "train", (0.5, -1.0)),
+            checkpoint.LibraryEntry("b/c.wav", "holdout", (0.0, 2.0)),
+        ),
+    )
     checkpoint.save_library(tmp_path, library)
     assert checkpoint.load_library(tmp_path) == library
+    saved = json.loads((tmp_path / checkpoint.LIBRARY_FILE).read_text())
+    assert saved["files"][0] == {"name": "a.wav", "split": "train", "latent": [0.5, -1.0]}
+    assert library.latents(2).shape == (2, 2)
 
 
 def test_missing_library_is_empty(tmp_path: Path) -> None:
-    assert checkpoint.load_library(tmp_path) == {"root": None, "files": []}
+    assert checkpoint.load_library(tmp_path) == checkpoint.LibraryIndex(None)
 
 
-@pytest.mark.parametrize("text", ['{"root": "/x"}', "[]", "{oops"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"root": "/x"}',
+        "[]",
+        "{oops",
+        '{"root": null, "files": [{"split": "train", "latent": []}]}',
+        '{"root": null, "files": [{"name": "a.wav", "split": "test", "latent": []}]}',
+    ],
+)
 def test_refuses_an_invalid_library(tmp_path: Path, text: str) -> None:
     (tmp_path / checkpoint.LIBRARY_FILE).write_text(text)
     with pytest.raises(ModelFolderError, match=checkpoint.LIBRARY_FILE):

@@ -3,8 +3,10 @@
 from soundmorph.data.library import (
     SPECTROGRAM_BATCH,
     Library,
+    Listing,
     holdout_mask,
     iter_spectrograms,
+    list_headers,
     require_clips,
     scan,
     spectrograms,
@@ -13,8 +15,10 @@ from soundmorph.data.library import (
 __all__ = [
     "SPECTROGRAM_BATCH",
     "Library",
+    "Listing",
     "holdout_mask",
     "iter_spectrograms",
+    "list_headers",
     "require_clips",
     "scan",
     "spectrograms",

@@ -1,11 +1,19 @@
 """Models: the posterior and the spectrogram VAEs (:mod:`.vae`: the reference ``paper`` CNN-VAE and
-the linear PPCA-style variant; :mod:`.sequence`: a latent that keeps time), and the registry that
-builds one from its settings."""
+the linear PPCA-style variant; :mod:`.sequence`: a latent that keeps time), and the registries a
+config chooses from by name."""
 
 from soundmorph.config import ModelConfig
 from soundmorph.models import sequence
 from soundmorph.models.sequence import DiagonalPosterior, SequenceVAE
-from soundmorph.models.vae import Posterior, SpectrogramVAE, count_parameters, posterior_size
+from soundmorph.models.vae import (
+    DECODERS,
+    ENCODERS,
+    INPUT_SCALES,
+    Posterior,
+    SpectrogramVAE,
+    count_parameters,
+    posterior_size,
+)
 
 # ModelConfig.latent -> the model class; the class name is what config.json records.
 MODELS: dict[str, type[SpectrogramVAE]] = {"global": SpectrogramVAE, "sequence": SequenceVAE}
@@ -24,6 +32,9 @@ def latent_size(config: ModelConfig, n_frames: int) -> int:
 
 
 __all__ = [
+    "DECODERS",
+    "ENCODERS",
+    "INPUT_SCALES",
     "MODELS",
     "DiagonalPosterior",
     "Posterior",

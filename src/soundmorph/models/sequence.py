@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from soundmorph.config import ModelConfig
-from soundmorph.models.vae import Posterior, SpectrogramVAE
+from soundmorph.models.vae import INPUT_SCALES, Posterior, SpectrogramVAE
 
 INITIAL_SCALE = 0.1  # posterior standard deviation at the start, in units of the prior's
 
@@ -193,7 +193,8 @@ class SequenceVAE(SpectrogramVAE):
         self.config = config
         self.n_freq = n_freq
         self.n_frames = n_frames
-        self.encoder = SequenceEncoder(config, n_freq=n_freq, n_frames=n_frames)  # type: ignore[assignment]
+        self.input_scale = INPUT_SCALES[config.input_scale]
+        self.encoder = SequenceEncoder(config, n_freq=n_freq, n_frames=n_frames)
         self.decoder = SequenceDecoder(config, n_freq=n_freq, n_frames=n_frames)
         self.register_buffer("freq_mean", torch.zeros(n_freq, 1))
         self.register_buffer("freq_std", torch.ones(n_freq, 1))

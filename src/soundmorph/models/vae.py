@@ -10,6 +10,8 @@ along time. Such convolutions are matrix products over reshaped tensors, so ever
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -17,6 +19,10 @@ from torch import nn
 
 from soundmorph.audio.spectral import inverse_log_scale, log_scale
 from soundmorph.config import ModelConfig, time_strides
+
+SCALE_FLOOR = (
+    1e-5  # added to the posterior scale's softplus'd diagonal: keeps it positive (TFP's FillScaleTriL)
+)
 
 
 class Posterior:
@@ -100,13 +106,13 @@ def posterior_from_params(params: torch.Tensor, config: ModelConfig, tril_indice
     k = config.latent_dim
     mean, raw = params[:, :k], params[:, k:]
     if config.covariance == "full":
-        # TFP's FillScaleTriL: free lower triangle, softplus(diagonal) + 1e-5 keeps it positive.
+        # TFP's FillScaleTriL: free lower triangle, softplus(diagonal) + SCALE_FLOOR keeps it positive.
         tril = params.new_zeros(params.shape[0], k, k)
         tril[:, tril_indices[0], tril_indices[1]] = raw
-        diag = F.softplus(torch.diagonal(tril, dim1=-2, dim2=-1)) + 1e-5
+        diag = F.softplus(torch.diagonal(tril, dim1=-2, dim2=-1)) + SCALE_FLOOR
         tril = torch.tril(tril, diagonal=-1) + torch.diag_embed(diag)
     else:
-        tril = torch.diag_embed(F.softplus(raw) + 1e-5)
+        tril = torch.diag_embed(F.softplus(raw) + SCALE_FLOOR)
     return Posterior(mean, tril)
 
 
@@ -240,7 +246,31 @@ class HybridDecoder(nn.Module):
         return self.linear(z) + self.conv(z)
 
 
+# -- registries: a new encoder, decoder or input scale is one class/function and one entry here ----
+# Each encoder and decoder class is built as ``cls(config, n_freq=..., n_frames=...)``.
+ENCODERS: dict[str, type[nn.Module]] = {"conv": Encoder, "linear": LinearEncoder}
 DECODERS: dict[str, type[nn.Module]] = {"conv": Decoder, "linear": LinearDecoder, "hybrid": HybridDecoder}
+
+
+@dataclass(frozen=True)
+class InputScale:
+    """What the network sees of a magnitude, and the way back to a non-negative magnitude."""
+
+    forward: Callable[[torch.Tensor, ModelConfig], torch.Tensor]  # magnitude -> network scale
+    inverse: Callable[[torch.Tensor, ModelConfig], torch.Tensor]  # network scale -> magnitude >= 0
+    relu_output: bool = False  # the decoder's output goes through a ReLU (the reference's linear output)
+
+
+INPUT_SCALES: dict[str, InputScale] = {
+    "linear": InputScale(lambda mag, c: mag, lambda out, c: out.clamp_min(0.0), relu_output=True),
+    "log": InputScale(
+        lambda mag, c: log_scale(mag, floor=c.log_floor),
+        lambda out, c: inverse_log_scale(out, floor=c.log_floor),
+    ),
+    "power": InputScale(
+        lambda mag, c: mag.clamp_min(0.0).pow(c.power), lambda out, c: out.clamp_min(0.0).pow(1.0 / c.power)
+    ),
+}
 
 
 class SpectrogramVAE(nn.Module):
@@ -260,8 +290,8 @@ class SpectrogramVAE(nn.Module):
         self.config = config
         self.n_freq = n_freq
         self.n_frames = n_frames
-        encoder = LinearEncoder if config.encoder == "linear" else Encoder
-        self.encoder = encoder(config, n_freq=n_freq, n_frames=n_frames)
+        self.input_scale = INPUT_SCALES[config.input_scale]
+        self.encoder = ENCODERS[config.encoder](config, n_freq=n_freq, n_frames=n_frames)
         self.decoder = DECODERS[config.decoder](config, n_freq=n_freq, n_frames=n_frames)
         self.register_buffer("freq_mean", torch.zeros(n_freq, 1))
         self.register_buffer("freq_std", torch.ones(n_freq, 1))
@@ -272,11 +302,7 @@ class SpectrogramVAE(nn.Module):
 
     def scale(self, mag: torch.Tensor) -> torch.Tensor:
         """Magnitude [..., freq, frames] -> the network's scale, before normalisation."""
-        if self.config.input_scale == "log":
-            return log_scale(mag, floor=self.config.log_floor)
-        if self.config.input_scale == "power":
-            return mag.clamp_min(0.0).pow(self.config.power)
-        return mag
+        return self.input_scale.forward(mag, self.config)
 
     @torch.no_grad()
     def init_from_data(self, mags: torch.Tensor) -> None:
@@ -313,16 +339,12 @@ class SpectrogramVAE(nn.Module):
         """Network output [batch, freq, frames] -> non-negative magnitude."""
         if self.config.normalize:
             out = out * self.freq_std + self.freq_mean
-        if self.config.input_scale == "log":
-            return inverse_log_scale(out, floor=self.config.log_floor)
-        if self.config.input_scale == "power":
-            return out.clamp_min(0.0).pow(1.0 / self.config.power)
-        return out.clamp_min(0.0)
+        return self.input_scale.inverse(out, self.config)
 
     def output(self, z: torch.Tensor) -> torch.Tensor:
         """Decoder output [batch, freq, frames] in the network's scale (ReLU'd for linear input)."""
         out = self.decoder(z)
-        return F.relu(out) if self.config.input_scale == "linear" else out
+        return F.relu(out) if self.input_scale.relu_output else out
 
     def encode(self, mag: torch.Tensor) -> Posterior:
         """Posterior over the latent for magnitudes [batch, freq, frames]."""

@@ -143,20 +143,90 @@ def load_model(folder: Path, *, device: torch.device | str = "cpu") -> tuple[Spe
     return model.to(device).eval(), info
 
 
-def save_library(folder: Path, library: dict[str, Any]) -> None:
-    """Write ``library.json`` (root, files with split and latent mean)."""
-    atomic_write_json(folder / LIBRARY_FILE, library)
+SPLITS = ("train", "holdout")  # the split a library entry was in
 
 
-def load_library(folder: Path) -> dict[str, Any]:
+@dataclass(frozen=True)
+class LibraryEntry:
+    """One training sound in ``library.json``: its file (relative to the root), split and latent."""
+
+    name: str  # POSIX path relative to the library root
+    split: str  # one of SPLITS
+    latent: tuple[float, ...]  # posterior mean
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"entry name {self.name!r} is not a file name")
+        if self.split not in SPLITS:
+            raise ValueError(f"{self.name}: unknown split {self.split!r}")
+
+
+@dataclass(frozen=True)
+class LibraryIndex:
+    """``library.json``: the folder a model was trained on and, per sound, its entry.
+
+    Its schema is written and read only here (:func:`save_library`, :func:`load_library`).
+    """
+
+    root: Path | None  # None: unknown (a model saved without its library)
+    entries: tuple[LibraryEntry, ...] = ()
+
+    @property
+    def names(self) -> list[str]:
+        return [entry.name for entry in self.entries]
+
+    @property
+    def splits(self) -> list[str]:
+        return [entry.split for entry in self.entries]
+
+    def latents(self, latent_dim: int) -> torch.Tensor:
+        """The entries' latents [n, latent_dim]; a ValueError when an entry has another size."""
+        for entry in self.entries:
+            if len(entry.latent) != latent_dim:
+                raise ValueError(
+                    f"{entry.name}: latent of size {len(entry.latent)}, the model has {latent_dim}"
+                )
+        return torch.tensor([entry.latent for entry in self.entries], dtype=torch.float32).reshape(
+            -1, latent_dim
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "root": None if self.root is None else str(self.root),
+            "files": [{"name": e.name, "split": e.split, "latent": list(e.latent)} for e in self.entries],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> LibraryIndex:
+        """Parse the JSON object; a ValueError (or KeyError, TypeError) names what is wrong."""
+        if not isinstance(data, dict) or not isinstance(data.get("files"), list):
+            raise ValueError("not a soundmorph library index")
+        root = data.get("root")
+        entries = tuple(
+            LibraryEntry(
+                name=item["name"],
+                split=item.get("split", "train"),
+                latent=tuple(float(x) for x in item["latent"]),
+            )
+            for item in data["files"]
+        )
+        return cls(Path(root) if root else None, entries)
+
+
+def save_library(folder: Path, library: LibraryIndex) -> None:
+    """Write ``library.json``."""
+    atomic_write_json(folder / LIBRARY_FILE, library.to_dict())
+
+
+def load_library(folder: Path) -> LibraryIndex:
     """Read ``library.json``; an empty library when a model was saved without one."""
     path = folder / LIBRARY_FILE
     if not path.exists():
-        return {"root": None, "files": []}
-    library = _read_json(path)
-    if not isinstance(library, dict) or not isinstance(library.get("files"), list):
-        raise ModelFolderError(f"{path}: not a soundmorph library index")
-    return library
+        return LibraryIndex(None)
+    try:
+        return LibraryIndex.from_dict(_read_json(path))
+    except (KeyError, TypeError, ValueError) as error:
+        raise ModelFolderError(f"{path}: not a valid soundmorph library index ({error})") from None
 
 
 def save_train_state(

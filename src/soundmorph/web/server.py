@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import secrets
 import socket
 import tempfile
@@ -29,14 +28,12 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-import numpy as np
-import torch
 from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from soundmorph import audio
-from soundmorph.api import AudioError, SoundModel, SoundmorphError, load
+from soundmorph import api
+from soundmorph.api import AudioError, SoundModel, SoundmorphError, UnknownSourceError
 from soundmorph.web.session import MAX_STEPS, MAX_UPLOADS, RequestError, Session, TorchThread
 
 log = logging.getLogger("soundmorph.web")
@@ -99,7 +96,7 @@ def create_app(
     """
     worker = TorchThread()  # the model is loaded on the thread that will run it (see TorchThread)
     session = Session(
-        model if isinstance(model, SoundModel) else worker.run(load, model, device=device), worker
+        model if isinstance(model, SoundModel) else worker.run(api.load, model, device=device), worker
     )
     app = FastAPI(title="soundmorph", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.session = session
@@ -117,6 +114,10 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestError)
     def request_error(request: Request, error: RequestError) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=error.status)
+
+    @app.exception_handler(UnknownSourceError)
+    def unknown_source(request: Request, error: UnknownSourceError) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=404)
 
     @app.exception_handler(SoundmorphError)
     def soundmorph_error(request: Request, error: SoundmorphError) -> JSONResponse:
@@ -179,13 +180,13 @@ def _add_routes(app: FastAPI, session: Session) -> None:
                 "frames": model.info.n_frames,
                 "n_fft": a.n_fft,
                 "hop_length": a.hop_length,
-                "latent_dim": model.preset.model.latent_dim,
+                "latent_dim": model.latent_size,
                 "device": str(model.device),
             },
             "limits": {
                 "upload_mb": MAX_UPLOAD_BYTES // (1024 * 1024),
                 "upload_seconds": MAX_UPLOAD_SECONDS,
-                "upload_suffixes": sorted(audio.AUDIO_EXTENSIONS),
+                "upload_suffixes": sorted(api.AUDIO_EXTENSIONS),
                 "uploads": MAX_UPLOADS,
                 "sweep_steps": MAX_STEPS,
             },
@@ -215,7 +216,7 @@ def _add_routes(app: FastAPI, session: Session) -> None:
     @app.get("/api/sweep")
     def sweep(a: str, b: str, steps: int = 9) -> dict[str, Any]:
         items = session.sweep(a, b, steps)
-        return {"steps": items, "quality": sweep_quality(session, a, b, items)}
+        return {"steps": items, "quality": sweep_quality(session, a, b, [item["key"] for item in items])}
 
     @app.get("/api/surprise")
     def surprise(seed: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None) -> dict[str, Any]:
@@ -242,8 +243,8 @@ def _decode_upload(file: UploadFile, sample_rate: int) -> tuple[str, Any]:
     """(safe file name, mono audio at ``sample_rate``) of an upload, or a 4xx :class:`RequestError`."""
     name = Path((file.filename or "upload").replace("\\", "/")).name[:100] or "upload"
     suffix = Path(name).suffix.lower()
-    if suffix not in audio.AUDIO_EXTENSIONS:
-        allowed = ", ".join(sorted(audio.AUDIO_EXTENSIONS))
+    if suffix not in api.AUDIO_EXTENSIONS:
+        allowed = ", ".join(sorted(api.AUDIO_EXTENSIONS))
         raise RequestError(f"{name}: not an audio file type this page accepts ({allowed})", 415)
     with tempfile.TemporaryDirectory(prefix="soundmorph-upload-") as folder:
         path = Path(folder) / f"upload{suffix}"
@@ -255,10 +256,10 @@ def _decode_upload(file: UploadFile, sample_rate: int) -> tuple[str, Any]:
                     raise RequestError(f"{name}: file too large (over {MAX_UPLOAD_BYTES // 2**20} MB)", 413)
                 out.write(chunk)
         try:
-            seconds = audio.info(path).duration
+            seconds = api.audio_info(path).duration
             if seconds > MAX_UPLOAD_SECONDS:
                 raise RequestError(f"{name}: too long ({seconds:.1f} s > {MAX_UPLOAD_SECONDS:g} s)", 413)
-            clip = audio.read(path, sample_rate=sample_rate)
+            clip = api.read_audio(path, sample_rate=sample_rate)
         except AudioError as error:
             reason = str(error).removeprefix(f"{path}: ")
             raise RequestError(f"{name}: {reason}", 415 if reason.startswith("unreadable") else 400) from None
@@ -267,46 +268,16 @@ def _decode_upload(file: UploadFile, sample_rate: int) -> tuple[str, Any]:
     return name, clip
 
 
-def sweep_quality(session: Session, a: str, b: str, items: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """Morph-quality figures of a sweep from ``a`` to ``b`` (from :mod:`soundmorph.quality`).
-
-    ``soundmorph.quality.sweep_quality(sweep, source_a, source_b, alphas)`` compares the sweep's
-    magnitudes [steps, freq, frames] with the magnitudes of the two sources as read (library
-    originals or uploads). None when that module is missing; a failure inside it is logged and
-    reported as ``{"error": ...}``, never raised: the sweep is still good without its figures.
-    """
+def sweep_quality(session: Session, a: str, b: str, keys: list[str]) -> dict[str, Any]:
+    """Morph-quality figures (:class:`soundmorph.api.SweepQuality`) of the sweep ``keys`` from ``a``
+    to ``b``, as JSON. A failure is logged and reported as ``{"error": ...}``, never raised: the
+    sweep is still good without its figures."""
     try:
-        from soundmorph.quality import sweep_quality as figures_of
-    except ImportError:  # the benchmark's module is optional
-        return None
-    try:
-        sweep = torch.from_numpy(session.magnitudes([item["key"] for item in items]))
-        alphas = torch.tensor([item["alpha"] for item in items], dtype=torch.float32)
-        source_a, source_b = session.source_magnitude(a), session.source_magnitude(b)
-        rate = session.model.sample_rate
-        figures = session.worker.run(figures_of, sweep, source_a, source_b, alphas, sample_rate=rate)
-        return _jsonable(figures.to_dict() if hasattr(figures, "to_dict") else figures)
+        figures = session.sweep_quality(a, b, keys)
     except Exception as error:
         log.warning("sweep quality failed: %s", error)
         return {"error": " ".join(str(error).split()) or type(error).__name__}
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().numpy()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None  # JSON has no NaN or infinity
-    if hasattr(value, "__dataclass_fields__"):
-        return {k: _jsonable(getattr(value, k)) for k in value.__dataclass_fields__}
-    return value
+    return api.json_safe(figures.to_dict())
 
 
 def _bind(host: str, port: int) -> socket.socket:
