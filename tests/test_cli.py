@@ -670,6 +670,22 @@ def test_phase_method_is_chosen_by_name(soundmorph, tiny_model, tmp_path: Path) 
     assert_error(bad, "magic", "gl", "fgla")
 
 
+def test_every_render_command_takes_phase_and_periodic(soundmorph, tiny_model, tmp_path: Path) -> None:
+    options = ("--phase", "pghi", "--periodic", *FAST)
+    commands = [
+        ("morph", tiny_model.folder, 0, 1, "--out", tmp_path / "m.wav"),
+        ("sweep", tiny_model.folder, 0, 1, "--steps", 2, "--out", tmp_path / "sweep"),
+        ("blend", tiny_model.folder, "0:1", "1:1", "--out", tmp_path / "b.wav"),
+        ("glide", tiny_model.folder, 0, 1, "--repeats", 2, "--out", tmp_path / "g.wav"),
+        ("generate", tiny_model.folder, "--count", 1, "--out", tmp_path / "gen"),
+    ]
+    for command in commands:
+        result = soundmorph(*command, *options)
+        assert result.code == 0, (command[0], result.err)
+    source = soundmorph("generate", tiny_model.folder, "--out", tmp_path / "s", "--phase", "source", *FAST)
+    assert_error(source, "source")
+
+
 def test_demo_prints_a_summary_with_perfect_baselines(soundmorph, tmp_path: Path) -> None:
     # PCA-16 reconstructs 3 training clips exactly: its spectral convergence is -inf (null in JSON)
     result = soundmorph("demo", "--out", tmp_path / "demo", "--clips", 4)

@@ -79,6 +79,7 @@ def _render_options(args: argparse.Namespace, model: SoundModel, *, seed: int | 
         momentum=args.momentum,
         init="source" if source else None,
         seed=seed,
+        periodic=True if getattr(args, "periodic", False) else None,
     )
 
 
@@ -233,9 +234,19 @@ def _add_render_options(parser: argparse.ArgumentParser, *, plot: bool = True) -
     parser.add_argument(
         "--phase",
         metavar="METHOD",
-        help="phase method, e.g. gl or fgla (default: the model's; a wrong name lists all)",
+        help="phase method: gl, fgla, pghi, source (the sources' phases blended) or agla "
+        "(default: the model's; see python -m bench phase)",
     )
-    parser.add_argument("--iterations", type=_whole, help="phase iterations (default: the model's, 32)")
+    parser.add_argument(
+        "--periodic",
+        action="store_true",
+        help="render a seamless loop: the phase wraps around the clip's end",
+    )
+    parser.add_argument(
+        "--iterations",
+        type=_whole,
+        help="phase iterations, after the start for pghi and source (default: the model's)",
+    )
     parser.add_argument("--momentum", type=_number, help="fgla momentum in [0, 1) (default: the model's)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
     parser.add_argument("--force", action="store_true", help="overwrite existing files")

@@ -250,6 +250,24 @@ def test_surprise_is_seeded(fresh: TestClient, model) -> None:
     assert_error(fresh.get("/api/surprise", params={"seed": -1}), 422, "seed")
 
 
+def test_the_phase_method_is_chosen_per_request(fresh: TestClient, model) -> None:
+    library = fresh.get("/api/library").json()
+    assert set(library["phase_methods"]) >= {"gl", "fgla", "pghi", "source", "agla"}
+    assert library["phase_methods"]["source"]["needs_source"] is True
+    assert library["model"]["phase"] == model.render_options.method
+    own = fresh.get("/api/morph", params={"a": 0, "b": 1, "alpha": 0.4}).json()
+    gl = fresh.get("/api/morph", params={"a": 0, "b": 1, "alpha": 0.4, "phase": "gl"}).json()
+    assert gl["key"] != own["key"] and gl["cached"] is False
+    expected = model.morph(0, 1, 0.4, options=model.render_options.override(method="gl"))
+    assert fresh.get(gl["wav"]).content == expected.wav_bytes()
+    sweep = fresh.get("/api/sweep", params={"a": 0, "b": 1, "steps": 2, "phase": "source"})
+    assert sweep.status_code == 200, sweep.text
+    blend = fresh.get("/api/blend", params={"ids": "0,1", "weights": "1,1", "phase": "pghi"})
+    assert blend.status_code == 200, blend.text
+    assert_error(fresh.get("/api/morph", params={"a": 0, "b": 1, "phase": "magic"}), 400, "magic")
+    assert_error(fresh.get("/api/surprise", params={"seed": 1, "phase": "source"}), 400, "source")
+
+
 # -- renders by key --------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "path",

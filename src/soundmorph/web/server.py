@@ -222,6 +222,13 @@ def _add_routes(app: FastAPI, session: Session) -> None:
                 "hop_length": a.hop_length,
                 "latent_dim": model.preset.model.latent_dim,
                 "device": str(model.device),
+                "phase": model.render_options.method,
+            },
+            # phase methods the page offers (those that need a source's phase work on morphs,
+            # sweeps and blends, not on "surprise")
+            "phase_methods": {
+                name: {"summary": entry.summary, "needs_source": entry.needs_source}
+                for name, entry in api.PHASE_METHODS.items()
             },
             "limits": {
                 "upload_mb": MAX_UPLOAD_BYTES // (1024 * 1024),
@@ -240,27 +247,33 @@ def _add_routes(app: FastAPI, session: Session) -> None:
         return Response(data, media_type="audio/wav", headers=headers)
 
     @app.get("/api/morph")
-    def morph(a: str, b: str, alpha: float = 0.5) -> dict[str, Any]:
-        return session.morph(a, b, alpha)
+    def morph(a: str, b: str, alpha: float = 0.5, phase: str | None = None) -> dict[str, Any]:
+        return session.morph(a, b, alpha, phase=phase)
 
     @app.get("/api/blend")
     def blend(
-        ids: str, weights: str | None = None, x: float | None = None, y: float | None = None
+        ids: str,
+        weights: str | None = None,
+        x: float | None = None,
+        y: float | None = None,
+        phase: str | None = None,
     ) -> dict[str, Any]:
         if weights is not None:
-            return session.blend(_ids(ids), _floats(weights))
+            return session.blend(_ids(ids), _floats(weights), phase=phase)
         if x is None or y is None:
             raise RequestError("give weights=w1,w2,... or a pad point x=..&y=.. (4 sounds)")
-        return session.pad(_ids(ids), x, y)
+        return session.pad(_ids(ids), x, y, phase=phase)
 
     @app.get("/api/sweep")
-    def sweep(a: str, b: str, steps: int = 9) -> dict[str, Any]:
-        items = session.sweep(a, b, steps)
+    def sweep(a: str, b: str, steps: int = 9, phase: str | None = None) -> dict[str, Any]:
+        items = session.sweep(a, b, steps, phase=phase)
         return {"steps": items, "quality": sweep_quality(session, a, b, [item["key"] for item in items])}
 
     @app.get("/api/surprise")
-    def surprise(seed: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None) -> dict[str, Any]:
-        return session.surprise(secrets.randbelow(2**31) if seed is None else seed)
+    def surprise(
+        seed: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None, phase: str | None = None
+    ) -> dict[str, Any]:
+        return session.surprise(secrets.randbelow(2**31) if seed is None else seed, phase=phase)
 
     @app.post("/api/upload")
     def upload(file: Annotated[UploadFile, File()]) -> dict[str, Any]:
