@@ -29,7 +29,9 @@ def check_alpha(alpha: float) -> float:
     """``alpha`` if it is a number in [0, 1], else a one-line error."""
     if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
         raise SoundmorphError(f"alpha must be a number in [0, 1], got {alpha!r}")
-    if not 0.0 <= float(alpha) <= 1.0:  # NaN fails this too
+    if not math.isfinite(float(alpha)):
+        raise SoundmorphError(f"alpha must be finite, got {alpha}")
+    if not 0.0 <= float(alpha) <= 1.0:
         raise SoundmorphError(f"alpha must be in [0, 1], got {alpha}")
     return float(alpha)
 

@@ -42,6 +42,7 @@ MODEL_FOLDER_FILES: dict[str, files.Kind] = {
     f"{checkpoint.TRAIN_DIR}/last.safetensors": "safetensors",
     f"{checkpoint.TRAIN_DIR}/optimizer.safetensors": "safetensors",
     f"{checkpoint.TRAIN_DIR}/state.json": "json",
+    f"{checkpoint.TRAIN_DIR}/state.safetensors": "safetensors",  # the one-file state of branch "scale"
 }
 
 
