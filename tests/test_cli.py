@@ -156,10 +156,13 @@ def test_help_does_not_import_torch() -> None:
     subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, timeout=60)
 
 
-def test_usage_errors_exit_with_status_2(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exited:
-        cli.main(["morph"])
-    assert exited.value.code == 2
+@pytest.mark.parametrize(
+    "args",
+    [[], ["fly"], ["morph"], ["morph", "m", "0", "1", "--out", "x.wav", "--bogus"], ["list", "a", "b"]],
+)
+def test_usage_errors_are_one_line_with_status_1(soundmorph, args: list[str]) -> None:
+    result = soundmorph(*args)
+    assert_error(result, "--help")
 
 
 # --- demo ---------------------------------------------------------------------------------------

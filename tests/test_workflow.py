@@ -163,6 +163,30 @@ def test_force_replaces_a_model_folder(tiny_model, model_copy: Path, tiny_preset
     assert checkpoint.read_info(folder).preset.train.epochs == 3
 
 
+def test_force_keeps_the_users_own_files_and_subfolders(tiny_model, model_copy: Path, tiny_preset) -> None:
+    folder = model_copy
+    (folder / "train").mkdir(exist_ok=True)
+    (folder / "train" / "my_takes.txt").write_text("keep me")
+    (folder / "notes").mkdir()
+    (folder / "notes" / "a.txt").write_text("keep me too")
+    (folder / "readme.md").write_text("mine")
+    run(tiny_model.library, folder, tiny_preset(epochs=1), force=True)
+    assert (folder / "train" / "my_takes.txt").read_text() == "keep me"
+    assert (folder / "notes" / "a.txt").read_text() == "keep me too"
+    assert (folder / "readme.md").read_text() == "mine"
+    checkpoint.load_model(folder)
+
+
+def test_force_refuses_a_folder_that_is_not_a_model_folder(tiny_model, tmp_path: Path, tiny_preset) -> None:
+    folder = tmp_path / "music"
+    (folder / "train").mkdir(parents=True)
+    (folder / "train" / "take1.wav").write_bytes(b"RIFF")
+    before = fingerprint(folder)
+    with pytest.raises(SoundmorphError, match="not a soundmorph model folder"):
+        run(tiny_model.library, folder, tiny_preset(epochs=1), force=True)
+    assert fingerprint(folder) == before
+
+
 def test_an_empty_existing_folder_is_fine(loops_dir: Path, tmp_path: Path, tiny_preset) -> None:
     (tmp_path / "model").mkdir()
     run(loops_dir, tmp_path / "model", tiny_preset(epochs=1))

@@ -20,13 +20,13 @@ from soundmorph.audio.io import AUDIO_EXTENSIONS, AudioInfo, to_wav_bytes
 from soundmorph.audio.io import info as audio_info
 from soundmorph.audio.io import read as read_audio
 from soundmorph.audio.phase import PHASE_METHODS
-from soundmorph.config import PRESETS, Preset, RenderOptions, get_preset
+from soundmorph.config import MAX_UPLOAD_SAMPLES, PRESETS, Preset, RenderOptions, get_preset
 from soundmorph.errors import AudioError, ModelFolderError, SoundmorphError, UnknownSourceError
 from soundmorph.files import json_safe
 from soundmorph.latent import LatentMap, blend_weights, check_alpha, pad_weights, sweep_alphas
 from soundmorph.quality import SweepQuality
 from soundmorph.session import SoundModel, Source, SourceSound, load, pick_device, result_name
-from soundmorph.sound import Sound, save_sweep
+from soundmorph.sound import Sound, save_sounds, save_sweep
 from soundmorph.workflow import (
     DemoResult,
     TrainResult,
@@ -39,6 +39,7 @@ from soundmorph.workflow import (
 
 __all__ = [
     "AUDIO_EXTENSIONS",
+    "MAX_UPLOAD_SAMPLES",
     "PHASE_METHODS",
     "PRESETS",
     "AudioError",
@@ -69,6 +70,7 @@ __all__ = [
     "pick_device",
     "read_audio",
     "result_name",
+    "save_sounds",
     "save_sweep",
     "summary_rows",
     "sweep_alphas",

@@ -1,21 +1,24 @@
 """The ``soundmorph`` command: parse, call :mod:`soundmorph.api`, print.
 
-torch is imported only inside the commands, so ``--help`` is instant. Every error a user can
-cause ends with one line on stderr and exit status 1.
+torch is imported only inside the commands, so ``--help`` is instant. Exit status: 0 done; 1 for
+every error a user can cause (a bad argument included), with one line on stderr; 130 interrupted.
+Risky input that is used anyway (a truncated or DC-only file) prints one warning line per file.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from soundmorph import __version__
 from soundmorph.config import PRESETS
-from soundmorph.errors import SoundmorphError
+from soundmorph.errors import SoundmorphError, SoundmorphWarning
 
 if TYPE_CHECKING:
     from soundmorph.api import RenderOptions, SoundModel
@@ -23,6 +26,43 @@ if TYPE_CHECKING:
 METRIC_HEADERS = ("mse", "cosine", "sc_db", "lsd_db")
 PHASE_FROM_SOURCE = "start the phase from the nearer source's original (re-reads its file)"
 PRESET_CHOICES = "{" + ",".join(PRESETS) + "}"
+
+
+class UsageError(SoundmorphError):
+    """A command line argparse refused: printed as one line, exit status 1 like every other error."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line (with a pointer to ``--help``), not six."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def _whole(text: str) -> int:
+    """An integer typed in ASCII digits; ranges are checked by the API with the limits."""
+    body = text[1:] if text[:1] in "+-" else text
+    if not (body.isascii() and body.isdecimal()) or len(body) > 100:
+        raise argparse.ArgumentTypeError(f"{text[:30]!r} is not a whole number")
+    return int(text)
+
+
+def _number(text: str) -> float:
+    """A finite number: nan and inf are refused here, ranges by the API."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:30]!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text[:30]!r} is not a finite number")
+    return value
+
+
+def _out_path(text: str) -> Path:
+    """An output path; an empty one would mean the current folder."""
+    if not text:
+        raise argparse.ArgumentTypeError("the output path is empty; name a file or folder")
+    return Path(text)
 
 
 def _print_paths(paths: Sequence[Path]) -> None:
@@ -177,15 +217,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
     model = api.load(args.model, device=args.device)
     options = _render_options(args, model, seed=args.seed)
     sounds = model.generate(args.count, seed=args.seed, options=options)
-    for sound in sounds:
-        _print_paths(
-            sound.save(
-                Path(args.out) / f"{sound.name}.wav",
-                plot=Path(args.out) / f"{sound.name}.png",
-                force=args.force,
-                subtype=_subtype(args),
-            )
-        )
+    _print_paths(api.save_sounds(sounds, args.out, force=args.force, subtype=_subtype(args)))
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
@@ -212,19 +244,19 @@ def _add_render_options(parser: argparse.ArgumentParser, *, plot: bool = True) -
     )
     parser.add_argument(
         "--iterations",
-        type=int,
+        type=_whole,
         help="phase iterations, after the start for pghi and source (default: the model's)",
     )
-    parser.add_argument("--momentum", type=float, help="fgla momentum in [0, 1) (default: the model's)")
+    parser.add_argument("--momentum", type=_number, help="fgla momentum in [0, 1) (default: the model's)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
     parser.add_argument("--force", action="store_true", help="overwrite existing files")
     parser.add_argument("--float", action="store_true", help="write 32-bit float WAV (default 16-bit)")
     if plot:
-        parser.add_argument("--plot", type=Path, help="also write the spectrogram as this PNG")
+        parser.add_argument("--plot", type=_out_path, help="also write the spectrogram as this PNG")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="soundmorph",
         description="Learn a latent space of your sounds and render the sounds between them.",
     )
@@ -237,9 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = command("demo", cmd_demo, "synthesize drum loops, train on them, evaluate and render a sweep")
-    p.add_argument("--out", type=Path, required=True, help="folder for everything the demo writes")
-    p.add_argument("--clips", type=int, default=16, help="drum loops to synthesize (default 16)")
-    p.add_argument("--epochs", type=int, help="training epochs (default: the preset's)")
+    p.add_argument("--out", type=_out_path, required=True, help="folder for everything the demo writes")
+    p.add_argument("--clips", type=_whole, default=16, help="drum loops to synthesize (default 16)")
+    p.add_argument("--epochs", type=_whole, help="training epochs (default: the preset's)")
     p.add_argument("--preset", default="default", metavar=PRESET_CHOICES, help="preset (default: default)")
     p.add_argument("--force", action="store_true", help="overwrite an existing demo folder")
 
@@ -248,18 +280,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("train", cmd_train, "train a model on a folder of sounds")
     p.add_argument("folder", type=Path)
-    p.add_argument("--out", type=Path, required=True, help="model folder to write")
+    p.add_argument("--out", type=_out_path, required=True, help="model folder to write")
     p.add_argument(
         "--preset",
         metavar=PRESET_CHOICES,
         help="default (measured best, the default) or paper (the reference)",
     )
-    p.add_argument("--epochs", type=int, help="epochs (default: the preset's)")
-    p.add_argument("--batch-size", type=int, help="clips per step (default: the preset's, 16)")
-    p.add_argument("--holdout", type=float, help="fraction of clips kept out of training, e.g. 0.2")
-    p.add_argument("--lr", type=float, help="Adam learning rate (default: the preset's)")
-    p.add_argument("--seed", type=int, help="seed of the split, the initialisation and the sampling")
-    p.add_argument("--clip-seconds", type=float, help="fit every clip to this length (default: the preset's)")
+    p.add_argument("--epochs", type=_whole, help="epochs (default: the preset's)")
+    p.add_argument("--batch-size", type=_whole, help="clips per step (default: the preset's, 16)")
+    p.add_argument("--holdout", type=_number, help="fraction of clips kept out of training, e.g. 0.2")
+    p.add_argument("--lr", type=_number, help="Adam learning rate (default: the preset's)")
+    p.add_argument("--seed", type=_whole, help="seed of the split, the initialisation and the sampling")
+    p.add_argument(
+        "--clip-seconds", type=_number, help="fit every clip to this length (default: the preset's)"
+    )
     p.add_argument(
         "--resume",
         action="store_true",
@@ -281,10 +315,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", type=Path)
     p.add_argument("a", help=sources)
     p.add_argument("b", help=sources)
-    p.add_argument("--alpha", type=float, default=0.5, help="0 is A, 1 is B (default 0.5)")
-    p.add_argument("--out", type=Path, required=True, help="WAV file to write")
+    p.add_argument("--alpha", type=_number, default=0.5, help="0 is A, 1 is B (default 0.5)")
+    p.add_argument("--out", type=_out_path, required=True, help="WAV file to write")
     p.add_argument("--sample", action="store_true", help="sample the posteriors instead of their means")
-    p.add_argument("--seed", type=int, default=0, help="seed of the phase (and of --sample)")
+    p.add_argument("--seed", type=_whole, default=0, help="seed of the phase (and of --sample)")
     p.add_argument("--phase-from-source", action="store_true", help=PHASE_FROM_SOURCE)
     _add_render_options(p)
 
@@ -292,9 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", type=Path)
     p.add_argument("a", help=sources)
     p.add_argument("b", help=sources)
-    p.add_argument("--steps", type=int, default=9)
+    p.add_argument("--steps", type=_whole, default=9)
     p.add_argument(
-        "--out", type=Path, required=True, help="folder to write (also quality.json: morph figures)"
+        "--out", type=_out_path, required=True, help="folder to write (also quality.json: morph figures)"
     )
     p.add_argument("--phase-from-source", action="store_true", help=PHASE_FROM_SOURCE)
     _add_render_options(p, plot=False)
@@ -302,23 +336,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("blend", cmd_blend, "render a weighted blend of several sounds")
     p.add_argument("model", type=Path)
     p.add_argument("items", nargs="+", metavar="SOURCE:WEIGHT")
-    p.add_argument("--out", type=Path, required=True, help="WAV file to write")
+    p.add_argument("--out", type=_out_path, required=True, help="WAV file to write")
     _add_render_options(p)
 
     p = command("glide", cmd_glide, "the loop repeated while it moves from A to B, in one file")
     p.add_argument("model", type=Path)
     p.add_argument("a", help=sources)
     p.add_argument("b", help=sources)
-    p.add_argument("--repeats", type=int, default=8)
+    p.add_argument("--repeats", type=_whole, default=8)
     p.add_argument("--curve", default="linear", help="linear, smooth or exp")
-    p.add_argument("--out", type=Path, required=True, help="WAV file to write")
+    p.add_argument("--out", type=_out_path, required=True, help="WAV file to write")
     _add_render_options(p)
 
     p = command("generate", cmd_generate, "render new sounds from latents drawn from the prior")
     p.add_argument("model", type=Path)
-    p.add_argument("--count", type=int, default=4)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, required=True, help="folder to write")
+    p.add_argument("--count", type=_whole, default=4)
+    p.add_argument("--seed", type=_whole, default=0)
+    p.add_argument("--out", type=_out_path, required=True, help="folder to write")
     _add_render_options(p, plot=False)
 
     p = command("serve", cmd_serve, "open a local web page to explore a model: pick, drag, hear, download")
@@ -326,21 +360,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)"
     )
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=_whole, default=8000)
     p.add_argument("--device", help="cpu, cuda ... (default: CUDA when present)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    shown: set[str] = set()
+
+    def warn(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+        line = " ".join(str(message).split())
+        if issubclass(category, SoundmorphWarning) and line not in shown:  # once per file and run
+            shown.add(line)
+            print(f"soundmorph: warning: {line}", file=sys.stderr)
+
     try:
-        args.func(args)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # library chatter (torch, numpy) is not for the user
+            warnings.simplefilter("always", SoundmorphWarning)
+            warnings.showwarning = warn
+            args = build_parser().parse_args(argv)
+            args.func(args)
     except SoundmorphError as error:
         print(f"soundmorph: error: {error}", file=sys.stderr)
         return 1
     except OSError as error:
         print(f"soundmorph: error: {error.filename or ''}: {error.strerror or error}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print("soundmorph: error: out of memory", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("soundmorph: interrupted (a training run continues with --resume)", file=sys.stderr)

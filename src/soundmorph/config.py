@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, get_args
@@ -24,6 +25,27 @@ MIN_CLIP_SECONDS = 0.5  # shortest clip length a model can be trained on
 GL_ITERATIONS = 32  # Griffin-Lim iterations of the reference
 GL_MOMENTUM = 0.99  # fast Griffin-Lim; librosa.griffinlim's default, which the reference used
 
+# --- Limits: an upper bound on every size a user controls, checked before anything is allocated.
+# The README's "Limits" section states each of them; keep the two in step.
+MAX_CLIP_SECONDS = 30.0  # s, clip length of a model (30 s: about 175 MB of weights for either preset)
+MAX_READ_SECONDS = 600.0  # s, most audio decoded from one file; a longer file is read up to here
+READ_MARGIN_SECONDS = 0.25  # s, read beyond the clip length so resampling has clean samples at the end
+MIN_FILE_RATE = 1_000  # Hz, lowest sample rate a file's header may declare
+MAX_FILE_RATE = 768_000  # Hz, highest sample rate a file's header may declare
+MAX_CHANNELS = 64  # channels a file's header may declare
+MAX_STEPS = 100  # sounds in one sweep
+MAX_COUNT = 100  # sounds in one generate
+MAX_REPEATS = 64  # clip repetitions in one glide
+MAX_RENDER_SECONDS = 600.0  # s, audio one sweep, generate or glide renders (steps x clip length)
+MAX_EPOCHS = 100_000  # training epochs
+MAX_DEMO_CLIPS = 1_000  # drum loops the demo synthesizes
+MAX_BATCH_SIZE = 4_096  # clips per training step
+MAX_ITERATIONS = 10_000  # Griffin-Lim iterations per render
+MAX_SEED = 2**63 - 1  # seeds are integers in [0, MAX_SEED] (what torch.Generator takes)
+MAX_UPLOAD_SAMPLES = (
+    120 * 48_000 * 2
+)  # decoded samples (frames x channels) of one web upload: 2 min of 48-kHz stereo
+
 Covariance = Literal["full", "diagonal"]
 PhaseInit = Literal["random", "zeros", "advance", "source"]
 PHASE_INITS: tuple[str, ...] = get_args(PhaseInit)
@@ -37,6 +59,33 @@ def n_frames(n_samples: int, hop_length: int = HOP_LENGTH) -> int:
 def _check(condition: bool, message: str) -> None:
     if not condition:
         raise SoundmorphError(message)
+
+
+def check_int(name: str, value: object, *, low: int, high: int) -> int:
+    """``value`` if it is an integer (not a bool) in [low, high], else a one-line error naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise SoundmorphError(f"{name} must be a whole number, got {value!r}")
+    number = int(value)
+    if not low <= number <= high:
+        # str() of an int over 4,300 digits raises ValueError: show its size instead
+        digits = int(number.bit_length() * 0.30103) + 1
+        shown = f"{number}" if abs(number) < 10**30 else f"a {digits}-digit number"
+        raise SoundmorphError(f"{name} must be in [{low}, {high:,}], got {shown}")
+    return number
+
+
+def check_real(name: str, value: object) -> float:
+    """``value`` as a float if it is a finite real number (not a bool), else a one-line error."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise SoundmorphError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(float(value)):
+        raise SoundmorphError(f"{name} must be finite, got {value}")
+    return float(value)
+
+
+def check_seed(seed: object) -> int:
+    """``seed`` if it is an integer in [0, :data:`MAX_SEED`]."""
+    return check_int("seed", seed, low=0, high=MAX_SEED)
 
 
 def _unknown(what: str, value: object, registry: Iterable[str]) -> str:
@@ -58,9 +107,10 @@ class AudioConfig:
         _check(self.n_fft > 0 and self.hop_length > 0, "n_fft and hop_length must be positive")
         _check(0 < self.win_length <= self.n_fft, f"win_length must be in (0, n_fft], got {self.win_length}")
         if self.clip_seconds is not None:
+            seconds = check_real("clip length", self.clip_seconds)
             _check(
-                self.clip_seconds >= MIN_CLIP_SECONDS,
-                f"clip length must be at least {MIN_CLIP_SECONDS} s, got {self.clip_seconds} s",
+                MIN_CLIP_SECONDS <= seconds <= MAX_CLIP_SECONDS,
+                f"clip length must be in [{MIN_CLIP_SECONDS}, {MAX_CLIP_SECONDS:g}] s, got {seconds:g} s",
             )
 
     @property
@@ -135,14 +185,23 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        _check(self.epochs >= 0, f"epochs must be >= 0, got {self.epochs}")
-        _check(self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}")
-        _check(self.learning_rate > 0, f"learning rate must be positive, got {self.learning_rate}")
-        _check(self.weight_decay >= 0, f"weight decay must be >= 0, got {self.weight_decay}")
-        _check(self.kl_weight >= 0, f"KL weight must be >= 0, got {self.kl_weight}")
-        _check(self.kl_warmup_epochs >= 0, "kl_warmup_epochs must be >= 0")
-        _check(0.0 <= self.holdout < 1.0, f"holdout must be in [0, 1), got {self.holdout}")
-        _check(self.augment_gain_db >= 0, "augment_gain_db must be >= 0")
+        check_int("epochs", self.epochs, low=0, high=MAX_EPOCHS)
+        check_int("batch size", self.batch_size, low=1, high=MAX_BATCH_SIZE)
+        check_seed(self.seed)
+        _check(
+            check_real("learning rate", self.learning_rate) > 0,
+            f"learning rate must be positive, got {self.learning_rate}",
+        )
+        _check(
+            check_real("weight decay", self.weight_decay) >= 0,
+            f"weight decay must be >= 0, got {self.weight_decay}",
+        )
+        _check(check_real("KL weight", self.kl_weight) >= 0, f"KL weight must be >= 0, got {self.kl_weight}")
+        check_int("kl_warmup_epochs", self.kl_warmup_epochs, low=0, high=MAX_EPOCHS)
+        _check(
+            0.0 <= check_real("holdout", self.holdout) < 1.0, f"holdout must be in [0, 1), got {self.holdout}"
+        )
+        _check(check_real("augment_gain_db", self.augment_gain_db) >= 0, "augment_gain_db must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -167,8 +226,10 @@ class RenderOptions:
         from soundmorph.audio.phase import PHASE_METHODS  # the registry; config is imported first
 
         _check(self.method in PHASE_METHODS, _unknown("phase method", self.method, PHASE_METHODS))
-        _check(self.n_iter >= 0, f"phase iterations must be >= 0, got {self.n_iter}")
-        _check(0.0 <= self.momentum < 1.0, f"phase momentum must be in [0, 1), got {self.momentum}")
+        check_int("phase iterations", self.n_iter, low=0, high=MAX_ITERATIONS)
+        momentum = check_real("phase momentum", self.momentum)
+        _check(0.0 <= momentum < 1.0, f"phase momentum must be in [0, 1), got {self.momentum}")
+        check_seed(self.seed)
         _check(
             self.init in PHASE_INITS,
             f"unknown phase init {self.init!r}; choose one of: {', '.join(PHASE_INITS)}",
@@ -284,11 +345,11 @@ def get_preset(name: str) -> Preset:
 
 
 def clip_seconds_from_lengths(lengths: list[int], sample_rate: int) -> float:
-    """The library's median clip length in seconds, never below :data:`MIN_CLIP_SECONDS`."""
+    """The library's median clip length in seconds, within [MIN_CLIP_SECONDS, MAX_CLIP_SECONDS]."""
     _check(len(lengths) > 0, "no clips to take a median length from")
     ordered = sorted(lengths)
     median = ordered[(len(ordered) - 1) // 2]  # lower median: an actual clip's length
-    return max(median / sample_rate, MIN_CLIP_SECONDS)
+    return min(max(median / sample_rate, MIN_CLIP_SECONDS), MAX_CLIP_SECONDS)
 
 
 def time_strides(frames: int, last_stride: int) -> tuple[int, int]:

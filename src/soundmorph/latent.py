@@ -5,17 +5,21 @@ Pure tensor functions on latents [..., latent]; decoding and audio live in :mod:
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from soundmorph.config import MAX_STEPS, check_int, check_real, check_seed
 from soundmorph.errors import SoundmorphError
 
 
 def check_alpha(alpha: float) -> float:
-    """``alpha`` if it lies in [0, 1], else a one-line error."""
-    if not 0.0 <= alpha <= 1.0:
+    """``alpha`` if it is a number in [0, 1], else a one-line error."""
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
+        raise SoundmorphError(f"alpha must be a number in [0, 1], got {alpha!r}")
+    if not 0.0 <= float(alpha) <= 1.0:  # NaN fails this too
         raise SoundmorphError(f"alpha must be in [0, 1], got {alpha}")
     return float(alpha)
 
@@ -30,13 +34,15 @@ def lerp(z_a: torch.Tensor, z_b: torch.Tensor, alpha: float | torch.Tensor) -> t
 
 def sweep_alphas(steps: int) -> torch.Tensor:
     """``steps`` evenly spaced ratios from 0 to 1, both included: [steps]."""
-    if steps < 2:
+    if isinstance(steps, int) and not isinstance(steps, bool) and steps < 2:
         raise SoundmorphError(f"a sweep needs at least 2 steps, got {steps}")
+    steps = check_int("steps", steps, low=2, high=MAX_STEPS)
     return torch.linspace(0.0, 1.0, steps)
 
 
 def blend_weights(weights: list[float]) -> torch.Tensor:
     """Non-negative weights normalised to sum to 1: [k]."""
+    weights = [check_real("blend weights", w) for w in weights]
     w = torch.tensor(weights, dtype=torch.float32)
     if len(weights) == 0 or bool((w < 0).any()) or not bool(torch.isfinite(w).all()) or float(w.sum()) <= 0:
         raise SoundmorphError(f"blend weights must be finite, non-negative and not all zero, got {weights}")
@@ -71,9 +77,8 @@ def glide_alphas(frames: int, *, curve: str = "linear") -> torch.Tensor:
 
 def sample_prior(count: int, latent_dim: int, *, seed: int) -> torch.Tensor:
     """``count`` latents drawn from the prior N(0, I), reproducibly: [count, latent_dim]."""
-    if count < 1:
-        raise SoundmorphError(f"count must be >= 1, got {count}")
-    return torch.randn(count, latent_dim, generator=torch.Generator().manual_seed(seed))
+    count = check_int("count", count, low=1, high=2**31 - 1)  # generate bounds it by MAX_COUNT
+    return torch.randn(count, latent_dim, generator=torch.Generator().manual_seed(check_seed(seed)))
 
 
 @dataclass(frozen=True)

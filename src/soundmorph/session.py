@@ -19,7 +19,16 @@ import torch
 
 from soundmorph import audio, latent, plot, quality
 from soundmorph.audio import phase, spectral
-from soundmorph.config import Preset, RenderOptions
+from soundmorph.config import (
+    MAX_COUNT,
+    MAX_RENDER_SECONDS,
+    MAX_REPEATS,
+    READ_MARGIN_SECONDS,
+    Preset,
+    RenderOptions,
+    check_int,
+    check_seed,
+)
 from soundmorph.data import SPECTROGRAM_BATCH
 from soundmorph.errors import SoundmorphError, UnknownSourceError
 from soundmorph.models import SpectrogramVAE
@@ -31,13 +40,47 @@ GLIDE_GRID = 8  # decoded ratios per repeat of a glide; the frames between are i
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
-    """``device`` if given, else CUDA when present, else the CPU."""
+    """``device`` if given and present on this machine, else CUDA when present, else the CPU.
+
+    Raises
+    ------
+    SoundmorphError
+        One line for an unknown device, or a CUDA / MPS device this machine does not have.
+    """
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        return torch.device(device)
-    except RuntimeError:
-        raise SoundmorphError(f"unknown device {device!r}") from None
+        chosen = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise SoundmorphError(f"unknown device {device!r}; use cpu, cuda, cuda:N or mps") from None
+    if chosen.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise SoundmorphError(
+                f"device {device!r}: CUDA is not available on this machine (use --device cpu)"
+            )
+        if chosen.index is not None and chosen.index >= count:
+            raise SoundmorphError(
+                f"device {device!r}: this machine has {count} CUDA device(s), 0..{count - 1}"
+            )
+    elif chosen.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise SoundmorphError(
+                f"device {device!r}: MPS is not available on this machine (use --device cpu)"
+            )
+    elif chosen.type != "cpu":
+        raise SoundmorphError(f"unknown device {device!r}; use cpu, cuda, cuda:N or mps")
+    return chosen
+
+
+def check_render_size(count: int, clip_seconds: float, what: str) -> None:
+    """Refuse a render of ``count`` clips whose audio would exceed :data:`MAX_RENDER_SECONDS`."""
+    if count * clip_seconds > MAX_RENDER_SECONDS:
+        most = max(1, int(MAX_RENDER_SECONDS // clip_seconds))
+        raise SoundmorphError(
+            f"{what} {count} x {clip_seconds:.3g} s clips is over {MAX_RENDER_SECONDS:g} s of audio; "
+            f"at most {most} for this model"
+        )
 
 
 def result_name(kind: str, labels: Sequence[str], *tags: str) -> str:
@@ -83,7 +126,7 @@ class SourceSound:
         """Mono float32 audio [samples] at the model's rate, as read (not fitted)."""
         if self._clip is None:
             assert self.path is not None, "a source without a file carries its audio"
-            self._clip = audio.read(self.path, sample_rate=self._model.sample_rate)
+            self._clip = self._model.read_source(self.path)
         return self._clip
 
     @cached_property
@@ -142,7 +185,14 @@ class SoundModel:
         """Library index of ``source`` (an index, or a library file name), None for other sources."""
         if isinstance(source, SourceSound):
             return source.index
-        if isinstance(source, int) or (isinstance(source, str) and source.isdigit()):
+        if isinstance(source, bool):  # True == 1 in Python, but not a sound
+            raise SoundmorphError(f"{source!r}: a bool is not a library index")
+        if isinstance(source, str) and source.isdecimal() and (not source.isascii() or len(source) > 18):
+            # "²" or "٣" is no index a user typed on purpose, and int() of 5,000 digits raises
+            raise UnknownSourceError(
+                f"no sound {source[:20]!r}: the library has indices 0..{len(self.names) - 1}"
+            )
+        if isinstance(source, int | np.integer) or (isinstance(source, str) and source.isdecimal()):
             index = int(source)
             if not 0 <= index < len(self.names):
                 raise UnknownSourceError(
@@ -165,10 +215,18 @@ class SoundModel:
             path = self.root / name if self.root is not None else None
             return SourceSound(self, Path(name).stem, self.latents[index], index=index, path=path)
         path = Path(str(source))
+        if path.is_symlink() and not path.exists():
+            raise SoundmorphError(f"{source}: a broken link (its target is missing)")
         if not path.exists():
             raise SoundmorphError(f"{source}: not a library index, a library file name or an audio file")
-        clip = audio.read(path, sample_rate=self.sample_rate)
+        clip = self.read_source(path)
         return SourceSound(self, path.stem, self.encode_audio(clip), path=path, clip=clip)
+
+    def read_source(self, path: Path) -> np.ndarray:
+        """The start of an audio file a render uses: the clip length (and a margin), mono at the
+        model's rate; a longer file is not decoded further."""
+        seconds = self.clip_samples / self.sample_rate + READ_MARGIN_SECONDS
+        return audio.read(path, sample_rate=self.sample_rate, max_seconds=seconds)
 
     def from_audio(self, name: str, clip: np.ndarray) -> SourceSound:
         """The record of audio in memory, e.g. an upload: ``clip`` [samples] mono at the model's rate."""
@@ -325,6 +383,7 @@ class SoundModel:
     ) -> list[Sound]:
         """``steps`` sounds from ``a`` to ``b`` at evenly spaced ratios, rendered as one batch."""
         alphas = latent.sweep_alphas(steps)
+        check_render_size(len(alphas), self.clip_samples / self.sample_rate, "a sweep of")
         sources = [self.resolve(a), self.resolve(b)]
         z = latent.lerp(sources[0].latent, sources[1].latent, alphas)
         labels = [s.label for s in sources]
@@ -372,8 +431,8 @@ class SoundModel:
         The magnitudes are decoded on a grid of ratios and interpolated per frame, joined into one
         long spectrogram and phase-reconstructed as a whole, so the repeats join without clicks.
         """
-        if repeats < 1:
-            raise SoundmorphError(f"repeats must be >= 1, got {repeats}")
+        repeats = check_int("repeats", repeats, low=1, high=MAX_REPEATS)
+        check_render_size(repeats, self.clip_samples / self.sample_rate, "a glide of")
         frames = self.info.n_frames
         alphas = latent.glide_alphas(repeats * frames, curve=curve)  # [repeats * frames]
         grid = torch.linspace(0.0, 1.0, GLIDE_GRID * repeats + 1)
@@ -391,7 +450,9 @@ class SoundModel:
 
     def generate(self, count: int = 4, *, seed: int = 0, options: RenderOptions | None = None) -> list[Sound]:
         """``count`` new sounds decoded from latents drawn from the prior N(0, I) (seeded by ``seed``)."""
-        z = latent.sample_prior(count, self.info.preset.model.latent_dim, seed=seed)
+        count = check_int("count", count, low=1, high=MAX_COUNT)
+        check_render_size(count, self.clip_samples / self.sample_rate, "generating")
+        z = latent.sample_prior(count, self.info.preset.model.latent_dim, seed=check_seed(seed))
         names = [result_name("generated", [], f"s{seed}", f"{k:02d}") for k in range(count)]
         return self.render(z, names, options=options)
 

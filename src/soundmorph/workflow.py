@@ -5,8 +5,8 @@ Each is one call behind :mod:`soundmorph.api`; the CLI prints what they return.
 
 from __future__ import annotations
 
+import json
 import math
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +18,7 @@ import torch
 from soundmorph import audio, data, files, plot, session, sound
 from soundmorph import evaluate as metrics
 from soundmorph.audio import synth
-from soundmorph.config import Preset, get_preset
+from soundmorph.config import MAX_DEMO_CLIPS, Preset, check_int, get_preset
 from soundmorph.errors import SoundmorphError
 from soundmorph.quality import SweepQuality
 from soundmorph.session import SoundModel
@@ -30,6 +30,28 @@ BASELINES = ("mean spectrogram", f"PCA-{PCA_COMPONENTS}")  # rows every evaluati
 DEMO_HOLDOUT = 0.125  # of the demo's clips: 2 of 16
 DEMO_SWEEP_STEPS = 9
 DEMO_GLIDE_REPEATS = 4
+# Every file a model folder consists of: the only files `train --force` removes. Keep in step with
+# training/checkpoint.py and training/loop.py.
+MODEL_FOLDER_FILES: dict[str, files.Kind] = {
+    checkpoint.CONFIG_FILE: "json",
+    checkpoint.WEIGHTS_FILE: "safetensors",
+    checkpoint.LIBRARY_FILE: "json",
+    "history.csv": "csv",
+    "loss.png": "png",
+    "latent_map.png": "png",
+    f"{checkpoint.TRAIN_DIR}/last.safetensors": "safetensors",
+    f"{checkpoint.TRAIN_DIR}/optimizer.safetensors": "safetensors",
+    f"{checkpoint.TRAIN_DIR}/state.json": "json",
+}
+
+
+def is_model_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds a ``config.json`` that soundmorph wrote (readable or not as a model)."""
+    try:
+        config = json.loads((folder / checkpoint.CONFIG_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(config, dict) and "format_version" in config
 
 
 def list_sounds(folder: str | Path) -> data.Listing:
@@ -103,14 +125,8 @@ def train(
         chosen = resolve_preset(checkpoint.read_info(out).preset, {"epochs": epochs})
     else:
         chosen = resolve_preset("default" if preset is None else preset, overrides, clip_seconds=clip_seconds)
-        if out.exists() and any(out.iterdir()) and not force:
-            raise SoundmorphError(
-                f"{out}: exists and is not empty (use --force to replace, --resume to continue)"
-            )
-        if out.exists() and force:
-            shutil.rmtree(out / checkpoint.TRAIN_DIR, ignore_errors=True)
-            (out / checkpoint.WEIGHTS_FILE).unlink(missing_ok=True)
-    library = data.scan(folder, sample_rate=chosen.audio.sample_rate)
+        files.prepare_folder(out, MODEL_FOLDER_FILES, force=force, replaceable=is_model_folder(out))
+    library = data.scan(folder, sample_rate=chosen.audio.sample_rate, clip_seconds=chosen.audio.clip_seconds)
     data.require_clips(library, minimum=2 if chosen.train.holdout > 0 else 1)
     if chosen.audio.clip_seconds is None:
         chosen = chosen.replace(audio={"clip_seconds": library.median_seconds()})
@@ -169,7 +185,7 @@ def evaluate(
     root = Path(folder) if folder is not None else model.root
     if root is None:
         raise SoundmorphError(f"{model.folder}: no library recorded; name a folder to evaluate on")
-    library = data.scan(root, sample_rate=model.sample_rate)
+    library = data.scan(root, sample_rate=model.sample_rate, clip_seconds=model.preset.audio.clip_seconds)
     data.require_clips(library)
     same = model.root is not None and root.resolve() == model.root.resolve()
     split_of = dict(zip(model.names, model.splits, strict=True)) if same else {}
@@ -230,8 +246,9 @@ def demo(
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not force:
         raise SoundmorphError(f"{out}: exists and is not empty (use --force to overwrite)")
-    if clips < 2:  # one to train on, one to hold out
+    if isinstance(clips, int) and clips < 2:  # one to train on, one to hold out
         raise SoundmorphError(f"the demo needs at least 2 clips, got {clips}")
+    check_int("clips", clips, low=2, high=MAX_DEMO_CLIPS)
     chosen = resolve_preset(preset, {"epochs": epochs})  # check the settings before writing anything
     sounds = out / "sounds"
     written = [

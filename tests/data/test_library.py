@@ -178,3 +178,24 @@ def test_index_depends_only_on_the_folders_contents(loops_dir: Path, tmp_path: P
     assert (
         data.scan(copy, sample_rate=SAMPLE_RATE).names == data.scan(loops_dir, sample_rate=SAMPLE_RATE).names
     )
+
+
+def test_scan_reports_links_and_folders_named_like_audio(
+    tmp_path: Path, sine: Callable[..., np.ndarray]
+) -> None:
+    audio.write(tmp_path / "good.wav", sine(220, 1.0), sample_rate=SAMPLE_RATE)
+    (tmp_path / "x.wav").mkdir()
+    (tmp_path / "gone.wav").symlink_to(tmp_path / "missing.wav")
+    scanned = data.scan(tmp_path, sample_rate=SAMPLE_RATE)
+    assert scanned.names == ["good.wav"]
+    assert {s.path.name: s.reason for s in scanned.skipped} == {
+        "x.wav": "a folder, not a file",
+        "gone.wav": "broken link",
+    }
+
+
+def test_scan_decodes_only_the_clip_length(tmp_path: Path, sine: Callable[..., np.ndarray]) -> None:
+    audio.write(tmp_path / "long.wav", sine(220, 40.0), sample_rate=SAMPLE_RATE)
+    assert len(data.scan(tmp_path, sample_rate=SAMPLE_RATE, clip_seconds=1.0).clips[0]) < 1.5 * SAMPLE_RATE
+    scanned = data.scan(tmp_path, sample_rate=SAMPLE_RATE)  # the longest clip a model may have
+    assert scanned.median_seconds() == 30.0

@@ -14,7 +14,12 @@ import torch
 from soundmorph import audio
 from soundmorph.audio.io import AudioInfo, Skipped
 from soundmorph.audio.spectral import magnitude
-from soundmorph.config import AudioConfig, clip_seconds_from_lengths
+from soundmorph.config import (
+    MAX_CLIP_SECONDS,
+    READ_MARGIN_SECONDS,
+    AudioConfig,
+    clip_seconds_from_lengths,
+)
 from soundmorph.errors import AudioError, SoundmorphError
 
 SPECTROGRAM_BATCH = 64  # clips per STFT call when computing a library's magnitudes
@@ -59,8 +64,12 @@ class Library:
         return np.stack([audio.fit_length(clip, n_samples) for clip in self.clips])
 
 
-def scan(folder: str | Path, *, sample_rate: int) -> Library:
+def scan(folder: str | Path, *, sample_rate: int, clip_seconds: float | None = None) -> Library:
     """Read every audio file under ``folder``; unusable files are skipped with their reason.
+
+    Only the part a model uses is decoded: ``clip_seconds`` (default: the longest clip a model
+    may have, :data:`~soundmorph.config.MAX_CLIP_SECONDS`) plus a short margin. Entries with an
+    audio suffix that are no files (a broken link, a folder named ``x.wav``) are skipped too.
 
     Raises
     ------
@@ -69,9 +78,11 @@ def scan(folder: str | Path, *, sample_rate: int) -> Library:
     """
     root = Path(folder)
     library = Library(root=root, sample_rate=sample_rate)
-    for path in audio.find_audio_files(root):
+    found, library.skipped = audio.walk_audio(root)
+    seconds = min(clip_seconds if clip_seconds is not None else MAX_CLIP_SECONDS, MAX_CLIP_SECONDS)
+    for path in found:
         try:
-            clip = audio.read(path, sample_rate=sample_rate)
+            clip = audio.read(path, sample_rate=sample_rate, max_seconds=seconds + READ_MARGIN_SECONDS)
         except AudioError as error:
             library.skipped.append(Skipped.from_error(path, error))
             continue
@@ -105,7 +116,8 @@ def list_headers(folder: str | Path) -> Listing:
     """The header of every audio file under ``folder`` (index order, as :func:`scan`)."""
     root = Path(folder)
     listing = Listing(root=root)
-    for path in audio.find_audio_files(root):
+    found, listing.skipped = audio.walk_audio(root)  # a broken link or a folder named x.wav: reported
+    for path in found:
         try:
             listing.infos.append(audio.info(path))
         except AudioError as error:
