@@ -1,4 +1,5 @@
-"""``python -m bench {quality,speed,phase,tempo,all} [--quick] [--data DIR]``: run, write results."""
+"""``python -m bench {quality,model,speed,phase,tempo,all} [--quick] [--data FOLDER]``: run benchmarks,
+write results."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from bench.common import LOOPS, RESULTS, THREADS
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("name", choices=["quality", "speed", "phase", "tempo", "all"])
+    parser.add_argument("name", choices=["quality", "model", "speed", "phase", "tempo", "all"])
     parser.add_argument(
         "--quick", action="store_true", help="smoke run: few epochs, few repeats (not representative)"
     )
@@ -28,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from bench import phase, quality, speed
+    from bench import model, phase, quality, speed
     from bench.common import load_dataset
 
     torch.set_num_threads(args.threads)
@@ -50,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         written += phase.main(dataset, quick=args.quick, out=args.out)
     if args.name in ("quality", "all"):
         written += quality.main(dataset, quick=args.quick, progress=args.progress, out=args.out)
+    if args.name in ("model", "all"):
+        written += model.main(dataset, quick=args.quick, progress=args.progress, out=args.out)
     for path in written:
         print(f"wrote {path}")
     print(f"{args.name}: {time.perf_counter() - tic:.0f} s")

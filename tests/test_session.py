@@ -109,13 +109,36 @@ def test_sampled_latents_are_seeded(model: session.SoundModel) -> None:
 # --- morphs and sweeps --------------------------------------------------------------------------
 
 
-def test_morph_at_alpha_zero_and_one_reconstructs_the_sources(model: session.SoundModel) -> None:
+RAW = FAST.override(faithful=False)
+
+
+def test_raw_morph_at_alpha_zero_and_one_reconstructs_the_sources(model: session.SoundModel) -> None:
     np.testing.assert_array_equal(
-        model.morph(0, 3, 0.0, options=FAST).magnitude, reconstruction(model, 0).magnitude
+        model.morph(0, 3, 0.0, options=RAW).magnitude, reconstruction(model, 0).magnitude
     )
     np.testing.assert_array_equal(
-        model.morph(0, 3, 1.0, options=FAST).magnitude, reconstruction(model, 3).magnitude
+        model.morph(0, 3, 1.0, options=RAW).magnitude, reconstruction(model, 3).magnitude
     )
+
+
+def test_faithful_morph_ends_are_the_sources(model: session.SoundModel, unseen: Path) -> None:
+    for a, b in ((0, 3), (unseen, 1)):
+        start, end = model.morph(a, b, 0.0, options=FAST), model.morph(a, b, 1.0, options=FAST)
+        np.testing.assert_allclose(start.magnitude, model.original(a).magnitude.numpy(), rtol=1e-3, atol=1e-5)
+        np.testing.assert_allclose(end.magnitude, model.original(b).magnitude.numpy(), rtol=1e-3, atol=1e-5)
+    middle = model.morph(0, 3, 0.5, options=FAST).magnitude
+    assert not np.allclose(middle, model.morph(0, 3, 0.5, options=RAW).magnitude)
+
+
+def test_even_sweep_has_even_steps(model: session.SoundModel) -> None:
+    plain = model.sweep(0, 3, 7, options=FAST)
+    even = model.sweep(0, 3, 7, options=FAST, spacing="even")
+    assert model.sweep_quality(0, 3, even).smoothness_cv < min(
+        0.05, model.sweep_quality(0, 3, plain).smoothness_cv
+    )
+    assert even[0].name.endswith("a0.00") and even[-1].name.endswith("a1.00")
+    with pytest.raises(SoundmorphError, match="spacing"):
+        model.sweep(0, 3, 7, options=FAST, spacing="log")  # type: ignore[arg-type]
 
 
 def test_morph_is_between_its_sources_in_the_latent_space(model: session.SoundModel) -> None:
@@ -135,7 +158,7 @@ def test_morph_is_deterministic(model: session.SoundModel) -> None:
 
 
 def test_sweep_endpoints_are_the_sources_reconstructions(model: session.SoundModel) -> None:
-    sounds = model.sweep(0, 4, steps=3, options=FAST)
+    sounds = model.sweep(0, 4, steps=3, options=RAW)
     assert len(sounds) == 3
     assert len({sound.name for sound in sounds}) == 3
     np.testing.assert_allclose(sounds[0].magnitude, reconstruction(model, 0).magnitude, rtol=1e-5, atol=1e-6)
@@ -169,7 +192,7 @@ def test_render_options_change_the_audio_not_the_magnitude(model: session.SoundM
 
 def test_blend_of_one_sound_is_its_reconstruction(model: session.SoundModel) -> None:
     np.testing.assert_array_equal(
-        model.blend([(2, 0.7)], options=FAST).magnitude, reconstruction(model, 2).magnitude
+        model.blend([(2, 0.7)], options=RAW).magnitude, reconstruction(model, 2).magnitude
     )
 
 
@@ -194,7 +217,7 @@ def test_glide_is_the_clip_repeated(model: session.SoundModel, repeats: int) -> 
 
 
 def test_glide_moves_from_the_first_source_to_the_second(model: session.SoundModel) -> None:
-    sound = model.glide(0, 2, repeats=2, curve="smooth", options=FAST)
+    sound = model.glide(0, 2, repeats=2, curve="smooth", options=RAW)
     frames = model.info.n_frames
     np.testing.assert_allclose(
         sound.magnitude[:, 0], reconstruction(model, 0).magnitude[:, 0], rtol=1e-5, atol=1e-5
@@ -205,7 +228,7 @@ def test_glide_moves_from_the_first_source_to_the_second(model: session.SoundMod
 
 
 def test_glide_between_a_sound_and_itself_repeats_its_reconstruction(model: session.SoundModel) -> None:
-    sound = model.glide(1, 1, repeats=2, options=FAST)
+    sound = model.glide(1, 1, repeats=2, options=RAW)
     once = reconstruction(model, 1).magnitude
     np.testing.assert_allclose(sound.magnitude, np.concatenate([once, once], axis=1), rtol=1e-5, atol=1e-6)
 
@@ -305,3 +328,15 @@ def test_a_source_phase_needs_a_source(model: session.SoundModel) -> None:
         model.generate(1, options=FAST.override(init="source"))
     blended = model.blend([(0, 0.2), (1, 0.8)], options=FAST.override(init="source", n_iter=0))
     assert np.isfinite(blended.audio).all()
+
+
+def test_faithful_sweep_blend_and_glide_end_at_the_originals(model: session.SoundModel) -> None:
+    first, last = model.original(0).magnitude.numpy(), model.original(4).magnitude.numpy()
+    sounds = model.sweep(0, 4, steps=3, options=FAST)
+    np.testing.assert_allclose(sounds[0].magnitude, first, rtol=1e-3, atol=1e-5)
+    np.testing.assert_allclose(sounds[-1].magnitude, last, rtol=1e-3, atol=1e-5)
+    blend = model.blend([(4, 0.7)], options=FAST).magnitude
+    np.testing.assert_allclose(blend, last, rtol=1e-3, atol=1e-5)
+    glide = model.glide(0, 4, repeats=2, options=FAST).magnitude
+    np.testing.assert_allclose(glide[:, 0], first[:, 0], rtol=1e-3, atol=1e-5)
+    np.testing.assert_allclose(glide[:, -1], last[:, -1], rtol=1e-3, atol=1e-5)

@@ -82,6 +82,7 @@ def _render_options(args: argparse.Namespace, model: SoundModel, *, seed: int | 
         init="source" if source else None,
         seed=seed,
         periodic=True if getattr(args, "periodic", False) else None,
+        faithful=False if getattr(args, "raw", False) else None,
     )
 
 
@@ -190,7 +191,8 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     from soundmorph import api
 
     model = api.load(args.model, device=args.device)
-    sounds = model.sweep(args.a, args.b, args.steps, options=_render_options(args, model), bpm=args.bpm)
+    options = _render_options(args, model)
+    sounds = model.sweep(args.a, args.b, args.steps, options=options, spacing=args.spacing, bpm=args.bpm)
     figures = model.sweep_quality(args.a, args.b, sounds)
     _print_paths(api.save_sweep(sounds, args.out, force=args.force, subtype=_subtype(args), figures=figures))
     values = figures.to_dict().items()
@@ -262,6 +264,11 @@ def _add_render_options(parser: argparse.ArgumentParser, *, plot: bool = True) -
         help="phase iterations, after the start for pghi and source (default: the model's)",
     )
     parser.add_argument("--momentum", type=_number, help="fgla momentum in [0, 1) (default: the model's)")
+    parser.add_argument(
+        "--raw",
+        action="store_true",
+        help="the model's own output: without the sources' detail that makes the ends the sources",
+    )
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
     parser.add_argument("--bpm", type=float, help=BPM_HELP)
     parser.add_argument("--force", action="store_true", help="overwrite existing files")
@@ -351,6 +358,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("a", help=sources)
     p.add_argument("b", help=sources)
     p.add_argument("--steps", type=_whole, default=9)
+    p.add_argument(
+        "--spacing",
+        choices=["linear", "even"],
+        default="linear",
+        help="linear: evenly spaced ratios; even: ratios chosen so every step changes the sound equally",
+    )
     p.add_argument(
         "--out", type=_out_path, required=True, help="folder to write (also quality.json: morph figures)"
     )

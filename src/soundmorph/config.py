@@ -49,6 +49,7 @@ MAX_UPLOAD_SAMPLES = (
 Covariance = Literal["full", "diagonal"]
 PhaseInit = Literal["random", "zeros", "advance", "source"]
 PHASE_INITS: tuple[str, ...] = get_args(PhaseInit)
+LatentKind = Literal["global", "sequence"]
 GridMode = Literal["off", "auto", "loop", "oneshot"]
 GridStretch = Literal["wsola", "resample"]
 
@@ -156,6 +157,16 @@ class ModelConfig:
     # the whole spectrogram to the posterior, started at the training set's PCA projection (see
     # SpectrogramVAE.init_from_data)
     encoder: str = "conv"
+    # global: one latent vector per clip (the reference); sequence: a latent_dim vector per step of
+    # step_frames frames plus global_dim numbers per clip (soundmorph.models.sequence); the
+    # sequence family ignores encoder, decoder, covariance, last_stride and dropout
+    latent: LatentKind = "global"
+    step_frames: int = 1  # frames per latent step (sequence)
+    global_dim: int = 8  # numbers per clip besides the steps (sequence)
+    temporal_layers: int = 2  # residual temporal convolutions in encoder and decoder (sequence)
+    kernel: int = 3  # steps each temporal convolution sees (odd)
+    augment_shift: bool = False  # training: circular shifts by whole steps (sequence)
+    augment_mix: float = 0.0  # training: probability of mixing a clip with another (sequence)
 
     def __post_init__(self) -> None:
         from soundmorph.models.vae import DECODERS, ENCODERS, INPUT_SCALES  # the registries
@@ -170,6 +181,12 @@ class ModelConfig:
         _check(0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}")
         _check(self.decoder in DECODERS, _unknown("decoder", self.decoder, DECODERS))
         _check(self.encoder in ENCODERS, _unknown("encoder", self.encoder, ENCODERS))
+        _check(self.latent in ("global", "sequence"), f"unknown latent {self.latent!r}")
+        _check(self.step_frames >= 1, f"step_frames must be >= 1, got {self.step_frames}")
+        _check(self.global_dim >= 0, f"global_dim must be >= 0, got {self.global_dim}")
+        _check(self.temporal_layers >= 0, f"temporal_layers must be >= 0, got {self.temporal_layers}")
+        _check(self.kernel >= 1 and self.kernel % 2 == 1, f"kernel must be odd and >= 1, got {self.kernel}")
+        _check(0.0 <= self.augment_mix <= 1.0, f"augment_mix must be in [0, 1], got {self.augment_mix}")
 
 
 @dataclass(frozen=True)
@@ -223,6 +240,9 @@ class RenderOptions:
     seed: int = 0  # of the random initial phase (and of a sampled latent)
     # the clip is a loop: frames wrap around its end, so the seam is as clean as the inside
     periodic: bool = False
+    # the ends are the sources: what the model misses of each source (its log residual) is carried
+    # into the morph at the source's weight (soundmorph.detail); False renders the raw model
+    faithful: bool = True
 
     def __post_init__(self) -> None:
         from soundmorph.audio.phase import PHASE_METHODS  # the registry; config is imported first
@@ -246,6 +266,7 @@ class RenderOptions:
         init: PhaseInit | None = None,
         seed: int | None = None,
         periodic: bool | None = None,
+        faithful: bool | None = None,
     ) -> RenderOptions:
         """A copy with the settings that are not None changed (and checked)."""
         given: dict[str, Any] = {
@@ -255,6 +276,7 @@ class RenderOptions:
             "init": init,
             "seed": seed,
             "periodic": periodic,
+            "faithful": faithful,
         }
         changes = {key: value for key, value in given.items() if value is not None}
         return dataclasses.replace(self, **changes) if changes else self
@@ -369,7 +391,30 @@ def default() -> Preset:
     )
 
 
-PRESETS = {"paper": paper, "default": default}
+def sequence() -> Preset:
+    """A latent that keeps time (:mod:`soundmorph.models.sequence`): 8 numbers per STFT frame plus 8
+    per clip, on ``|D| ** 0.45``, started at the per-frame PCA and refined by a small non-linear
+    residual (128 channels, two temporal convolutions), trained with shifts by whole frames and
+    mixes of two clips. Chosen against the per-frame PCA-8 by ``python -m bench model``."""
+    return Preset(
+        name="sequence",
+        model=ModelConfig(
+            latent="sequence",
+            latent_dim=8,
+            global_dim=8,
+            channels=128,
+            input_scale="power",
+            power=0.45,
+            covariance="diagonal",
+            augment_shift=True,
+            augment_mix=0.5,
+        ),
+        train=TrainConfig(epochs=80, learning_rate=1e-3, kl_weight=1e-5),
+        phase=default().phase,
+    )
+
+
+PRESETS = {"paper": paper, "default": default, "sequence": sequence}
 
 
 def get_preset(name: str) -> Preset:

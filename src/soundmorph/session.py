@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from soundmorph import audio, grid, latent, plot, quality
+from soundmorph import audio, detail, grid, latent, plot, quality
 from soundmorph.audio import phase, spectral
 from soundmorph.audio.tempo import Tempo
 from soundmorph.config import (
@@ -33,7 +33,7 @@ from soundmorph.config import (
 )
 from soundmorph.data import SPECTROGRAM_BATCH
 from soundmorph.errors import SoundmorphError, UnknownSourceError
-from soundmorph.models import SpectrogramVAE
+from soundmorph.models import SpectrogramVAE, latent_size
 from soundmorph.sound import Sound
 from soundmorph.training import checkpoint
 from soundmorph.training.checkpoint import LibraryIndex, ModelInfo
@@ -159,6 +159,7 @@ class SourceSound:
 
 
 Source = int | str | Path | SourceSound  # a library index or file name, an audio file, or resolved
+Detail = tuple[torch.Tensor, torch.Tensor]  # sources' magnitudes and their reconstructions [k, freq, frames]
 
 
 class SoundModel:
@@ -174,7 +175,8 @@ class SoundModel:
         self.root = library.root
         self.names: list[str] = library.names
         self.splits: list[str] = library.splits
-        self.latents = library.latents(info.preset.model.latent_dim)  # [n, latent]
+        self.latent_size = latent_size(info.preset.model, info.n_frames)  # numbers per latent
+        self.latents = library.latents(self.latent_size)  # [n, latent]
         self.tempos: list[Tempo | None] = [entry.tempo for entry in library.entries]
 
     @property
@@ -326,7 +328,25 @@ class SoundModel:
     @torch.no_grad()
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         """Magnitudes [n, freq, frames] of latents [n, latent]."""
-        return self.model.decode(latents.to(self.device).reshape(-1, self.info.preset.model.latent_dim))
+        return self.model.decode(latents.to(self.device).reshape(-1, self.latent_size))
+
+    def _details(self, options: RenderOptions | None, sources: list[SourceSound]) -> Detail | None:
+        """What a faithful render adds to decoded magnitudes: (the sources' magnitudes, the model's
+        reconstructions of them), both [sources, freq, frames]; None for a raw render, or when a
+        library sound cannot be re-read (its folder is unknown)."""
+        if not (options or self.render_options).faithful:
+            return None
+        if any(s.index is not None and self.root is None for s in sources):
+            return None
+        originals = torch.stack([self.original(s).magnitude for s in sources]).to(self.device)
+        return originals, self.decode(torch.stack([s.latent for s in sources]))
+
+    @staticmethod
+    def _faithful(mags: torch.Tensor, details: Detail | None, weights: torch.Tensor) -> torch.Tensor:
+        """``mags`` [n, freq, frames] with the sources' detail at ``weights`` [n, sources(, frames)]."""
+        if details is None:
+            return mags
+        return detail.detail_transfer(mags, *details, weights.to(mags))
 
     def phase(
         self,
@@ -354,16 +374,21 @@ class SoundModel:
         *,
         options: RenderOptions | None = None,
         source_phase: torch.Tensor | None = None,
+        details: Detail | None = None,
+        weights: torch.Tensor | None = None,
         bpms: Sequence[float | None] | None = None,
     ) -> list[Sound]:
         """Decode latents [n, latent] and reconstruct audio: one :class:`Sound` each
-        (``source_phase``: angles [n, freq, frames] for a method that uses a source's phase).
+        (``source_phase``: angles [n, freq, frames] for a method that uses a source's phase;
+        ``details`` from :meth:`_details` with each render's source ``weights`` [n, sources]).
 
         A loop model renders each as whole bars at its tempo in ``bpms`` (default: the grid's),
         looping without a click (:func:`soundmorph.grid.render_bars`); its :attr:`Sound.magnitude`
         is the decoded one, on the grid.
         """
         mags = self.decode(latents)
+        if details is not None and weights is not None:
+            mags = self._faithful(mags, details, weights)
         clips: Sequence[np.ndarray]
         if grid.is_loop(self.preset):
             tempi = list(bpms) if bpms is not None else [None] * len(mags)
@@ -427,9 +452,14 @@ class SoundModel:
         z_a, z_b = (self.encode(s, sample=sample, seed=seed) for s in sources)
         name = result_name("morph", [s.label for s in sources], f"a{alpha:.2f}")
         angles = self._source_phase(options, sources, [1.0 - alpha, alpha])
-        tempo = self._mix_bpm(sources, [1 - alpha, alpha], bpm)
         z = latent.lerp(z_a, z_b, alpha)[None]
-        return self.render(z, [name], options=options, source_phase=angles, bpms=[tempo])[0]
+        details = self._details(options, sources)
+        shares = torch.tensor([[1.0 - alpha, alpha]])
+        tempo = self._mix_bpm(sources, [1 - alpha, alpha], bpm)
+        sounds = self.render(
+            z, [name], options=options, source_phase=angles, details=details, weights=shares, bpms=[tempo]
+        )
+        return sounds[0]
 
     def _mix_bpm(
         self, sources: Sequence[SourceSound], weights: Sequence[float], bpm: float | None
@@ -448,21 +478,44 @@ class SoundModel:
         steps: int = 9,
         *,
         options: RenderOptions | None = None,
+        spacing: latent.Spacing = "linear",
         bpm: float | None = None,
     ) -> list[Sound]:
-        """``steps`` sounds from ``a`` to ``b`` at evenly spaced ratios, rendered as one batch (a
-        loop model: each step at its own interpolated tempo, or all at ``bpm``)."""
+        """``steps`` sounds from ``a`` to ``b``, rendered as one batch: at evenly spaced ratios
+        (``spacing="linear"``) or at ratios that make every step an equal log-mel distance
+        (``"even"``, :func:`soundmorph.latent.even_alphas`). A loop model plays each step at its own
+        interpolated tempo, or all at ``bpm``."""
+        if spacing not in latent.SPACINGS:
+            raise SoundmorphError(f"unknown spacing {spacing!r}; choose one of: {', '.join(latent.SPACINGS)}")
         alphas = latent.sweep_alphas(steps)
         check_render_size(len(alphas), self.clip_samples / self.sample_rate, "a sweep of")
         sources = [self.resolve(a), self.resolve(b)]
+        details = self._details(options, sources)
+        if spacing == "even":
+            alphas = self._even_alphas(sources, details, steps)
         z = latent.lerp(sources[0].latent, sources[1].latent, alphas)
         labels = [s.label for s in sources]
         names = [
             result_name("sweep", labels, f"{k:02d}", f"a{float(alpha):.2f}") for k, alpha in enumerate(alphas)
         ]
-        angles = self._source_phase(options, sources, torch.stack([1 - alphas, alphas], dim=-1))
+        weights = detail.pair_weights(alphas)
+        angles = self._source_phase(options, sources, weights)
         tempi = [self._mix_bpm(sources, [1 - float(alpha), float(alpha)], bpm) for alpha in alphas]
-        return self.render(z, names, options=options, source_phase=angles, bpms=tempi)
+        return self.render(
+            z, names, options=options, source_phase=angles, details=details, weights=weights, bpms=tempi
+        )
+
+    def _even_alphas(self, sources: list[SourceSound], details: Detail | None, steps: int) -> torch.Tensor:
+        """Sweep ratios with equal log-mel steps between the sources (their originals when known,
+        else the model's reconstructions), for the sweep as it will be rendered."""
+        z_a, z_b = sources[0].latent, sources[1].latent
+
+        def at(alphas: torch.Tensor) -> torch.Tensor:
+            mags = self.decode(latent.lerp(z_a, z_b, alphas))
+            return self._faithful(mags, details, detail.pair_weights(alphas)).cpu()
+
+        ends = details[0] if details is not None else self.decode(torch.stack([z_a, z_b]))
+        return latent.even_alphas(at, ends[0].cpu(), ends[1].cpu(), steps, sample_rate=self.sample_rate)
 
     def sweep_quality(self, a: Source, b: Source, sounds: list[Sound]) -> quality.SweepQuality:
         """Morph-quality figures (:mod:`soundmorph.quality`) of a sweep from ``a`` to ``b``, measured
@@ -493,9 +546,17 @@ class SoundModel:
         z = latent.blend(torch.stack([s.latent for s in sources]), weights)
         parts = [f"{s.label}-{float(w):.2f}" for s, w in zip(sources, weights, strict=True) if float(w) > 0]
         angles = self._source_phase(options, sources, weights)
+        details = self._details(options, sources)
         tempo = self._mix_bpm(sources, [float(w) for w in weights], bpm)
-        name = result_name("blend", parts)
-        return self.render(z[None], [name], options=options, source_phase=angles, bpms=[tempo])[0]
+        return self.render(
+            z[None],
+            [result_name("blend", parts)],
+            options=options,
+            source_phase=angles,
+            details=details,
+            weights=weights[None],
+            bpms=[tempo],
+        )[0]
 
     def glide(
         self,
@@ -521,6 +582,7 @@ class SoundModel:
         ratios = torch.linspace(0.0, 1.0, GLIDE_GRID * repeats + 1)
         sources = [self.resolve(a), self.resolve(b)]
         mags = self.decode(latent.lerp(sources[0].latent, sources[1].latent, ratios))  # [grid, freq, frames]
+        mags = self._faithful(mags, self._details(options, sources), detail.pair_weights(ratios))
         position = alphas * (len(ratios) - 1)
         low = position.floor().long().clamp(max=len(ratios) - 2)
         weight = (position - low).to(mags)
@@ -541,11 +603,17 @@ class SoundModel:
     def generate(
         self, count: int = 4, *, seed: int = 0, options: RenderOptions | None = None, bpm: float | None = None
     ) -> list[Sound]:
-        """``count`` new sounds decoded from latents drawn from the prior N(0, I) (seeded by ``seed``);
-        a loop model plays them at ``bpm`` (default: its grid tempo)."""
+        """``count`` new sounds (seeded by ``seed``): latents drawn from the prior N(0, I), or for a
+        latent that keeps time, around the library (:func:`soundmorph.latent.sample_around`: a
+        draw from N(0, I) there decodes to per-frame noise, not a loop); a loop model plays them at
+        ``bpm`` (default: its grid tempo)."""
         count = check_int("count", count, low=1, high=MAX_COUNT)
         check_render_size(count, self.clip_samples / self.sample_rate, "generating")
-        z = latent.sample_prior(count, self.info.preset.model.latent_dim, seed=check_seed(seed))
+        seed = check_seed(seed)
+        if self.info.preset.model.latent == "sequence" and len(self.latents):
+            z = latent.sample_around(self.latents, count, seed=seed)
+        else:
+            z = latent.sample_prior(count, self.latent_size, seed=seed)
         names = [result_name("generated", [], f"s{seed}", f"{k:02d}") for k in range(count)]
         tempo = self._mix_bpm([], [], bpm)
         return self.render(z, names, options=options, bpms=[tempo] * count)

@@ -26,7 +26,7 @@ from soundmorph.training import EpochStats, checkpoint, fit
 from soundmorph.training.checkpoint import LibraryEntry, LibraryIndex
 
 PCA_COMPONENTS = 16  # of the PCA baseline
-BASELINES = ("mean spectrogram", f"PCA-{PCA_COMPONENTS}")  # rows every evaluation compares the model with
+BASELINES = tuple(metrics.BASELINES)  # rows every evaluation compares the model with
 DEMO_HOLDOUT = 0.125  # of the demo's clips: 2 of 16
 DEMO_SWEEP_STEPS = 9
 DEMO_GLIDE_REPEATS = 4
@@ -42,6 +42,7 @@ MODEL_FOLDER_FILES: dict[str, files.Kind] = {
     f"{checkpoint.TRAIN_DIR}/last.safetensors": "safetensors",
     f"{checkpoint.TRAIN_DIR}/optimizer.safetensors": "safetensors",
     f"{checkpoint.TRAIN_DIR}/state.json": "json",
+    f"{checkpoint.TRAIN_DIR}/state.safetensors": "safetensors",  # the one-file state of branch "scale"
 }
 
 
@@ -252,9 +253,7 @@ def evaluate(
     estimates = {"model": recon}
     if train_mask.any():
         train = mags[train_mask.to(mags.device)]
-        mean_name, pca_name = BASELINES
-        estimates[mean_name] = metrics.mean_spectrogram_baseline(train, mags)
-        estimates[pca_name] = metrics.pca_baseline(train, mags, components=min(PCA_COMPONENTS, len(train)))
+        estimates |= {name: predict(train, mags) for name, predict in metrics.BASELINES.items()}
     for split in sorted(set(splits)):
         rows = torch.tensor([s == split for s in splits]).to(mags.device)
         report["summary"][split] = {

@@ -31,7 +31,7 @@ from soundmorph.audio.tempo import Tempo
 from soundmorph.config import Preset
 from soundmorph.errors import ModelFolderError, SoundmorphError
 from soundmorph.files import atomic_write_bytes, atomic_write_json
-from soundmorph.models import SpectrogramVAE
+from soundmorph.models import MODELS, SpectrogramVAE, build_model
 
 FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
@@ -72,7 +72,7 @@ class ModelInfo:
 
     def build(self) -> SpectrogramVAE:
         """A freshly initialised model of this geometry."""
-        return SpectrogramVAE(self.preset.model, n_freq=self.n_freq, n_frames=self.n_frames)
+        return build_model(self.preset.model, n_freq=self.n_freq, n_frames=self.n_frames)
 
 
 def save_model(folder: Path, model: SpectrogramVAE, preset: Preset) -> None:
@@ -102,13 +102,16 @@ def read_info(folder: Path) -> ModelInfo:
         raise ModelFolderError(
             f"{path}: unknown format version {version!r} (this soundmorph reads {FORMAT_VERSION})"
         )
-    if config.get("class") != SpectrogramVAE.__name__:
+    if config.get("class") not in {cls.__name__ for cls in MODELS.values()}:
         raise ModelFolderError(f"{path}: unknown model class {config.get('class')!r}")
     try:
         preset = Preset.from_dict(config["preset"])
         info = ModelInfo(preset=preset, n_freq=int(config["n_freq"]), n_frames=int(config["n_frames"]))
     except (KeyError, TypeError, ValueError, SoundmorphError) as error:
         raise ModelFolderError(f"{path}: invalid config ({error})") from None
+    if MODELS[preset.model.latent].__name__ != config.get("class"):
+        latent = preset.model.latent
+        raise ModelFolderError(f"{path}: class {config.get('class')!r} does not match latent {latent!r}")
     if info.n_freq != preset.audio.n_freq or info.n_frames != preset.audio.clip_frames:
         raise ModelFolderError(f"{path}: geometry does not match the audio settings")
     return info

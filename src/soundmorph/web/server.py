@@ -220,7 +220,7 @@ def _add_routes(app: FastAPI, session: Session) -> None:
                 "frames": model.info.n_frames,
                 "n_fft": a.n_fft,
                 "hop_length": a.hop_length,
-                "latent_dim": model.preset.model.latent_dim,
+                "latent_dim": model.latent_size,
                 "device": str(model.device),
                 "grid": {
                     "mode": model.preset.tempo.mode,
