@@ -110,7 +110,7 @@ def cmd_list(args: argparse.Namespace) -> None:
             f"{s['kind']:<7}  {bpm}  {bars}  {s['name']}"
         )
     for skipped in listing["skipped"]:
-        print(f"skipped {skipped['name']}: {skipped['reason']}")
+        print(f"skipped {Path(args.folder) / skipped['name']}: {skipped['reason']}")
     print(f"{len(listing['sounds'])} usable, {len(listing['skipped'])} skipped")
 
 
