@@ -23,6 +23,7 @@ from soundmorph.audio.phase import PHASE_METHODS
 from soundmorph.config import MAX_UPLOAD_SAMPLES, PRESETS, Preset, RenderOptions, get_preset
 from soundmorph.errors import AudioError, ModelFolderError, SoundmorphError, UnknownSourceError
 from soundmorph.files import json_safe
+from soundmorph.grid import check_bpm
 from soundmorph.latent import LatentMap, blend_weights, check_alpha, pad_weights, sweep_alphas
 from soundmorph.quality import SweepQuality
 from soundmorph.session import SoundModel, Source, SourceSound, load, pick_device, result_name
@@ -31,6 +32,7 @@ from soundmorph.workflow import (
     DemoResult,
     TrainResult,
     demo,
+    describe_sounds,
     evaluate,
     list_sounds,
     summary_rows,
@@ -60,7 +62,9 @@ __all__ = [
     "audio_info",
     "blend_weights",
     "check_alpha",
+    "check_bpm",
     "demo",
+    "describe_sounds",
     "evaluate",
     "get_preset",
     "json_safe",

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 METRIC_HEADERS = ("mse", "cosine", "sc_db", "lsd_db")
 PHASE_FROM_SOURCE = "start the phase from the nearer source's original (re-reads its file)"
 PRESET_CHOICES = "{" + ",".join(PRESETS) + "}"
+TEMPO_FILE = "JSON of per-file corrections {name: {bpm, bars, kind}} (an edited 'list --json' works)"
+BPM_HELP = "tempo of the result, for a loop model (default: the sources' tempi mixed like the sound)"
 
 
 class UsageError(SoundmorphError):
@@ -95,13 +97,21 @@ def cmd_demo(args: argparse.Namespace) -> None:
 def cmd_list(args: argparse.Namespace) -> None:
     from soundmorph import api
 
-    listing = api.list_sounds(args.folder)
-    print(f"{'index':>5}  {'seconds':>7}  {'rate':>6}  {'ch':>2}  file")
-    for index, (meta, name) in enumerate(zip(listing.infos, listing.names, strict=True)):
-        print(f"{index:>5}  {meta.duration:>7.3f}  {meta.sample_rate:>6}  {meta.channels:>2}  {name}")
-    for skipped in listing.skipped:
-        print(f"skipped {skipped.path}: {skipped.reason}")
-    print(f"{len(listing)} usable, {len(listing.skipped)} skipped")
+    listing = api.describe_sounds(args.folder, tempo_file=args.tempo)
+    if args.json:
+        print(json.dumps(listing, indent=1))
+        return
+    print(f"{'index':>5}  {'seconds':>7}  {'rate':>6}  {'ch':>2}  {'kind':<7}  {'bpm':>6}  {'bars':>4}  file")
+    for s in listing["sounds"]:
+        bpm = f"{s['bpm']:>6.2f}" if s["bpm"] is not None else f"{'-':>6}"
+        bars = f"{s['bars']:>4}" if s["bars"] is not None else f"{'-':>4}"
+        print(
+            f"{s['index']:>5}  {s['seconds']:>7.3f}  {s['sample_rate']:>6}  {s['channels']:>2}  "
+            f"{s['kind']:<7}  {bpm}  {bars}  {s['name']}"
+        )
+    for skipped in listing["skipped"]:
+        print(f"skipped {Path(args.folder) / skipped['name']}: {skipped['reason']}")
+    print(f"{len(listing['sounds'])} usable, {len(listing['skipped'])} skipped")
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -117,6 +127,9 @@ def cmd_train(args: argparse.Namespace) -> None:
         learning_rate=args.lr,
         seed=args.seed,
         clip_seconds=args.clip_seconds,
+        bpm=args.bpm,
+        bars=args.bars,
+        tempo_file=args.tempo,
         resume=args.resume,
         force=args.force,
         device=args.device,
@@ -170,7 +183,7 @@ def cmd_morph(args: argparse.Namespace) -> None:
 
     model = api.load(args.model, device=args.device)
     options = _render_options(args, model, seed=args.seed)
-    sound = model.morph(args.a, args.b, args.alpha, sample=args.sample, options=options)
+    sound = model.morph(args.a, args.b, args.alpha, sample=args.sample, options=options, bpm=args.bpm)
     _print_paths(sound.save(args.out, plot=args.plot, force=args.force, subtype=_subtype(args)))
 
 
@@ -179,7 +192,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
 
     model = api.load(args.model, device=args.device)
     options = _render_options(args, model)
-    sounds = model.sweep(args.a, args.b, args.steps, options=options, spacing=args.spacing)
+    sounds = model.sweep(args.a, args.b, args.steps, options=options, spacing=args.spacing, bpm=args.bpm)
     figures = model.sweep_quality(args.a, args.b, sounds)
     _print_paths(api.save_sweep(sounds, args.out, force=args.force, subtype=_subtype(args), figures=figures))
     values = figures.to_dict().items()
@@ -200,7 +213,8 @@ def cmd_blend(args: argparse.Namespace) -> None:
     from soundmorph import api
 
     model = api.load(args.model, device=args.device)
-    sound = model.blend([_weighted(item) for item in args.items], options=_render_options(args, model))
+    items = [_weighted(item) for item in args.items]
+    sound = model.blend(items, options=_render_options(args, model), bpm=args.bpm)
     _print_paths(sound.save(args.out, plot=args.plot, force=args.force, subtype=_subtype(args)))
 
 
@@ -209,7 +223,7 @@ def cmd_glide(args: argparse.Namespace) -> None:
 
     model = api.load(args.model, device=args.device)
     options = _render_options(args, model)
-    sound = model.glide(args.a, args.b, repeats=args.repeats, curve=args.curve, options=options)
+    sound = model.glide(args.a, args.b, repeats=args.repeats, curve=args.curve, options=options, bpm=args.bpm)
     _print_paths(sound.save(args.out, plot=args.plot, force=args.force, subtype=_subtype(args)))
 
 
@@ -218,7 +232,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
 
     model = api.load(args.model, device=args.device)
     options = _render_options(args, model, seed=args.seed)
-    sounds = model.generate(args.count, seed=args.seed, options=options)
+    sounds = model.generate(args.count, seed=args.seed, options=options, bpm=args.bpm)
     _print_paths(api.save_sounds(sounds, args.out, force=args.force, subtype=_subtype(args)))
 
 
@@ -256,6 +270,7 @@ def _add_render_options(parser: argparse.ArgumentParser, *, plot: bool = True) -
         help="the model's own output: without the sources' detail that makes the ends the sources",
     )
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
+    parser.add_argument("--bpm", type=float, help=BPM_HELP)
     parser.add_argument("--force", action="store_true", help="overwrite existing files")
     parser.add_argument("--float", action="store_true", help="write 32-bit float WAV (default 16-bit)")
     if plot:
@@ -282,8 +297,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default="default", metavar=PRESET_CHOICES, help="preset (default: default)")
     p.add_argument("--force", action="store_true", help="overwrite an existing demo folder")
 
-    p = command("list", cmd_list, "list the sounds of a folder with their index, and the skipped files")
+    p = command(
+        "list", cmd_list, "list the sounds of a folder: index, length, kind, tempo, bars; and skipped files"
+    )
     p.add_argument("folder", type=Path)
+    p.add_argument("--json", action="store_true", help="print {sounds: [...], skipped: [...]} as JSON")
+    p.add_argument("--tempo", type=Path, metavar="FILE", help=TEMPO_FILE)
 
     p = command("train", cmd_train, "train a model on a folder of sounds")
     p.add_argument("folder", type=Path)
@@ -301,6 +320,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--clip-seconds", type=_number, help="fit every clip to this length (default: the preset's)"
     )
+    p.add_argument(
+        "--bpm", type=float, help="tempo of the beat grid loops are stretched to (default: median)"
+    )
+    p.add_argument("--bars", type=int, help="bars of the beat grid (default: the loops' most common count)")
+    p.add_argument("--tempo", type=Path, metavar="FILE", help=TEMPO_FILE)
     p.add_argument(
         "--resume",
         action="store_true",

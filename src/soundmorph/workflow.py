@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from soundmorph import audio, data, files, plot, session, sound
+from soundmorph import audio, data, files, grid, plot, session, sound
 from soundmorph import evaluate as metrics
 from soundmorph.audio import synth
 from soundmorph.config import MAX_DEMO_CLIPS, Preset, check_int, get_preset
@@ -61,6 +61,17 @@ def list_sounds(folder: str | Path) -> data.Listing:
     return data.list_headers(folder)
 
 
+def describe_sounds(
+    folder: str | Path, *, tempo_file: str | Path | None = None, sample_rate: int = 22_050
+) -> dict[str, list[dict[str, Any]]]:
+    """Every usable sound of ``folder`` decoded and analysed: ``{"sounds": [{"index", "name",
+    "seconds", "sample_rate", "channels", "kind", "bpm", "bars"}], "skipped": [{"name", "reason"}]}``
+    (``sample_rate`` and ``channels`` are the file's; ``tempo_file``: per-file corrections)."""
+    library = data.scan(folder, sample_rate=sample_rate)
+    library.analyse_tempo(data.read_tempo_file(tempo_file) if tempo_file is not None else None)
+    return data.describe(library)
+
+
 @dataclass(frozen=True)
 class TrainResult:
     folder: Path
@@ -94,12 +105,19 @@ def train(
     learning_rate: float | None = None,
     seed: int | None = None,
     clip_seconds: float | None = None,
+    bpm: float | None = None,
+    bars: int | None = None,
+    tempo_file: str | Path | None = None,
     resume: bool = False,
     force: bool = False,
     device: str | torch.device | None = None,
     progress: bool = True,
 ) -> TrainResult:
     """Train a model on the sounds of ``folder`` and write the model folder ``out``.
+
+    A preset with a grid (``default``: ``auto``) analyses every sound's kind and tempo and puts the
+    clips on a beat grid (see :func:`soundmorph.grid.prepare`); ``bpm`` / ``bars`` fix the grid, and
+    ``tempo_file`` holds per-file corrections (see :func:`soundmorph.data.read_tempo_file`).
 
     ``preset`` defaults to ``"default"``. With ``resume`` the settings (the preset's too) come
     from ``out/config.json``: only ``epochs`` may be raised, and any other training setting given
@@ -115,7 +133,13 @@ def train(
         "seed": seed,
     }
     if resume:
-        given = {**overrides, "clip_seconds": clip_seconds}
+        given = {
+            **overrides,
+            "clip_seconds": clip_seconds,
+            "bpm": bpm,
+            "bars": bars,
+            "tempo_file": tempo_file,
+        }
         ignored = [name for name, value in given.items() if value is not None and name != "epochs"]
         if ignored:
             raise SoundmorphError(
@@ -127,14 +151,23 @@ def train(
     else:
         chosen = resolve_preset("default" if preset is None else preset, overrides, clip_seconds=clip_seconds)
         files.prepare_folder(out, MODEL_FOLDER_FILES, force=force, replaceable=is_model_folder(out))
-    library = data.scan(folder, sample_rate=chosen.audio.sample_rate, clip_seconds=chosen.audio.clip_seconds)
+    library = data.scan(folder, sample_rate=chosen.audio.sample_rate, clip_seconds=_read_seconds(chosen))
     data.require_clips(library, minimum=2 if chosen.train.holdout > 0 else 1)
-    if chosen.audio.clip_seconds is None:
-        chosen = chosen.replace(audio={"clip_seconds": library.median_seconds()})
+    edits: dict[str, dict[str, Any]] | None = None
+    if resume:  # the tempi the model was trained with, corrections included
+        stored = checkpoint.load_library(out).entries
+        edits = {
+            e.name: {"kind": e.tempo.kind, "bpm": e.tempo.bpm, "bars": e.tempo.bars}
+            for e in stored
+            if e.tempo is not None and e.name in library.names
+        }
+    else:
+        edits = data.read_tempo_file(tempo_file) if tempo_file is not None else None
+    chosen = grid.prepare(library, chosen, bpm=bpm, bars=bars, overrides=edits)
     a = chosen.audio
     mask = data.holdout_mask(library.names, chosen.train.holdout, seed=chosen.train.seed)
     target = session.pick_device(device)
-    mags = data.spectrograms(library.fitted(a.clip_samples), a, device=target)
+    mags = data.spectrograms(library.on_grid(chosen.tempo, a.clip_samples), a, device=target)
     with torch.random.fork_rng(devices=[]):  # the model is built on the CPU: seed its initialisation
         torch.random.default_generator.manual_seed(chosen.train.seed)
         model = checkpoint.ModelInfo(chosen, a.n_freq, a.clip_frames).build().to(target)
@@ -148,14 +181,26 @@ def train(
     index = LibraryIndex(
         Path(folder).resolve(),
         tuple(
-            LibraryEntry(name, "holdout" if held else "train", tuple(z.tolist()))
-            for name, held, z in zip(library.names, mask, latents, strict=True)
+            LibraryEntry(name, "holdout" if held else "train", tuple(z.tolist()), tempo)
+            for name, held, z, tempo in zip(
+                library.names, mask, latents, library.tempos or _nones(library), strict=True
+            )
         ),
     )
     checkpoint.save_library(out, index)
     loaded = SoundModel(best, info, index, out)
     _write_pictures(out, history, loaded)
     return TrainResult(out, history, library, mask, time.perf_counter() - tic, loaded)
+
+
+def _read_seconds(preset: Preset) -> float | None:
+    """How much of each file to decode: the clip length, or all of it (up to the longest clip a
+    model may have) for a grid, whose analysis needs a loop's whole length."""
+    return preset.audio.clip_seconds if preset.tempo.mode == "off" else None
+
+
+def _nones(library: data.Library) -> list[None]:
+    return [None] * len(library)
 
 
 def _write_pictures(out: Path, history: list[EpochStats], model: SoundModel) -> None:
@@ -178,15 +223,16 @@ def evaluate(
     baselines.
 
     ``folder`` defaults to the training library. Clips of the training library keep their split
-    ("train" / "holdout"); clips of another folder are "other". The baselines (mean spectrogram and
-    PCA-16 of the training clips) are computed when the training clips are among those evaluated.
+    ("train" / "holdout"); clips of another folder are "other". The baselines
+    (:data:`soundmorph.evaluate.BASELINES`) are fitted on the training clips: those evaluated, or
+    for another folder the training library's, re-read when its folder is still there.
     """
     if not isinstance(model, SoundModel):
         model = session.load(model, device=device)
     root = Path(folder) if folder is not None else model.root
     if root is None:
         raise SoundmorphError(f"{model.folder}: no library recorded; name a folder to evaluate on")
-    library = data.scan(root, sample_rate=model.sample_rate, clip_seconds=model.preset.audio.clip_seconds)
+    library = data.scan(root, sample_rate=model.sample_rate, clip_seconds=_read_seconds(model.preset))
     data.require_clips(library)
     same = model.root is not None and root.resolve() == model.root.resolve()
     split_of = dict(zip(model.names, model.splits, strict=True)) if same else {}
@@ -206,8 +252,8 @@ def evaluate(
     }
     train_mask = torch.tensor([s == "train" for s in splits])
     estimates = {"model": recon}
-    if train_mask.any():
-        train = mags[train_mask.to(mags.device)]
+    train = mags[train_mask.to(mags.device)] if train_mask.any() else _training_magnitudes(model)
+    if train is not None:
         estimates |= {name: predict(train, mags) for name, predict in metrics.BASELINES.items()}
     for split in sorted(set(splits)):
         rows = torch.tensor([s == split for s in splits]).to(mags.device)
@@ -219,6 +265,18 @@ def evaluate(
             for system, est in estimates.items()
         }
     return report
+
+
+def _training_magnitudes(model: SoundModel) -> torch.Tensor | None:
+    """Magnitudes [clips, freq, frames] of the model's training clips, re-read from its library
+    folder; None when the folder or every training file is gone."""
+    if model.root is None or not model.root.is_dir():
+        return None
+    seconds = model.preset.audio.clip_seconds
+    library = data.scan(model.root, sample_rate=model.sample_rate, clip_seconds=seconds)
+    train = {name for name, split in zip(model.names, model.splits, strict=True) if split == "train"}
+    clips = [clip for name, clip in zip(library.names, library.clips, strict=True) if name in train]
+    return model.magnitudes(clips) if clips else None
 
 
 @dataclass(frozen=True)

@@ -222,6 +222,11 @@ def _add_routes(app: FastAPI, session: Session) -> None:
                 "hop_length": a.hop_length,
                 "latent_dim": model.latent_size,
                 "device": str(model.device),
+                "grid": {
+                    "mode": model.preset.tempo.mode,
+                    "bpm": model.preset.tempo.bpm,
+                    "bars": model.preset.tempo.bars,
+                },
                 "phase": model.render_options.method,
             },
             # phase methods the page offers (those that need a source's phase work on morphs,
@@ -247,8 +252,10 @@ def _add_routes(app: FastAPI, session: Session) -> None:
         return Response(data, media_type="audio/wav", headers=headers)
 
     @app.get("/api/morph")
-    def morph(a: str, b: str, alpha: float = 0.5, phase: str | None = None) -> dict[str, Any]:
-        return session.morph(a, b, alpha, phase=phase)
+    def morph(
+        a: str, b: str, alpha: float = 0.5, phase: str | None = None, bpm: float | None = None
+    ) -> dict[str, Any]:
+        return session.morph(a, b, alpha, phase=phase, bpm=bpm)
 
     @app.get("/api/blend")
     def blend(
@@ -257,16 +264,19 @@ def _add_routes(app: FastAPI, session: Session) -> None:
         x: float | None = None,
         y: float | None = None,
         phase: str | None = None,
+        bpm: float | None = None,
     ) -> dict[str, Any]:
         if weights is not None:
-            return session.blend(_ids(ids), _floats(weights), phase=phase)
+            return session.blend(_ids(ids), _floats(weights), phase=phase, bpm=bpm)
         if x is None or y is None:
             raise RequestError("give weights=w1,w2,... or a pad point x=..&y=.. (4 sounds)")
-        return session.pad(_ids(ids), x, y, phase=phase)
+        return session.pad(_ids(ids), x, y, phase=phase, bpm=bpm)
 
     @app.get("/api/sweep")
-    def sweep(a: str, b: str, steps: int = 9, phase: str | None = None) -> dict[str, Any]:
-        items = session.sweep(a, b, steps, phase=phase)
+    def sweep(
+        a: str, b: str, steps: int = 9, phase: str | None = None, bpm: float | None = None
+    ) -> dict[str, Any]:
+        items = session.sweep(a, b, steps, phase=phase, bpm=bpm)
         return {"steps": items, "quality": sweep_quality(session, a, b, [item["key"] for item in items])}
 
     @app.get("/api/surprise")
