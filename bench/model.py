@@ -29,7 +29,7 @@ from soundmorph.config import AudioConfig, Preset, get_preset
 from soundmorph.detail import detail_transfer, pair_weights
 from soundmorph.models import SpectrogramVAE
 
-PRESETS = ("default", "sequence")
+PRESETS = ("linear", "default")  # the global linear VAE (the default before) and the default
 TEMPO_FOLDER = "loops_tempo"  # beside the library's folder, when present
 SYNTH_LOOPS = 40
 SYNTH_SEED = 777  # not the test-suite's or the demo's seed: other kits

@@ -703,3 +703,19 @@ def test_float_writes_32_bit_float_wav(soundmorph, tiny_model, tmp_path: Path) -
         soundmorph("sweep", tiny_model.folder, 0, 1, "--steps", 2, "--float", "--out", out, *FAST).code == 0
     )
     assert {sf.info(str(p)).subtype for p in out.glob("*.wav")} == {"FLOAT"}
+
+
+def test_sweep_ends_at_the_sources_and_can_be_even_or_raw(soundmorph, tiny_model, tmp_path: Path) -> None:
+    result = soundmorph("sweep", tiny_model.folder, 0, 1, "--steps", 5, "--out", tmp_path / "f", *FAST)
+    assert result.code == 0, result.err
+    assert json.loads((tmp_path / "f" / "quality.json").read_text())["endpoint_distance"] < 0.5
+    even = tmp_path / "even"
+    result = soundmorph(
+        "sweep", tiny_model.folder, 0, 1, "--steps", 5, "--spacing", "even", "--out", even, *FAST
+    )
+    assert result.code == 0, result.err
+    assert json.loads((even / "quality.json").read_text())["smoothness_cv"] < 0.05
+    raw = tmp_path / "raw"
+    result = soundmorph("sweep", tiny_model.folder, 0, 1, "--steps", 5, "--raw", "--out", raw, *FAST)
+    assert result.code == 0, result.err
+    assert json.loads((raw / "quality.json").read_text())["endpoint_distance"] > 0.5

@@ -244,12 +244,27 @@ def test_evaluate_report_is_json(report: dict) -> None:
     assert json.loads(json.dumps(report)) == report
 
 
-def test_evaluate_on_another_folder_has_no_baselines(tiny_model, tmp_path: Path, sine) -> None:
+def test_evaluate_on_another_folder_fits_the_baselines_on_the_training_library(
+    tiny_model, tmp_path: Path, sine
+) -> None:
     for k, freq in enumerate((220, 330)):
         audio.write(tmp_path / f"tone{k}.wav", sine(freq, 1.0), sample_rate=SAMPLE_RATE)
     report = workflow.evaluate(tiny_model.folder, tmp_path, device="cpu")
     assert [clip["split"] for clip in report["clips"]] == ["other", "other"]
     assert set(report["summary"]) == {"other"}
+    assert set(report["summary"]["other"]) == {"model", *workflow.BASELINES}
+
+
+def test_evaluate_on_another_folder_without_the_library_has_no_baselines(
+    model_copy: Path, tmp_path: Path, sine
+) -> None:
+    library = json.loads((model_copy / "library.json").read_text())
+    library["root"] = str(tmp_path / "gone")
+    (model_copy / "library.json").write_text(json.dumps(library))
+    other = tmp_path / "other"
+    other.mkdir()
+    audio.write(other / "tone.wav", sine(220, 1.0), sample_rate=SAMPLE_RATE)
+    report = workflow.evaluate(model_copy, other, device="cpu")
     assert set(report["summary"]["other"]) == {"model"}
 
 

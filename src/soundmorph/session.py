@@ -178,6 +178,7 @@ class SoundModel:
         self.latent_size = latent_size(info.preset.model, info.n_frames)  # numbers per latent
         self.latents = library.latents(self.latent_size)  # [n, latent]
         self.tempos: list[Tempo | None] = [entry.tempo for entry in library.entries]
+        self._library_magnitudes: dict[int, torch.Tensor] = {}  # originals read for faithful renders
 
     @property
     def preset(self) -> Preset:
@@ -338,8 +339,17 @@ class SoundModel:
             return None
         if any(s.index is not None and self.root is None for s in sources):
             return None
-        originals = torch.stack([self.original(s).magnitude for s in sources]).to(self.device)
+        originals = torch.stack([self._original_magnitude(s) for s in sources]).to(self.device)
         return originals, self.decode(torch.stack([s.latent for s in sources]))
+
+    def _original_magnitude(self, source: SourceSound) -> torch.Tensor:
+        """Magnitude [freq, frames] of ``source``'s original; a library sound's is read once and kept
+        (a page re-renders the same sounds on every move)."""
+        if source.index is None:
+            return self.original(source).magnitude
+        if source.index not in self._library_magnitudes:
+            self._library_magnitudes[source.index] = self.original(source).magnitude
+        return self._library_magnitudes[source.index]
 
     @staticmethod
     def _faithful(mags: torch.Tensor, details: Detail | None, weights: torch.Tensor) -> torch.Tensor:

@@ -223,8 +223,9 @@ def evaluate(
     baselines.
 
     ``folder`` defaults to the training library. Clips of the training library keep their split
-    ("train" / "holdout"); clips of another folder are "other". The baselines (mean spectrogram and
-    PCA-16 of the training clips) are computed when the training clips are among those evaluated.
+    ("train" / "holdout"); clips of another folder are "other". The baselines
+    (:data:`soundmorph.evaluate.BASELINES`) are fitted on the training clips: those evaluated, or
+    for another folder the training library's, re-read when its folder is still there.
     """
     if not isinstance(model, SoundModel):
         model = session.load(model, device=device)
@@ -251,8 +252,8 @@ def evaluate(
     }
     train_mask = torch.tensor([s == "train" for s in splits])
     estimates = {"model": recon}
-    if train_mask.any():
-        train = mags[train_mask.to(mags.device)]
+    train = mags[train_mask.to(mags.device)] if train_mask.any() else _training_magnitudes(model)
+    if train is not None:
         estimates |= {name: predict(train, mags) for name, predict in metrics.BASELINES.items()}
     for split in sorted(set(splits)):
         rows = torch.tensor([s == split for s in splits]).to(mags.device)
@@ -264,6 +265,18 @@ def evaluate(
             for system, est in estimates.items()
         }
     return report
+
+
+def _training_magnitudes(model: SoundModel) -> torch.Tensor | None:
+    """Magnitudes [clips, freq, frames] of the model's training clips, re-read from its library
+    folder; None when the folder or every training file is gone."""
+    if model.root is None or not model.root.is_dir():
+        return None
+    seconds = model.preset.audio.clip_seconds
+    library = data.scan(model.root, sample_rate=model.sample_rate, clip_seconds=seconds)
+    train = {name for name, split in zip(model.names, model.splits, strict=True) if split == "train"}
+    clips = [clip for name, clip in zip(library.names, library.clips, strict=True) if name in train]
+    return model.magnitudes(clips) if clips else None
 
 
 @dataclass(frozen=True)

@@ -173,6 +173,9 @@ class SequenceDecoder(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         g, k = self.config.global_dim, self.config.latent_dim
+        expected = latent_size(self.config, self.n_frames)
+        if z.ndim != 2 or z.shape[1] != expected:
+            raise ValueError(f"latents must be [batch, {expected}] for this model, got {tuple(z.shape)}")
         local = z[:, g:].reshape(z.shape[0], -1, k)  # [b, steps, k]
         h = self.local_in(local)
         if self.global_in is not None:
