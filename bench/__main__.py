@@ -1,5 +1,5 @@
-"""``python -m bench {quality,model,speed,phase,all} [--quick] [--data FOLDER]``: run benchmarks, write
-results."""
+"""``python -m bench {quality,model,speed,phase,tempo,all} [--quick] [--data FOLDER]``: run benchmarks,
+write results."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from bench.common import LOOPS, RESULTS, THREADS
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("name", choices=["quality", "model", "speed", "phase", "all"])
+    parser.add_argument("name", choices=["quality", "model", "speed", "phase", "tempo", "all"])
     parser.add_argument(
         "--quick", action="store_true", help="smoke run: few epochs, few repeats (not representative)"
     )
@@ -33,6 +33,14 @@ def main(argv: list[str] | None = None) -> int:
     from bench.common import load_dataset
 
     torch.set_num_threads(args.threads)
+    if args.name == "tempo":
+        from bench import tempo
+
+        tic = time.perf_counter()
+        for path in tempo.main(quick=args.quick, out=args.out, shared=args.data.parent):
+            print(f"wrote {path}")
+        print(f"tempo: {time.perf_counter() - tic:.0f} s")
+        return 0
     dataset = load_dataset(args.data, quick=args.quick)
     print(f"data: {dataset.source} ({len(dataset.names)} clips, {int(dataset.holdout.sum())} held out)")
     tic = time.perf_counter()

@@ -38,6 +38,7 @@ MAX_COUNT = 100  # sounds in one generate
 MAX_REPEATS = 64  # clip repetitions in one glide
 MAX_RENDER_SECONDS = 600.0  # s, audio one sweep, generate or glide renders (steps x clip length)
 MAX_EPOCHS = 100_000  # training epochs
+MAX_DEMO_CLIPS = 1_000  # drum loops the demo synthesizes
 MAX_BATCH_SIZE = 4_096  # clips per training step
 MAX_ITERATIONS = 10_000  # Griffin-Lim iterations per render
 MAX_SEED = 2**63 - 1  # seeds are integers in [0, MAX_SEED] (what torch.Generator takes)
@@ -49,6 +50,8 @@ Covariance = Literal["full", "diagonal"]
 PhaseInit = Literal["random", "zeros", "advance", "source"]
 PHASE_INITS: tuple[str, ...] = get_args(PhaseInit)
 LatentKind = Literal["global", "sequence"]
+GridMode = Literal["off", "auto", "loop", "oneshot"]
+GridStretch = Literal["wsola", "resample"]
 
 
 def n_frames(n_samples: int, hop_length: int = HOP_LENGTH) -> int:
@@ -280,6 +283,36 @@ class RenderOptions:
 
 
 @dataclass(frozen=True)
+class TempoConfig:
+    """The beat grid: how sounds of different tempo are put on one time axis.
+
+    ``off``: every clip is cropped or zero-padded to one length (the reference). ``auto``: resolved at
+    training by the library's majority: ``loop`` if most usable sounds are loops, else ``oneshot``.
+    ``loop``: every loop is stretched to ``bars`` bars at ``bpm`` (one-shots in it are aligned on
+    their onset); a model renders whole bars at any tempo. ``oneshot``: every sound is aligned on
+    its onset, then cropped or padded (loops in it start on their first beat, unstretched).
+    """
+
+    mode: GridMode = "off"
+    bpm: float | None = None  # grid tempo; None: the median tempo of the library's loops
+    bars: int | None = None  # grid length; None: the library's most common bar count
+    stretch: GridStretch = "wsola"  # how a loop is stretched to the grid (python -m bench tempo)
+
+    def __post_init__(self) -> None:
+        _check(self.mode in ("off", "auto", "loop", "oneshot"), f"unknown grid mode {self.mode!r}")
+        if self.bpm is not None:
+            _check(30.0 <= self.bpm <= 400.0, f"grid bpm must be in [30, 400], got {self.bpm}")
+        if self.bars is not None:
+            _check(int(self.bars) == self.bars and self.bars >= 1, f"grid bars must be >= 1, got {self.bars}")
+        _check(self.stretch in ("wsola", "resample"), f"unknown grid stretch {self.stretch!r}")
+
+    @property
+    def loop(self) -> bool:
+        """True once the grid is resolved to loop mode."""
+        return self.mode == "loop"
+
+
+@dataclass(frozen=True)
 class Preset:
     """A named, complete set of settings."""
 
@@ -288,6 +321,7 @@ class Preset:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     phase: RenderOptions = field(default_factory=RenderOptions)
+    tempo: TempoConfig = field(default_factory=TempoConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary of every setting."""
@@ -303,6 +337,7 @@ class Preset:
                 model=_from_dict(ModelConfig, data.get("model", {})),
                 train=_from_dict(TrainConfig, data.get("train", {})),
                 phase=_from_dict(RenderOptions, data.get("phase", {})),
+                tempo=_from_dict(TempoConfig, data.get("tempo", {})),
             )
         except (KeyError, TypeError) as error:
             raise SoundmorphError(f"invalid settings: {error}") from None
@@ -352,6 +387,7 @@ def linear() -> Preset:
         # PGHI, then 24 fast Griffin-Lim iterations: the best spectral convergence on held-out loops
         # within 1.3x the time of 32 plain Griffin-Lim iterations (``python -m bench phase``)
         phase=RenderOptions(method="pghi", n_iter=24),
+        tempo=TempoConfig(mode="auto"),
     )
 
 

@@ -6,6 +6,7 @@ Pure tensor functions on latents [..., latent]; decoding and audio live in :mod:
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -26,8 +27,11 @@ EVEN_TOLERANCE = 0.01  # stop once the step distances' coefficient of variation 
 
 def check_alpha(alpha: float) -> float:
     """``alpha`` if it is a number in [0, 1], else a one-line error."""
-    alpha = check_real("alpha", alpha)
-    if not 0.0 <= alpha <= 1.0:
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
+        raise SoundmorphError(f"alpha must be a number in [0, 1], got {alpha!r}")
+    if not math.isfinite(float(alpha)):
+        raise SoundmorphError(f"alpha must be finite, got {alpha}")
+    if not 0.0 <= float(alpha) <= 1.0:
         raise SoundmorphError(f"alpha must be in [0, 1], got {alpha}")
     return float(alpha)
 

@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from soundmorph import audio, data, files, plot, session, sound
+from soundmorph import audio, data, files, grid, plot, session, sound
 from soundmorph import evaluate as metrics
 from soundmorph.audio import synth
-from soundmorph.config import Preset, get_preset
+from soundmorph.config import MAX_DEMO_CLIPS, Preset, check_int, get_preset
 from soundmorph.errors import SoundmorphError
 from soundmorph.quality import SweepQuality
 from soundmorph.session import SoundModel
@@ -42,6 +42,7 @@ MODEL_FOLDER_FILES: dict[str, files.Kind] = {
     f"{checkpoint.TRAIN_DIR}/last.safetensors": "safetensors",
     f"{checkpoint.TRAIN_DIR}/optimizer.safetensors": "safetensors",
     f"{checkpoint.TRAIN_DIR}/state.json": "json",
+    f"{checkpoint.TRAIN_DIR}/state.safetensors": "safetensors",  # the one-file state of branch "scale"
 }
 
 
@@ -58,6 +59,17 @@ def list_sounds(folder: str | Path) -> data.Listing:
     """The audio files of ``folder`` in index order with what their headers say (nothing is
     decoded), and the files whose header cannot be read, with the reason."""
     return data.list_headers(folder)
+
+
+def describe_sounds(
+    folder: str | Path, *, tempo_file: str | Path | None = None, sample_rate: int = 22_050
+) -> dict[str, list[dict[str, Any]]]:
+    """Every usable sound of ``folder`` decoded and analysed: ``{"sounds": [{"index", "name",
+    "seconds", "sample_rate", "channels", "kind", "bpm", "bars"}], "skipped": [{"name", "reason"}]}``
+    (``sample_rate`` and ``channels`` are the file's; ``tempo_file``: per-file corrections)."""
+    library = data.scan(folder, sample_rate=sample_rate)
+    library.analyse_tempo(data.read_tempo_file(tempo_file) if tempo_file is not None else None)
+    return data.describe(library)
 
 
 @dataclass(frozen=True)
@@ -93,12 +105,19 @@ def train(
     learning_rate: float | None = None,
     seed: int | None = None,
     clip_seconds: float | None = None,
+    bpm: float | None = None,
+    bars: int | None = None,
+    tempo_file: str | Path | None = None,
     resume: bool = False,
     force: bool = False,
     device: str | torch.device | None = None,
     progress: bool = True,
 ) -> TrainResult:
     """Train a model on the sounds of ``folder`` and write the model folder ``out``.
+
+    A preset with a grid (``default``: ``auto``) analyses every sound's kind and tempo and puts the
+    clips on a beat grid (see :func:`soundmorph.grid.prepare`); ``bpm`` / ``bars`` fix the grid, and
+    ``tempo_file`` holds per-file corrections (see :func:`soundmorph.data.read_tempo_file`).
 
     ``preset`` defaults to ``"default"``. With ``resume`` the settings (the preset's too) come
     from ``out/config.json``: only ``epochs`` may be raised, and any other training setting given
@@ -114,7 +133,13 @@ def train(
         "seed": seed,
     }
     if resume:
-        given = {**overrides, "clip_seconds": clip_seconds}
+        given = {
+            **overrides,
+            "clip_seconds": clip_seconds,
+            "bpm": bpm,
+            "bars": bars,
+            "tempo_file": tempo_file,
+        }
         ignored = [name for name, value in given.items() if value is not None and name != "epochs"]
         if ignored:
             raise SoundmorphError(
@@ -126,14 +151,23 @@ def train(
     else:
         chosen = resolve_preset("default" if preset is None else preset, overrides, clip_seconds=clip_seconds)
         files.prepare_folder(out, MODEL_FOLDER_FILES, force=force, replaceable=is_model_folder(out))
-    library = data.scan(folder, sample_rate=chosen.audio.sample_rate, clip_seconds=chosen.audio.clip_seconds)
+    library = data.scan(folder, sample_rate=chosen.audio.sample_rate, clip_seconds=_read_seconds(chosen))
     data.require_clips(library, minimum=2 if chosen.train.holdout > 0 else 1)
-    if chosen.audio.clip_seconds is None:
-        chosen = chosen.replace(audio={"clip_seconds": library.median_seconds()})
+    edits: dict[str, dict[str, Any]] | None = None
+    if resume:  # the tempi the model was trained with, corrections included
+        stored = checkpoint.load_library(out).entries
+        edits = {
+            e.name: {"kind": e.tempo.kind, "bpm": e.tempo.bpm, "bars": e.tempo.bars}
+            for e in stored
+            if e.tempo is not None and e.name in library.names
+        }
+    else:
+        edits = data.read_tempo_file(tempo_file) if tempo_file is not None else None
+    chosen = grid.prepare(library, chosen, bpm=bpm, bars=bars, overrides=edits)
     a = chosen.audio
     mask = data.holdout_mask(library.names, chosen.train.holdout, seed=chosen.train.seed)
     target = session.pick_device(device)
-    mags = data.spectrograms(library.fitted(a.clip_samples), a, device=target)
+    mags = data.spectrograms(library.on_grid(chosen.tempo, a.clip_samples), a, device=target)
     with torch.random.fork_rng(devices=[]):  # the model is built on the CPU: seed its initialisation
         torch.random.default_generator.manual_seed(chosen.train.seed)
         model = checkpoint.ModelInfo(chosen, a.n_freq, a.clip_frames).build().to(target)
@@ -147,14 +181,26 @@ def train(
     index = LibraryIndex(
         Path(folder).resolve(),
         tuple(
-            LibraryEntry(name, "holdout" if held else "train", tuple(z.tolist()))
-            for name, held, z in zip(library.names, mask, latents, strict=True)
+            LibraryEntry(name, "holdout" if held else "train", tuple(z.tolist()), tempo)
+            for name, held, z, tempo in zip(
+                library.names, mask, latents, library.tempos or _nones(library), strict=True
+            )
         ),
     )
     checkpoint.save_library(out, index)
     loaded = SoundModel(best, info, index, out)
     _write_pictures(out, history, loaded)
     return TrainResult(out, history, library, mask, time.perf_counter() - tic, loaded)
+
+
+def _read_seconds(preset: Preset) -> float | None:
+    """How much of each file to decode: the clip length, or all of it (up to the longest clip a
+    model may have) for a grid, whose analysis needs a loop's whole length."""
+    return preset.audio.clip_seconds if preset.tempo.mode == "off" else None
+
+
+def _nones(library: data.Library) -> list[None]:
+    return [None] * len(library)
 
 
 def _write_pictures(out: Path, history: list[EpochStats], model: SoundModel) -> None:
@@ -186,7 +232,7 @@ def evaluate(
     root = Path(folder) if folder is not None else model.root
     if root is None:
         raise SoundmorphError(f"{model.folder}: no library recorded; name a folder to evaluate on")
-    library = data.scan(root, sample_rate=model.sample_rate, clip_seconds=model.preset.audio.clip_seconds)
+    library = data.scan(root, sample_rate=model.sample_rate, clip_seconds=_read_seconds(model.preset))
     data.require_clips(library)
     same = model.root is not None and root.resolve() == model.root.resolve()
     split_of = dict(zip(model.names, model.splits, strict=True)) if same else {}
@@ -257,8 +303,9 @@ def demo(
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not force:
         raise SoundmorphError(f"{out}: exists and is not empty (use --force to overwrite)")
-    if clips < 2:  # one to train on, one to hold out
+    if isinstance(clips, int) and clips < 2:  # one to train on, one to hold out
         raise SoundmorphError(f"the demo needs at least 2 clips, got {clips}")
+    check_int("clips", clips, low=2, high=MAX_DEMO_CLIPS)
     chosen = resolve_preset(preset, {"epochs": epochs})  # check the settings before writing anything
     sounds = out / "sounds"
     written = [

@@ -11,8 +11,8 @@ The original integrates with a heap (the loudest coefficient on the frontier goe
 same preference is a maximum spanning tree of the time-frequency grid, whose edges weigh the quieter
 of their two ends: the tree path between two coefficients is the one whose quietest coefficient is
 loudest (the bottleneck path), which is what the heap's order approximates. scipy builds the tree in
-C, and the phase sums along it by pointer jumping, so the whole estimate is array operations
-(about 40 ms for a 1025 x 144 loop on one CPU core, where a Python heap takes seconds).
+C, and the phase sums along it by pointer jumping, so the whole estimate is array operations over
+the loud coefficients (about 35 ms of CPU for a 3.5-s loop, 1025 x 153; a Python heap takes seconds).
 """
 
 from __future__ import annotations
@@ -52,24 +52,25 @@ def pghi_phase(
     torch.Tensor [shape=mag.shape, float32], on ``mag``'s device.
     """
     noise = torch.rand(mag.shape, generator=generator, device=mag.device) * (2 * math.pi)
-    items = mag.detach().reshape(-1, *mag.shape[-2:]).double().cpu().numpy()
-    flat_noise = noise.reshape(-1, *mag.shape[-2:]).double().cpu().numpy()
+    items = mag.detach().reshape(-1, *mag.shape[-2:]).float().cpu().numpy()
+    flat_noise = noise.reshape(-1, *mag.shape[-2:]).cpu().numpy()
     gamma = HANN_GAMMA * win_length**2
     phases = [
         _integrate(item, rand, n_fft=n_fft, hop=hop_length, gamma=gamma, tol_db=tol_db)
         for item, rand in zip(items, flat_noise, strict=True)
     ]
-    out = torch.from_numpy(np.stack(phases)).float().reshape(mag.shape)
+    out = torch.from_numpy(np.stack(phases)).reshape(mag.shape)
     return out.to(mag.device)
 
 
 def _integrate(
     mag: np.ndarray, noise: np.ndarray, *, n_fft: int, hop: int, gamma: float, tol_db: float
 ) -> np.ndarray:
-    """PGHI of one magnitude [freq, frames] (float64); ``noise`` fills the quiet coefficients."""
+    """PGHI of one magnitude [freq, frames]; ``noise`` (radians) fills the quiet coefficients."""
     from scipy.sparse import csr_matrix
-    from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree
+    from scipy.sparse.csgraph import breadth_first_order, connected_components, minimum_spanning_tree
 
+    mag = mag.astype(np.float64)
     n_freq, frames = mag.shape
     size = n_freq * frames
     loudest = float(mag.max(initial=0.0))
@@ -86,34 +87,45 @@ def _integrate(
     time_grad = (hop * n_fft / gamma * d_freq + 2 * math.pi * hop * k / n_fft).ravel()
     freq_grad = (-gamma / (n_fft * hop) * d_time).ravel()
 
-    loud = (mag > floor).ravel()
-    ids = np.arange(size).reshape(n_freq, frames)
-    u = np.concatenate([ids[:, :-1].ravel(), ids[:-1, :].ravel()])  # time edges, then frequency edges
-    v = np.concatenate([ids[:, 1:].ravel(), ids[1:, :].ravel()])
-    both = loud[u] & loud[v]
-    u, v = u[both], v[both]
+    # only the loud coefficients take part: the graph, the tree and the sums run over them alone
+    loud = mag > floor
+    nodes = np.flatnonzero(loud)  # flat indices k * frames + n of the loud coefficients
+    count = len(nodes)
+    local = np.full(size, -1, dtype=np.int64)
+    local[nodes] = np.arange(count)
+    time_k, time_n = np.nonzero(loud[:, :-1] & loud[:, 1:])  # (k, n) -- (k, n + 1)
+    freq_k, freq_n = np.nonzero(loud[:-1, :] & loud[1:, :])  # (k, n) -- (k + 1, n)
+    u_flat = np.concatenate([time_k * frames + time_n, freq_k * frames + freq_n])
+    v_flat = np.concatenate([time_k * frames + time_n + 1, (freq_k + 1) * frames + freq_n])
     depth = (logs.max() - logs).ravel()  # >= 0; small where loud
     # a minimum spanning tree of the quieter end's depth is a maximum bottleneck tree; the small
     # second term breaks the many ties in favour of the louder pair
-    weight = np.maximum(depth[u], depth[v]) + 1e-3 * np.minimum(depth[u], depth[v]) + 1e-6
-    # a virtual root joined to every loud coefficient, so each loud region starts at its loudest
-    # (the root's edges are dearer than any grid edge, so the tree takes one per region)
-    root, starts = size, np.flatnonzero(loud)
-    u = np.concatenate([u, np.full(len(starts), root)])
-    v = np.concatenate([v, starts])
-    weight = np.concatenate([weight, 1e6 + depth[starts]])
-    graph = csr_matrix((weight, (u, v)), shape=(size + 1, size + 1))
-    tree = minimum_spanning_tree(graph)
-    _, parent = breadth_first_order(tree, root, directed=False, return_predecessors=True)
-    parent = parent[:size]
-    reached = parent >= 0
-    nodes = np.arange(size)
-    parent = np.where(reached & (parent != root), parent, nodes)  # region starts are their own parent
+    du, dv = depth[u_flat], depth[v_flat]
+    weight = np.maximum(du, dv) + 1e-3 * np.minimum(du, dv) + 1e-6
+    graph = csr_matrix((weight, (local[u_flat], local[v_flat])), shape=(count, count))
+    forest = minimum_spanning_tree(graph)  # one tree per loud region
+    # each region starts at its loudest coefficient: a virtual root joined to those alone
+    regions, labels = connected_components(forest, directed=False)
+    loudness = logs.ravel()[nodes]
+    peak = np.full(regions, -np.inf)
+    np.maximum.at(peak, labels, loudness)
+    candidates = np.flatnonzero(loudness == peak[labels])
+    _, first = np.unique(labels[candidates], return_index=True)
+    starts = candidates[first]  # [regions]
+    root = count
+    tree = forest.tocoo()
+    rows = np.concatenate([tree.row, np.full(regions, root)])
+    cols = np.concatenate([tree.col, starts])
+    joined = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(count + 1, count + 1))
+    _, parent = breadth_first_order(joined, root, directed=False, return_predecessors=True)
+    parent = parent[:count]
+    own = np.arange(count)
+    parent = np.where((parent >= 0) & (parent != root), parent, own)  # region starts: their own parent
 
     # the phase step from parent to child, by the trapezoidal rule along the edge
-    step = nodes - parent
-    time_mean = (time_grad + time_grad[parent]) / 2
-    freq_mean = (freq_grad + freq_grad[parent]) / 2
+    step = nodes - nodes[parent]
+    time_mean = (time_grad[nodes] + time_grad[nodes[parent]]) / 2
+    freq_mean = (freq_grad[nodes] + freq_grad[nodes[parent]]) / 2
     increment = np.select(
         [step == 1, step == -1, step == frames, step == -frames],
         [time_mean, -time_mean, freq_mean, -freq_mean],
@@ -122,12 +134,11 @@ def _integrate(
     # pointer jumping: after j rounds each node holds the sum over its 2**j nearest ancestors
     total, pointer = increment, parent
     while True:
-        total = total + total[pointer] * (pointer != nodes)
+        total = total + total[pointer] * (pointer != own)
         hop_pointer = pointer[pointer]
         if np.array_equal(hop_pointer, pointer):
             break
         pointer = hop_pointer
-    # spectral.stft frames start n_fft / 2 before their centre: a factor (-1)**k on the
-    # frame-centred STFT the derivatives describe
-    phase = total.reshape(n_freq, frames) + math.pi * k
-    return np.where(reached.reshape(n_freq, frames), np.remainder(phase, 2 * math.pi), noise)
+    phase = noise.copy()
+    phase.ravel()[nodes] = np.remainder(total + math.pi * (nodes // frames), 2 * math.pi)
+    return phase  # float32, as noise

@@ -1,13 +1,18 @@
-"""Data: a library of sounds scanned from a folder (:mod:`.library`)."""
+"""Data: a library of sounds scanned from a folder, each sound's tempo, the beat grid (:mod:`.library`)."""
 
 from soundmorph.data.library import (
     SPECTROGRAM_BATCH,
     Library,
     Listing,
+    describe,
+    fit_to_grid,
     holdout_mask,
     iter_spectrograms,
     list_headers,
+    override_tempo,
+    read_tempo_file,
     require_clips,
+    resolve_grid,
     scan,
     spectrograms,
 )
@@ -16,10 +21,15 @@ __all__ = [
     "SPECTROGRAM_BATCH",
     "Library",
     "Listing",
+    "describe",
+    "fit_to_grid",
     "holdout_mask",
     "iter_spectrograms",
     "list_headers",
+    "override_tempo",
+    "read_tempo_file",
     "require_clips",
+    "resolve_grid",
     "scan",
     "spectrograms",
 ]
