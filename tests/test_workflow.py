@@ -16,6 +16,7 @@ from safetensors.torch import load_file
 from soundmorph import audio, data, training, workflow
 from soundmorph.config import SAMPLE_RATE, Preset
 from soundmorph.errors import SoundmorphError
+from soundmorph.models import latent_size
 from soundmorph.training import checkpoint
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -75,7 +76,7 @@ def test_library_index_lists_every_sound_with_split_and_latent(tiny_model) -> No
     mask = data.holdout_mask(names, tiny_model.preset.train.holdout, seed=tiny_model.preset.train.seed)
     assert library.splits == ["holdout" if h else "train" for h in mask]
     assert np.array_equal(tiny_model.result.holdout, mask)
-    latent_dim = tiny_model.preset.model.latent_dim
+    latent_dim = latent_size(tiny_model.preset.model, tiny_model.preset.audio.clip_frames)
     assert all(len(entry.latent) == latent_dim for entry in library.entries)
 
 
