@@ -211,13 +211,9 @@ class SequenceVAE(SpectrogramVAE):
     def init_from_data(self, mags: torch.Tensor) -> None:
         """Normalisation statistics (with ``normalize``), then both linear paths at the whitened PCA
         of the training steps [clips * steps, step_frames * freq] in the network's scale."""
-        if self.config.normalize:
-            scaled = self.scale(mags.to(self.device))
-            self.freq_mean.copy_(scaled.mean(dim=(0, 2)).unsqueeze(-1))
-            self.freq_std.copy_(scaled.std(dim=(0, 2)).clamp_min(1e-3).unsqueeze(-1))
-        targets = self.to_input(mags.to(self.device))
-        if not bool(torch.isfinite(targets).all()):
-            return  # no PCA of broken data: training reports the non-finite loss instead
+        targets = self._fit_inputs(mags)
+        if targets is None:
+            return
         rows = to_steps(targets, self.config.step_frames).flatten(0, 1)
         axes, std, mean = _pca_frames(rows, self.config.latent_dim)
         encoder, decoder = self.encoder, self.decoder
