@@ -1,4 +1,5 @@
-"""``python -m bench {quality,speed,scale,all} [--quick] [--data FOLDER]``: run benchmarks, write results."""
+"""``python -m bench {quality,model,speed,phase,tempo,scale,all} [--quick] [--data FOLDER]``: run
+benchmarks, write results."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from bench.common import LOOPS, RESULTS, THREADS
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("name", choices=["quality", "speed", "scale", "all"])
+    parser.add_argument("name", choices=["quality", "model", "speed", "phase", "tempo", "scale", "all"])
     parser.add_argument(
         "--quick", action="store_true", help="smoke run: few epochs, few repeats (not representative)"
     )
@@ -28,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from bench import quality, speed
+    from bench import model, phase, quality, speed
     from bench.common import load_dataset
 
     torch.set_num_threads(args.threads)
@@ -38,14 +39,26 @@ def main(argv: list[str] | None = None) -> int:
         for path in scale.main(quick=args.quick, out=args.out):
             print(f"wrote {path}")
         return 0
+    if args.name == "tempo":
+        from bench import tempo
+
+        tic = time.perf_counter()
+        for path in tempo.main(quick=args.quick, out=args.out, shared=args.data.parent):
+            print(f"wrote {path}")
+        print(f"tempo: {time.perf_counter() - tic:.0f} s")
+        return 0
     dataset = load_dataset(args.data, quick=args.quick)
     print(f"data: {dataset.source} ({len(dataset.names)} clips, {int(dataset.holdout.sum())} held out)")
     tic = time.perf_counter()
     written: list[Path] = []
     if args.name in ("speed", "all"):
         written += speed.main(dataset, quick=args.quick, out=args.out)
+    if args.name in ("phase", "all"):
+        written += phase.main(dataset, quick=args.quick, out=args.out)
     if args.name in ("quality", "all"):
         written += quality.main(dataset, quick=args.quick, progress=args.progress, out=args.out)
+    if args.name in ("model", "all"):
+        written += model.main(dataset, quick=args.quick, progress=args.progress, out=args.out)
     for path in written:
         print(f"wrote {path}")
     print(f"{args.name}: {time.perf_counter() - tic:.0f} s")

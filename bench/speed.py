@@ -87,34 +87,25 @@ def training_throughput(preset: Preset, clips: np.ndarray, *, epochs: int) -> di
 
 
 def morph_latency(preset: Preset, clips: np.ndarray, *, repeats: int) -> dict[str, float]:
-    """One morph end to end: STFT of two clips, encode both, lerp, decode, Griffin-Lim (the preset's
-    settings), audio out; and an 11-step sweep, decoded and reconstructed as one batch."""
+    """One morph end to end: STFT of two clips, encode both, lerp, decode, phase reconstruction (the
+    preset's method and settings), audio out; and an 11-step sweep, decoded and reconstructed as one batch."""
     a, p = preset.audio, preset.phase
     model = build(preset).eval()
     settings = {"n_fft": a.n_fft, "hop_length": a.hop_length, "win_length": a.win_length}
     pair = torch.from_numpy(np.stack([np.resize(clip, a.clip_samples) for clip in clips[:2]]))
 
-    def phase(mags: torch.Tensor) -> torch.Tensor:
-        gen = torch.Generator().manual_seed(SEED)
-        return phase.griffin_lim(
-            mags,
-            n_iter=p.n_iter,
-            momentum=p.momentum,
-            init=p.init,
-            generator=gen,
-            length=a.clip_samples,
-            **settings,
-        )
+    def to_audio(mags: torch.Tensor) -> torch.Tensor:  # the preset's phase method and settings
+        return phase.reconstruct(mags, p, a, length=a.clip_samples)
 
     @torch.no_grad()
     def one() -> torch.Tensor:
         z = model.encode(spectral.magnitude(pair, **settings)).mode()
-        return phase(model.decode(latent.lerp(z[0], z[1], 0.5)[None]))
+        return to_audio(model.decode(latent.lerp(z[0], z[1], 0.5)[None]))
 
     @torch.no_grad()
     def sweep() -> torch.Tensor:
         z = model.encode(spectral.magnitude(pair, **settings)).mode()
-        return phase(model.decode(latent.lerp(z[0], z[1], latent.sweep_alphas(11))))
+        return to_audio(model.decode(latent.lerp(z[0], z[1], latent.sweep_alphas(11))))
 
     seconds = a.clip_samples / a.sample_rate
     one_ms = median_ms(one, repeats=repeats)

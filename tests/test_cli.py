@@ -156,10 +156,13 @@ def test_help_does_not_import_torch() -> None:
     subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, timeout=60)
 
 
-def test_usage_errors_exit_with_status_2(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exited:
-        cli.main(["morph"])
-    assert exited.value.code == 2
+@pytest.mark.parametrize(
+    "args",
+    [[], ["fly"], ["morph"], ["morph", "m", "0", "1", "--out", "x.wav", "--bogus"], ["list", "a", "b"]],
+)
+def test_usage_errors_are_one_line_with_status_1(soundmorph, args: list[str]) -> None:
+    result = soundmorph(*args)
+    assert_error(result, "--help")
 
 
 # --- demo ---------------------------------------------------------------------------------------
@@ -667,6 +670,22 @@ def test_phase_method_is_chosen_by_name(soundmorph, tiny_model, tmp_path: Path) 
     assert_error(bad, "magic", "gl", "fgla")
 
 
+def test_every_render_command_takes_phase_and_periodic(soundmorph, tiny_model, tmp_path: Path) -> None:
+    options = ("--phase", "pghi", "--periodic", *FAST)
+    commands = [
+        ("morph", tiny_model.folder, 0, 1, "--out", tmp_path / "m.wav"),
+        ("sweep", tiny_model.folder, 0, 1, "--steps", 2, "--out", tmp_path / "sweep"),
+        ("blend", tiny_model.folder, "0:1", "1:1", "--out", tmp_path / "b.wav"),
+        ("glide", tiny_model.folder, 0, 1, "--repeats", 2, "--out", tmp_path / "g.wav"),
+        ("generate", tiny_model.folder, "--count", 1, "--out", tmp_path / "gen"),
+    ]
+    for command in commands:
+        result = soundmorph(*command, *options)
+        assert result.code == 0, (command[0], result.err)
+    source = soundmorph("generate", tiny_model.folder, "--out", tmp_path / "s", "--phase", "source", *FAST)
+    assert_error(source, "source")
+
+
 def test_demo_prints_a_summary_with_perfect_baselines(soundmorph, tmp_path: Path) -> None:
     # PCA-16 reconstructs 3 training clips exactly: its spectral convergence is -inf (null in JSON)
     result = soundmorph("demo", "--out", tmp_path / "demo", "--clips", 4)
@@ -692,3 +711,19 @@ def test_synth_writes_a_library_that_trains(soundmorph, tmp_path: Path) -> None:
     assert len(list((tmp_path / "lib").glob("*.wav"))) == 4
     assert_error(soundmorph("synth", tmp_path / "lib", "--count", 4), "not empty")
     assert_error(soundmorph("synth", tmp_path / "other", "--count", 0), "count must be")
+
+
+def test_sweep_ends_at_the_sources_and_can_be_even_or_raw(soundmorph, tiny_model, tmp_path: Path) -> None:
+    result = soundmorph("sweep", tiny_model.folder, 0, 1, "--steps", 5, "--out", tmp_path / "f", *FAST)
+    assert result.code == 0, result.err
+    assert json.loads((tmp_path / "f" / "quality.json").read_text())["endpoint_distance"] < 0.5
+    even = tmp_path / "even"
+    result = soundmorph(
+        "sweep", tiny_model.folder, 0, 1, "--steps", 5, "--spacing", "even", "--out", even, *FAST
+    )
+    assert result.code == 0, result.err
+    assert json.loads((even / "quality.json").read_text())["smoothness_cv"] < 0.05
+    raw = tmp_path / "raw"
+    result = soundmorph("sweep", tiny_model.folder, 0, 1, "--steps", 5, "--raw", "--out", raw, *FAST)
+    assert result.code == 0, result.err
+    assert json.loads((raw / "quality.json").read_text())["endpoint_distance"] > 0.5

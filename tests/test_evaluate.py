@@ -117,3 +117,27 @@ def test_pca_error_on_the_training_set_falls_with_more_components() -> None:
         for k in (1, 3, 5)
     ]
     assert errors[0] > errors[1] > errors[2]
+
+
+def test_frame_pca_with_every_component_is_exact() -> None:
+    train = torch.rand(3, 6, 10, generator=torch.Generator().manual_seed(0))
+    clips = torch.rand(2, 6, 7, generator=torch.Generator().manual_seed(1))  # another frame count
+    out = evaluate.frame_pca_baseline(train, clips, components=6)
+    assert out.shape == clips.shape and bool((out >= 0).all())
+    torch.testing.assert_close(out, clips, rtol=1e-4, atol=1e-5)
+
+
+def test_frame_pca_error_falls_with_more_components() -> None:
+    train = torch.rand(4, 20, 12, generator=torch.Generator().manual_seed(0))
+    errors = [
+        float((evaluate.frame_pca_baseline(train, train, components=k) - train).pow(2).mean())
+        for k in (1, 4, 12)
+    ]
+    assert errors[0] > errors[1] > errors[2]
+
+
+def test_every_baseline_is_registered_with_its_shape() -> None:
+    train = torch.rand(4, 20, 12, generator=torch.Generator().manual_seed(0))
+    assert list(evaluate.BASELINES) == ["mean spectrogram", "PCA-16", "per-frame PCA-8"]
+    for predict in evaluate.BASELINES.values():
+        assert predict(train, train[:2]).shape == (2, 20, 12)

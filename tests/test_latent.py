@@ -171,3 +171,51 @@ def test_latent_map_handles_tiny_libraries(count: int) -> None:
     assert points.shape == (count, 2) and mean.shape == (16,) and axes.shape == (2, 16)
     assert np.isfinite(points).all()
     np.testing.assert_allclose(mapped.project(latents[0]), points[0], atol=1e-5)
+
+
+# --- even spacing and sampling around the library ---------------------------------------------
+
+
+def _straight_sweep(source_a: torch.Tensor, source_b: torch.Tensor, warp: float):
+    """Magnitudes along a warped geometric path from A to B: alpha -> alpha ** warp of the way."""
+
+    def at(alphas: torch.Tensor) -> torch.Tensor:
+        t = alphas.clamp(0, 1).pow(warp)[:, None, None]
+        return source_a.pow(1 - t) * source_b.pow(t)
+
+    return at
+
+
+def test_even_alphas_evens_a_warped_sweep() -> None:
+    from soundmorph import quality
+    from soundmorph.latent import even_alphas
+
+    generator = torch.Generator().manual_seed(0)
+    a = torch.rand(1025, 20, generator=generator) * 0.1 + 1e-3
+    b = torch.rand(1025, 20, generator=generator) * 2.0 + 1e-3
+    at = _straight_sweep(a, b, warp=3.0)
+    plain = torch.linspace(0, 1, 9)
+    even = even_alphas(at, a, b, 9, sample_rate=22_050)
+    assert even[0] == 0 and even[-1] == 1 and bool((even.diff() >= 0).all())
+    before = quality.sweep_quality(at(plain), a, b, plain)
+    after = quality.sweep_quality(at(even), a, b, even)
+    assert after.smoothness_cv < 0.05 < before.smoothness_cv
+
+
+def test_even_alphas_of_two_steps_are_the_ends() -> None:
+    from soundmorph.latent import even_alphas
+
+    a, b = torch.ones(1025, 4), torch.full((1025, 4), 2.0)
+    alphas = even_alphas(_straight_sweep(a, b, 1.0), a, b, 2, sample_rate=22_050)
+    assert torch.equal(alphas, torch.tensor([0.0, 1.0]))
+
+
+def test_sample_around_is_seeded_and_near_the_library() -> None:
+    from soundmorph.latent import sample_around
+
+    library = torch.randn(10, 30, generator=torch.Generator().manual_seed(0)) + 5.0
+    one = sample_around(library, 4, seed=1)
+    assert torch.equal(one, sample_around(library, 4, seed=1)) and one.shape == (4, 30)
+    assert float(one.mean()) == pytest.approx(5.0, abs=0.5)
+    with pytest.raises(SoundmorphError):
+        sample_around(library, 0, seed=1)

@@ -7,14 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 import torch
 
 from soundmorph import audio, session
 from soundmorph.audio import spectral, synth
 from soundmorph.config import RenderOptions
 from soundmorph.errors import SoundmorphError, UnknownSourceError
-from soundmorph.sound import Sound, save_sweep
+from soundmorph.sound import Sound
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 FAST = RenderOptions(n_iter=4)  # the tiny model's own settings, fewer iterations: only magnitudes matter
@@ -38,14 +37,6 @@ def unseen(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def reconstruction(model: session.SoundModel, source: int, options: RenderOptions = FAST) -> Sound:
     """``source`` through the model and back: its latent decoded and rendered."""
     return model.render(model.encode(source)[None], ["reconstruction"], options=options)[0]
-
-
-def assert_valid_wav(path: Path, *, sample_rate: int, samples: int) -> None:
-    data, rate = sf.read(path, dtype="float32")
-    assert rate == sample_rate
-    assert data.shape == (samples,)
-    assert np.isfinite(data).all()
-    assert float(np.abs(data).max()) <= 1.0
 
 
 # --- loading ------------------------------------------------------------------------------------
@@ -118,13 +109,36 @@ def test_sampled_latents_are_seeded(model: session.SoundModel) -> None:
 # --- morphs and sweeps --------------------------------------------------------------------------
 
 
-def test_morph_at_alpha_zero_and_one_reconstructs_the_sources(model: session.SoundModel) -> None:
+RAW = FAST.override(faithful=False)
+
+
+def test_raw_morph_at_alpha_zero_and_one_reconstructs_the_sources(model: session.SoundModel) -> None:
     np.testing.assert_array_equal(
-        model.morph(0, 3, 0.0, options=FAST).magnitude, reconstruction(model, 0).magnitude
+        model.morph(0, 3, 0.0, options=RAW).magnitude, reconstruction(model, 0).magnitude
     )
     np.testing.assert_array_equal(
-        model.morph(0, 3, 1.0, options=FAST).magnitude, reconstruction(model, 3).magnitude
+        model.morph(0, 3, 1.0, options=RAW).magnitude, reconstruction(model, 3).magnitude
     )
+
+
+def test_faithful_morph_ends_are_the_sources(model: session.SoundModel, unseen: Path) -> None:
+    for a, b in ((0, 3), (unseen, 1)):
+        start, end = model.morph(a, b, 0.0, options=FAST), model.morph(a, b, 1.0, options=FAST)
+        np.testing.assert_allclose(start.magnitude, model.original(a).magnitude.numpy(), rtol=1e-3, atol=1e-5)
+        np.testing.assert_allclose(end.magnitude, model.original(b).magnitude.numpy(), rtol=1e-3, atol=1e-5)
+    middle = model.morph(0, 3, 0.5, options=FAST).magnitude
+    assert not np.allclose(middle, model.morph(0, 3, 0.5, options=RAW).magnitude)
+
+
+def test_even_sweep_has_even_steps(model: session.SoundModel) -> None:
+    plain = model.sweep(0, 3, 7, options=FAST)
+    even = model.sweep(0, 3, 7, options=FAST, spacing="even")
+    assert model.sweep_quality(0, 3, even).smoothness_cv < min(
+        0.05, model.sweep_quality(0, 3, plain).smoothness_cv
+    )
+    assert even[0].name.endswith("a0.00") and even[-1].name.endswith("a1.00")
+    with pytest.raises(SoundmorphError, match="spacing"):
+        model.sweep(0, 3, 7, options=FAST, spacing="log")  # type: ignore[arg-type]
 
 
 def test_morph_is_between_its_sources_in_the_latent_space(model: session.SoundModel) -> None:
@@ -144,7 +158,7 @@ def test_morph_is_deterministic(model: session.SoundModel) -> None:
 
 
 def test_sweep_endpoints_are_the_sources_reconstructions(model: session.SoundModel) -> None:
-    sounds = model.sweep(0, 4, steps=3, options=FAST)
+    sounds = model.sweep(0, 4, steps=3, options=RAW)
     assert len(sounds) == 3
     assert len({sound.name for sound in sounds}) == 3
     np.testing.assert_allclose(sounds[0].magnitude, reconstruction(model, 0).magnitude, rtol=1e-5, atol=1e-6)
@@ -178,7 +192,7 @@ def test_render_options_change_the_audio_not_the_magnitude(model: session.SoundM
 
 def test_blend_of_one_sound_is_its_reconstruction(model: session.SoundModel) -> None:
     np.testing.assert_array_equal(
-        model.blend([(2, 0.7)], options=FAST).magnitude, reconstruction(model, 2).magnitude
+        model.blend([(2, 0.7)], options=RAW).magnitude, reconstruction(model, 2).magnitude
     )
 
 
@@ -203,7 +217,7 @@ def test_glide_is_the_clip_repeated(model: session.SoundModel, repeats: int) -> 
 
 
 def test_glide_moves_from_the_first_source_to_the_second(model: session.SoundModel) -> None:
-    sound = model.glide(0, 2, repeats=2, curve="smooth", options=FAST)
+    sound = model.glide(0, 2, repeats=2, curve="smooth", options=RAW)
     frames = model.info.n_frames
     np.testing.assert_allclose(
         sound.magnitude[:, 0], reconstruction(model, 0).magnitude[:, 0], rtol=1e-5, atol=1e-5
@@ -214,7 +228,7 @@ def test_glide_moves_from_the_first_source_to_the_second(model: session.SoundMod
 
 
 def test_glide_between_a_sound_and_itself_repeats_its_reconstruction(model: session.SoundModel) -> None:
-    sound = model.glide(1, 1, repeats=2, options=FAST)
+    sound = model.glide(1, 1, repeats=2, options=RAW)
     once = reconstruction(model, 1).magnitude
     np.testing.assert_allclose(sound.magnitude, np.concatenate([once, once], axis=1), rtol=1e-5, atol=1e-6)
 
@@ -233,68 +247,6 @@ def test_generate_is_deterministic_for_a_seed(model: session.SoundModel) -> None
     for a, b in zip(first, again, strict=True):
         np.testing.assert_array_equal(a.audio, b.audio)
     assert not np.array_equal(first[0].latent, other[0].latent)
-
-
-# --- files --------------------------------------------------------------------------------------
-
-
-def test_sound_save_writes_a_readable_wav_and_png(model: session.SoundModel, tmp_path: Path) -> None:
-    sound = model.morph(0, 1, 0.5)
-    written = sound.save(tmp_path / "out.wav", plot=tmp_path / "out.png")
-    assert written == [tmp_path / "out.wav", tmp_path / "out.png"]
-    assert_valid_wav(tmp_path / "out.wav", sample_rate=model.sample_rate, samples=model.clip_samples)
-    assert (tmp_path / "out.png").read_bytes().startswith(PNG_SIGNATURE)
-
-
-@pytest.mark.parametrize("existing", ["out.wav", "out.png"])
-def test_sound_save_refuses_to_overwrite(model: session.SoundModel, tmp_path: Path, existing: str) -> None:
-    (tmp_path / existing).write_bytes(b"keep me")
-    sound = model.morph(0, 1, 0.5, options=FAST)
-    with pytest.raises(SoundmorphError, match="exists"):
-        sound.save(tmp_path / "out.wav", plot=tmp_path / "out.png")
-    assert (tmp_path / existing).read_bytes() == b"keep me"
-    assert sorted(p.name for p in tmp_path.iterdir()) == [existing]  # nothing else written either
-
-
-def test_sound_save_overwrites_with_force(model: session.SoundModel, tmp_path: Path) -> None:
-    (tmp_path / "out.wav").write_bytes(b"old")
-    model.morph(0, 1, 0.5, options=FAST).save(tmp_path / "out.wav", force=True)
-    assert_valid_wav(tmp_path / "out.wav", sample_rate=model.sample_rate, samples=model.clip_samples)
-
-
-def test_loud_sounds_are_written_without_clipping(model: session.SoundModel, tmp_path: Path) -> None:
-    sound = model.morph(0, 1, 0.5, options=FAST)
-    sound.audio = 10 * sound.audio / np.abs(sound.audio).max()
-    sound.save(tmp_path / "loud.wav", subtype="FLOAT")
-    assert_valid_wav(tmp_path / "loud.wav", sample_rate=model.sample_rate, samples=model.clip_samples)
-
-
-def test_wav_bytes_decode_to_the_audio(model: session.SoundModel) -> None:
-    import io
-
-    sound = model.morph(0, 1, 0.5, options=FAST)
-    data, rate = sf.read(io.BytesIO(sound.wav_bytes(subtype="FLOAT")), dtype="float32")
-    assert rate == sound.sample_rate
-    np.testing.assert_array_equal(data, audio.peak_safe(sound.audio))
-
-
-def test_save_sweep_writes_every_step_and_a_grid(model: session.SoundModel, tmp_path: Path) -> None:
-    sounds = model.sweep(0, 1, steps=2, options=FAST)
-    written = save_sweep(sounds, tmp_path / "sweep")
-    names = {p.name for p in written}
-    assert names == {f"{s.name}.wav" for s in sounds} | {f"{s.name}.png" for s in sounds} | {"grid.png"}
-    assert all(p.exists() for p in written)
-    for sound in sounds:
-        assert_valid_wav(
-            tmp_path / "sweep" / f"{sound.name}.wav",
-            sample_rate=model.sample_rate,
-            samples=model.clip_samples,
-        )
-    grid = (tmp_path / "sweep" / "grid.png").read_bytes()
-    assert grid.startswith(PNG_SIGNATURE)
-    with pytest.raises(SoundmorphError, match=r"grid\.png"):
-        save_sweep(sounds, tmp_path / "sweep")
-    assert (tmp_path / "sweep" / "grid.png").read_bytes() == grid
 
 
 # --- the latent map -----------------------------------------------------------------------------
@@ -376,3 +328,15 @@ def test_a_source_phase_needs_a_source(model: session.SoundModel) -> None:
         model.generate(1, options=FAST.override(init="source"))
     blended = model.blend([(0, 0.2), (1, 0.8)], options=FAST.override(init="source", n_iter=0))
     assert np.isfinite(blended.audio).all()
+
+
+def test_faithful_sweep_blend_and_glide_end_at_the_originals(model: session.SoundModel) -> None:
+    first, last = model.original(0).magnitude.numpy(), model.original(4).magnitude.numpy()
+    sounds = model.sweep(0, 4, steps=3, options=FAST)
+    np.testing.assert_allclose(sounds[0].magnitude, first, rtol=1e-3, atol=1e-5)
+    np.testing.assert_allclose(sounds[-1].magnitude, last, rtol=1e-3, atol=1e-5)
+    blend = model.blend([(4, 0.7)], options=FAST).magnitude
+    np.testing.assert_allclose(blend, last, rtol=1e-3, atol=1e-5)
+    glide = model.glide(0, 4, repeats=2, options=FAST).magnitude
+    np.testing.assert_allclose(glide[:, 0], first[:, 0], rtol=1e-3, atol=1e-5)
+    np.testing.assert_allclose(glide[:, -1], last[:, -1], rtol=1e-3, atol=1e-5)

@@ -75,8 +75,9 @@ def test_library_index_lists_every_sound_with_split_and_latent(tiny_model) -> No
     mask = data.holdout_mask(names, tiny_model.preset.train.holdout, seed=tiny_model.preset.train.seed)
     assert library.splits == ["holdout" if h else "train" for h in mask]
     assert np.array_equal(tiny_model.result.holdout, mask)
-    latent_dim = tiny_model.preset.model.latent_dim
-    assert all(len(entry.latent) == latent_dim for entry in library.entries)
+    size = tiny_model.result.model.latent_size  # the sequence model's: global + steps * latent_dim
+    assert size >= tiny_model.preset.model.latent_dim
+    assert all(len(entry.latent) == size for entry in library.entries)
 
 
 def test_every_sound_encodes_to_a_latent_of_the_priors_scale(tiny_model) -> None:
@@ -137,8 +138,11 @@ def test_resume_reaches_the_same_weights_as_one_run(loops_dir: Path, tmp_path: P
     assert [row.loss for row in resumed.history] == [row.loss for row in one_go.history]
     assert same_weights(tmp_path / "one", tmp_path / "two", "train/state.safetensors")
     assert same_weights(tmp_path / "one", tmp_path / "two")
-    # config.json is written with the best weights, so its epoch count may be the first run's
-    assert checkpoint.read_info(tmp_path / "two").preset.replace(train={"epochs": 4}) == preset
+    # config.json is written with the best weights, so its epoch count may be the first run's; its
+    # grid is resolved ("auto" -> "oneshot": 1-s cuts of loops are no whole bars; the default has none)
+    saved = checkpoint.read_info(tmp_path / "two").preset
+    expected = preset if preset.tempo.mode == "off" else preset.replace(tempo={"mode": "oneshot"})
+    assert saved.replace(train={"epochs": 4}) == expected
     assert len(training.read_history(tmp_path / "two")) == 4
 
 
@@ -161,6 +165,30 @@ def test_force_replaces_a_model_folder(tiny_model, model_copy: Path, tiny_preset
     result = run(tiny_model.library, folder, tiny_preset(epochs=3), force=True)
     assert len(training.read_history(folder)) == len(result.history) == 3
     assert checkpoint.read_info(folder).preset.train.epochs == 3
+
+
+def test_force_keeps_the_users_own_files_and_subfolders(tiny_model, model_copy: Path, tiny_preset) -> None:
+    folder = model_copy
+    (folder / "train").mkdir(exist_ok=True)
+    (folder / "train" / "my_takes.txt").write_text("keep me")
+    (folder / "notes").mkdir()
+    (folder / "notes" / "a.txt").write_text("keep me too")
+    (folder / "readme.md").write_text("mine")
+    run(tiny_model.library, folder, tiny_preset(epochs=1), force=True)
+    assert (folder / "train" / "my_takes.txt").read_text() == "keep me"
+    assert (folder / "notes" / "a.txt").read_text() == "keep me too"
+    assert (folder / "readme.md").read_text() == "mine"
+    checkpoint.load_model(folder)
+
+
+def test_force_refuses_a_folder_that_is_not_a_model_folder(tiny_model, tmp_path: Path, tiny_preset) -> None:
+    folder = tmp_path / "music"
+    (folder / "train").mkdir(parents=True)
+    (folder / "train" / "take1.wav").write_bytes(b"RIFF")
+    before = fingerprint(folder)
+    with pytest.raises(SoundmorphError, match="not a soundmorph model folder"):
+        run(tiny_model.library, folder, tiny_preset(epochs=1), force=True)
+    assert fingerprint(folder) == before
 
 
 def test_an_empty_existing_folder_is_fine(loops_dir: Path, tmp_path: Path, tiny_preset) -> None:
@@ -218,12 +246,27 @@ def test_evaluate_report_is_json(report: dict) -> None:
     assert json.loads(json.dumps(report)) == report
 
 
-def test_evaluate_on_another_folder_has_no_baselines(tiny_model, tmp_path: Path, sine) -> None:
+def test_evaluate_on_another_folder_fits_the_baselines_on_the_training_library(
+    tiny_model, tmp_path: Path, sine
+) -> None:
     for k, freq in enumerate((220, 330)):
         audio.write(tmp_path / f"tone{k}.wav", sine(freq, 1.0), sample_rate=SAMPLE_RATE)
     report = workflow.evaluate(tiny_model.folder, tmp_path, device="cpu")
     assert [clip["split"] for clip in report["clips"]] == ["other", "other"]
     assert set(report["summary"]) == {"other"}
+    assert set(report["summary"]["other"]) == {"model", *workflow.BASELINES}
+
+
+def test_evaluate_on_another_folder_without_the_library_has_no_baselines(
+    model_copy: Path, tmp_path: Path, sine
+) -> None:
+    library = json.loads((model_copy / "library.json").read_text())
+    library["root"] = str(tmp_path / "gone")
+    (model_copy / "library.json").write_text(json.dumps(library))
+    other = tmp_path / "other"
+    other.mkdir()
+    audio.write(other / "tone.wav", sine(220, 1.0), sample_rate=SAMPLE_RATE)
+    report = workflow.evaluate(model_copy, other, device="cpu")
     assert set(report["summary"]["other"]) == {"model"}
 
 

@@ -20,17 +20,19 @@ from soundmorph.audio.io import AUDIO_EXTENSIONS, AudioInfo, to_wav_bytes
 from soundmorph.audio.io import info as audio_info
 from soundmorph.audio.io import read as read_audio
 from soundmorph.audio.phase import PHASE_METHODS
-from soundmorph.config import PRESETS, Preset, RenderOptions, get_preset
+from soundmorph.config import MAX_UPLOAD_SAMPLES, PRESETS, Preset, RenderOptions, get_preset
 from soundmorph.errors import AudioError, ModelFolderError, SoundmorphError, UnknownSourceError
 from soundmorph.files import json_safe
+from soundmorph.grid import check_bpm
 from soundmorph.latent import LatentMap, blend_weights, check_alpha, pad_weights, sweep_alphas
 from soundmorph.quality import SweepQuality
 from soundmorph.session import SoundModel, Source, SourceSound, load, pick_device, result_name
-from soundmorph.sound import Sound, save_sweep
+from soundmorph.sound import Sound, save_sounds, save_sweep
 from soundmorph.workflow import (
     DemoResult,
     TrainResult,
     demo,
+    describe_sounds,
     evaluate,
     list_sounds,
     summary_rows,
@@ -40,6 +42,7 @@ from soundmorph.workflow import (
 
 __all__ = [
     "AUDIO_EXTENSIONS",
+    "MAX_UPLOAD_SAMPLES",
     "PHASE_METHODS",
     "PRESETS",
     "AudioError",
@@ -60,7 +63,9 @@ __all__ = [
     "audio_info",
     "blend_weights",
     "check_alpha",
+    "check_bpm",
     "demo",
+    "describe_sounds",
     "evaluate",
     "get_preset",
     "json_safe",
@@ -70,6 +75,7 @@ __all__ = [
     "pick_device",
     "read_audio",
     "result_name",
+    "save_sounds",
     "save_sweep",
     "summary_rows",
     "sweep_alphas",

@@ -1,21 +1,24 @@
 """The ``soundmorph`` command: parse, call :mod:`soundmorph.api`, print.
 
-torch is imported only inside the commands, so ``--help`` is instant. Every error a user can
-cause ends with one line on stderr and exit status 1.
+torch is imported only inside the commands, so ``--help`` is instant. Exit status: 0 done; 1 for
+every error a user can cause (a bad argument included), with one line on stderr; 130 interrupted.
+Risky input that is used anyway (a truncated or DC-only file) prints one warning line per file.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from soundmorph import __version__
 from soundmorph.config import PRESETS
-from soundmorph.errors import SoundmorphError
+from soundmorph.errors import SoundmorphError, SoundmorphWarning
 
 if TYPE_CHECKING:
     from soundmorph.api import RenderOptions, SoundModel
@@ -23,6 +26,45 @@ if TYPE_CHECKING:
 METRIC_HEADERS = ("mse", "cosine", "sc_db", "lsd_db")
 PHASE_FROM_SOURCE = "start the phase from the nearer source's original (re-reads its file)"
 PRESET_CHOICES = "{" + ",".join(PRESETS) + "}"
+TEMPO_FILE = "JSON of per-file corrections {name: {bpm, bars, kind}} (an edited 'list --json' works)"
+BPM_HELP = "tempo of the result, for a loop model (default: the sources' tempi mixed like the sound)"
+
+
+class UsageError(SoundmorphError):
+    """A command line argparse refused: printed as one line, exit status 1 like every other error."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line (with a pointer to ``--help``), not six."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def _whole(text: str) -> int:
+    """An integer typed in ASCII digits; ranges are checked by the API with the limits."""
+    body = text[1:] if text[:1] in "+-" else text
+    if not (body.isascii() and body.isdecimal()) or len(body) > 100:
+        raise argparse.ArgumentTypeError(f"{text[:30]!r} is not a whole number")
+    return int(text)
+
+
+def _number(text: str) -> float:
+    """A finite number: nan and inf are refused here, ranges by the API."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text[:30]!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text[:30]!r} is not a finite number")
+    return value
+
+
+def _out_path(text: str) -> Path:
+    """An output path; an empty one would mean the current folder."""
+    if not text:
+        raise argparse.ArgumentTypeError("the output path is empty; name a file or folder")
+    return Path(text)
 
 
 def _print_paths(paths: Sequence[Path]) -> None:
@@ -39,6 +81,8 @@ def _render_options(args: argparse.Namespace, model: SoundModel, *, seed: int | 
         momentum=args.momentum,
         init="source" if source else None,
         seed=seed,
+        periodic=True if getattr(args, "periodic", False) else None,
+        faithful=False if getattr(args, "raw", False) else None,
     )
 
 
@@ -60,13 +104,21 @@ def cmd_synth(args: argparse.Namespace) -> None:
 def cmd_list(args: argparse.Namespace) -> None:
     from soundmorph import api
 
-    listing = api.list_sounds(args.folder)
-    print(f"{'index':>5}  {'seconds':>7}  {'rate':>6}  {'ch':>2}  file")
-    for index, (meta, name) in enumerate(zip(listing.infos, listing.names, strict=True)):
-        print(f"{index:>5}  {meta.duration:>7.3f}  {meta.sample_rate:>6}  {meta.channels:>2}  {name}")
-    for skipped in listing.skipped:
-        print(f"skipped {skipped.path}: {skipped.reason}")
-    print(f"{len(listing)} usable, {len(listing.skipped)} skipped")
+    listing = api.describe_sounds(args.folder, tempo_file=args.tempo)
+    if args.json:
+        print(json.dumps(listing, indent=1))
+        return
+    print(f"{'index':>5}  {'seconds':>7}  {'rate':>6}  {'ch':>2}  {'kind':<7}  {'bpm':>6}  {'bars':>4}  file")
+    for s in listing["sounds"]:
+        bpm = f"{s['bpm']:>6.2f}" if s["bpm"] is not None else f"{'-':>6}"
+        bars = f"{s['bars']:>4}" if s["bars"] is not None else f"{'-':>4}"
+        print(
+            f"{s['index']:>5}  {s['seconds']:>7.3f}  {s['sample_rate']:>6}  {s['channels']:>2}  "
+            f"{s['kind']:<7}  {bpm}  {bars}  {s['name']}"
+        )
+    for skipped in listing["skipped"]:
+        print(f"skipped {Path(args.folder) / skipped['name']}: {skipped['reason']}")
+    print(f"{len(listing['sounds'])} usable, {len(listing['skipped'])} skipped")
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -82,6 +134,9 @@ def cmd_train(args: argparse.Namespace) -> None:
         learning_rate=args.lr,
         seed=args.seed,
         clip_seconds=args.clip_seconds,
+        bpm=args.bpm,
+        bars=args.bars,
+        tempo_file=args.tempo,
         resume=args.resume,
         force=args.force,
         device=args.device,
@@ -135,7 +190,7 @@ def cmd_morph(args: argparse.Namespace) -> None:
 
     model = api.load(args.model, device=args.device)
     options = _render_options(args, model, seed=args.seed)
-    sound = model.morph(args.a, args.b, args.alpha, sample=args.sample, options=options)
+    sound = model.morph(args.a, args.b, args.alpha, sample=args.sample, options=options, bpm=args.bpm)
     _print_paths(sound.save(args.out, plot=args.plot, force=args.force, subtype=_subtype(args)))
 
 
@@ -143,7 +198,8 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     from soundmorph import api
 
     model = api.load(args.model, device=args.device)
-    sounds = model.sweep(args.a, args.b, args.steps, options=_render_options(args, model))
+    options = _render_options(args, model)
+    sounds = model.sweep(args.a, args.b, args.steps, options=options, spacing=args.spacing, bpm=args.bpm)
     figures = model.sweep_quality(args.a, args.b, sounds)
     _print_paths(api.save_sweep(sounds, args.out, force=args.force, subtype=_subtype(args), figures=figures))
     values = figures.to_dict().items()
@@ -164,7 +220,8 @@ def cmd_blend(args: argparse.Namespace) -> None:
     from soundmorph import api
 
     model = api.load(args.model, device=args.device)
-    sound = model.blend([_weighted(item) for item in args.items], options=_render_options(args, model))
+    items = [_weighted(item) for item in args.items]
+    sound = model.blend(items, options=_render_options(args, model), bpm=args.bpm)
     _print_paths(sound.save(args.out, plot=args.plot, force=args.force, subtype=_subtype(args)))
 
 
@@ -173,7 +230,7 @@ def cmd_glide(args: argparse.Namespace) -> None:
 
     model = api.load(args.model, device=args.device)
     options = _render_options(args, model)
-    sound = model.glide(args.a, args.b, repeats=args.repeats, curve=args.curve, options=options)
+    sound = model.glide(args.a, args.b, repeats=args.repeats, curve=args.curve, options=options, bpm=args.bpm)
     _print_paths(sound.save(args.out, plot=args.plot, force=args.force, subtype=_subtype(args)))
 
 
@@ -182,16 +239,8 @@ def cmd_generate(args: argparse.Namespace) -> None:
 
     model = api.load(args.model, device=args.device)
     options = _render_options(args, model, seed=args.seed)
-    sounds = model.generate(args.count, seed=args.seed, options=options)
-    for sound in sounds:
-        _print_paths(
-            sound.save(
-                Path(args.out) / f"{sound.name}.wav",
-                plot=Path(args.out) / f"{sound.name}.png",
-                force=args.force,
-                subtype=_subtype(args),
-            )
-        )
+    sounds = model.generate(args.count, seed=args.seed, options=options, bpm=args.bpm)
+    _print_paths(api.save_sounds(sounds, args.out, force=args.force, subtype=_subtype(args)))
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
@@ -208,19 +257,35 @@ def _add_render_options(parser: argparse.ArgumentParser, *, plot: bool = True) -
     parser.add_argument(
         "--phase",
         metavar="METHOD",
-        help="phase method, e.g. gl or fgla (default: the model's; a wrong name lists all)",
+        help="phase method: gl, fgla, pghi, source (the sources' phases blended) or agla "
+        "(default: the model's; see python -m bench phase)",
     )
-    parser.add_argument("--iterations", type=int, help="phase iterations (default: the model's, 32)")
-    parser.add_argument("--momentum", type=float, help="fgla momentum in [0, 1) (default: the model's)")
+    parser.add_argument(
+        "--periodic",
+        action="store_true",
+        help="render a seamless loop: the phase wraps around the clip's end",
+    )
+    parser.add_argument(
+        "--iterations",
+        type=_whole,
+        help="phase iterations, after the start for pghi and source (default: the model's)",
+    )
+    parser.add_argument("--momentum", type=_number, help="fgla momentum in [0, 1) (default: the model's)")
+    parser.add_argument(
+        "--raw",
+        action="store_true",
+        help="the model's own output: without the sources' detail that makes the ends the sources",
+    )
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
+    parser.add_argument("--bpm", type=float, help=BPM_HELP)
     parser.add_argument("--force", action="store_true", help="overwrite existing files")
     parser.add_argument("--float", action="store_true", help="write 32-bit float WAV (default 16-bit)")
     if plot:
-        parser.add_argument("--plot", type=Path, help="also write the spectrogram as this PNG")
+        parser.add_argument("--plot", type=_out_path, help="also write the spectrogram as this PNG")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="soundmorph",
         description="Learn a latent space of your sounds and render the sounds between them.",
     )
@@ -233,9 +298,9 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = command("demo", cmd_demo, "synthesize drum loops, train on them, evaluate and render a sweep")
-    p.add_argument("--out", type=Path, required=True, help="folder for everything the demo writes")
-    p.add_argument("--clips", type=int, default=16, help="drum loops to synthesize (default 16)")
-    p.add_argument("--epochs", type=int, help="training epochs (default: the preset's)")
+    p.add_argument("--out", type=_out_path, required=True, help="folder for everything the demo writes")
+    p.add_argument("--clips", type=_whole, default=16, help="drum loops to synthesize (default 16)")
+    p.add_argument("--epochs", type=_whole, help="training epochs (default: the preset's)")
     p.add_argument("--preset", default="default", metavar=PRESET_CHOICES, help="preset (default: default)")
     p.add_argument("--force", action="store_true", help="overwrite an existing demo folder")
 
@@ -245,23 +310,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the library (default 0)")
     p.add_argument("--force", action="store_true", help="write into a folder that is not empty")
 
-    p = command("list", cmd_list, "list the sounds of a folder with their index, and the skipped files")
+    p = command(
+        "list", cmd_list, "list the sounds of a folder: index, length, kind, tempo, bars; and skipped files"
+    )
     p.add_argument("folder", type=Path)
+    p.add_argument("--json", action="store_true", help="print {sounds: [...], skipped: [...]} as JSON")
+    p.add_argument("--tempo", type=Path, metavar="FILE", help=TEMPO_FILE)
 
     p = command("train", cmd_train, "train a model on a folder of sounds")
     p.add_argument("folder", type=Path)
-    p.add_argument("--out", type=Path, required=True, help="model folder to write")
+    p.add_argument("--out", type=_out_path, required=True, help="model folder to write")
     p.add_argument(
         "--preset",
         metavar=PRESET_CHOICES,
         help="default (measured best, the default) or paper (the reference)",
     )
-    p.add_argument("--epochs", type=int, help="epochs (default: the preset's)")
-    p.add_argument("--batch-size", type=int, help="clips per step (default: the preset's, 16)")
-    p.add_argument("--holdout", type=float, help="fraction of clips kept out of training, e.g. 0.2")
-    p.add_argument("--lr", type=float, help="Adam learning rate (default: the preset's)")
-    p.add_argument("--seed", type=int, help="seed of the split, the initialisation and the sampling")
-    p.add_argument("--clip-seconds", type=float, help="fit every clip to this length (default: the preset's)")
+    p.add_argument("--epochs", type=_whole, help="epochs (default: the preset's)")
+    p.add_argument("--batch-size", type=_whole, help="clips per step (default: the preset's, 16)")
+    p.add_argument("--holdout", type=_number, help="fraction of clips kept out of training, e.g. 0.2")
+    p.add_argument("--lr", type=_number, help="Adam learning rate (default: the preset's)")
+    p.add_argument("--seed", type=_whole, help="seed of the split, the initialisation and the sampling")
+    p.add_argument(
+        "--clip-seconds", type=_number, help="fit every clip to this length (default: the preset's)"
+    )
+    p.add_argument(
+        "--bpm", type=float, help="tempo of the beat grid loops are stretched to (default: median)"
+    )
+    p.add_argument("--bars", type=int, help="bars of the beat grid (default: the loops' most common count)")
+    p.add_argument("--tempo", type=Path, metavar="FILE", help=TEMPO_FILE)
     p.add_argument(
         "--resume",
         action="store_true",
@@ -283,10 +359,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", type=Path)
     p.add_argument("a", help=sources)
     p.add_argument("b", help=sources)
-    p.add_argument("--alpha", type=float, default=0.5, help="0 is A, 1 is B (default 0.5)")
-    p.add_argument("--out", type=Path, required=True, help="WAV file to write")
+    p.add_argument("--alpha", type=_number, default=0.5, help="0 is A, 1 is B (default 0.5)")
+    p.add_argument("--out", type=_out_path, required=True, help="WAV file to write")
     p.add_argument("--sample", action="store_true", help="sample the posteriors instead of their means")
-    p.add_argument("--seed", type=int, default=0, help="seed of the phase (and of --sample)")
+    p.add_argument("--seed", type=_whole, default=0, help="seed of the phase (and of --sample)")
     p.add_argument("--phase-from-source", action="store_true", help=PHASE_FROM_SOURCE)
     _add_render_options(p)
 
@@ -294,9 +370,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", type=Path)
     p.add_argument("a", help=sources)
     p.add_argument("b", help=sources)
-    p.add_argument("--steps", type=int, default=9)
+    p.add_argument("--steps", type=_whole, default=9)
     p.add_argument(
-        "--out", type=Path, required=True, help="folder to write (also quality.json: morph figures)"
+        "--spacing",
+        choices=["linear", "even"],
+        default="linear",
+        help="linear: evenly spaced ratios; even: ratios chosen so every step changes the sound equally",
+    )
+    p.add_argument(
+        "--out", type=_out_path, required=True, help="folder to write (also quality.json: morph figures)"
     )
     p.add_argument("--phase-from-source", action="store_true", help=PHASE_FROM_SOURCE)
     _add_render_options(p, plot=False)
@@ -304,23 +386,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("blend", cmd_blend, "render a weighted blend of several sounds")
     p.add_argument("model", type=Path)
     p.add_argument("items", nargs="+", metavar="SOURCE:WEIGHT")
-    p.add_argument("--out", type=Path, required=True, help="WAV file to write")
+    p.add_argument("--out", type=_out_path, required=True, help="WAV file to write")
     _add_render_options(p)
 
     p = command("glide", cmd_glide, "the loop repeated while it moves from A to B, in one file")
     p.add_argument("model", type=Path)
     p.add_argument("a", help=sources)
     p.add_argument("b", help=sources)
-    p.add_argument("--repeats", type=int, default=8)
+    p.add_argument("--repeats", type=_whole, default=8)
     p.add_argument("--curve", default="linear", help="linear, smooth or exp")
-    p.add_argument("--out", type=Path, required=True, help="WAV file to write")
+    p.add_argument("--out", type=_out_path, required=True, help="WAV file to write")
     _add_render_options(p)
 
     p = command("generate", cmd_generate, "render new sounds from latents drawn from the prior")
     p.add_argument("model", type=Path)
-    p.add_argument("--count", type=int, default=4)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, required=True, help="folder to write")
+    p.add_argument("--count", type=_whole, default=4)
+    p.add_argument("--seed", type=_whole, default=0)
+    p.add_argument("--out", type=_out_path, required=True, help="folder to write")
     _add_render_options(p, plot=False)
 
     p = command("serve", cmd_serve, "open a local web page to explore a model: pick, drag, hear, download")
@@ -328,21 +410,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)"
     )
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=_whole, default=8000)
     p.add_argument("--device", help="cpu, cuda ... (default: CUDA when present)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    shown: set[str] = set()
+
+    def warn(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+        line = " ".join(str(message).split())
+        if issubclass(category, SoundmorphWarning) and line not in shown:  # once per file and run
+            shown.add(line)
+            print(f"soundmorph: warning: {line}", file=sys.stderr)
+
     try:
-        args.func(args)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # library chatter (torch, numpy) is not for the user
+            warnings.simplefilter("always", SoundmorphWarning)
+            warnings.showwarning = warn
+            args = build_parser().parse_args(argv)
+            args.func(args)
     except SoundmorphError as error:
         print(f"soundmorph: error: {error}", file=sys.stderr)
         return 1
     except OSError as error:
         print(f"soundmorph: error: {error.filename or ''}: {error.strerror or error}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print("soundmorph: error: out of memory", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("soundmorph: interrupted (a training run continues with --resume)", file=sys.stderr)

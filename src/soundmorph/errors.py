@@ -22,3 +22,7 @@ class ModelFolderError(SoundmorphError):
 
 class UnknownSourceError(SoundmorphError):
     """A sound named by a library index (or id) that the library does not have."""
+
+
+class SoundmorphWarning(UserWarning):
+    """Risky input that was used anyway (a truncated or DC-only file); the CLI prints it as one line."""

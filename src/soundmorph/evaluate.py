@@ -5,6 +5,8 @@ All metrics compare magnitudes [clips, freq, frames] and return one value per cl
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from soundmorph.audio.spectral import EPS, spectral_convergence
@@ -76,3 +78,48 @@ def pca_baseline(train: torch.Tensor, clips: torch.Tensor, *, components: int = 
     """Project ``clips`` onto the first ``components`` principal axes of the training spectrograms
     (linear magnitudes, flattened) and back, clamped to non-negative: [clips, freq, frames]."""
     return pca_project(clips, *fit_pca(train, components=components))
+
+
+FRAME_PCA_POWER = 0.6  # compression of the per-frame PCA: the default preset's |D| ** 0.6
+FRAME_PCA_ROWS = 32_768  # training frames the per-frame PCA is fitted on at most (evenly strided)
+
+
+def frame_pca_baseline(
+    train: torch.Tensor, clips: torch.Tensor, *, components: int = 8, power: float = FRAME_PCA_POWER
+) -> torch.Tensor:
+    """Per-frame PCA: every STFT frame of ``clips`` projected onto the first ``components`` principal
+    axes of the training frames in the compressed scale ``|D| ** power`` and back.
+
+    A latent that keeps time: ``components`` numbers per frame. Fitted on at most
+    :data:`FRAME_PCA_ROWS` training frames.
+
+    Parameters
+    ----------
+    train, clips : torch.Tensor [shape=(clips, freq, frames), non-negative]
+        Linear magnitudes; the frame counts may differ.
+
+    Returns
+    -------
+    torch.Tensor [shape=clips.shape], non-negative.
+    """
+    rows = train.transpose(1, 2).reshape(-1, train.shape[-2]).clamp_min(0.0).pow(power)
+    rows = rows[:: max(1, len(rows) // FRAME_PCA_ROWS)].double()
+    mean = rows.mean(0)
+    centred = rows - mean
+    _, eigvecs = torch.linalg.eigh(centred.T @ centred)
+    axes = eigvecs[:, -min(components, len(rows)) :]  # [freq, k]
+    frames = clips.transpose(1, 2).clamp_min(0.0).pow(power).double() - mean
+    restored = (frames @ axes) @ axes.T + mean
+    return restored.clamp_min(0.0).pow(1.0 / power).float().transpose(1, 2).contiguous()
+
+
+def _pca16(train: torch.Tensor, clips: torch.Tensor) -> torch.Tensor:
+    return pca_baseline(train, clips, components=min(16, len(train)))
+
+
+# What every evaluation compares a model with: name -> (training magnitudes, clips) -> estimate.
+BASELINES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "mean spectrogram": mean_spectrogram_baseline,
+    "PCA-16": _pca16,
+    "per-frame PCA-8": frame_pca_baseline,
+}

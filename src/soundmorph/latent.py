@@ -5,17 +5,33 @@ Pure tensor functions on latents [..., latent]; decoding and audio live in :mod:
 
 from __future__ import annotations
 
+import math
+import numbers
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
 
+from soundmorph import quality
+from soundmorph.config import MAX_STEPS, check_int, check_real, check_seed
 from soundmorph.errors import SoundmorphError
+
+Spacing = Literal["linear", "even"]
+SPACINGS = ("linear", "even")
+BISECTION_STEPS = 12  # halvings of [0, 1] per ratio: 1/4096 resolution
+EVEN_PASSES = 6  # arc-length equalisation rounds after the bisection
+EVEN_TOLERANCE = 0.01  # stop once the step distances' coefficient of variation is below this
 
 
 def check_alpha(alpha: float) -> float:
-    """``alpha`` if it lies in [0, 1], else a one-line error."""
-    if not 0.0 <= alpha <= 1.0:
+    """``alpha`` if it is a number in [0, 1], else a one-line error."""
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
+        raise SoundmorphError(f"alpha must be a number in [0, 1], got {alpha!r}")
+    if not math.isfinite(float(alpha)):
+        raise SoundmorphError(f"alpha must be finite, got {alpha}")
+    if not 0.0 <= float(alpha) <= 1.0:
         raise SoundmorphError(f"alpha must be in [0, 1], got {alpha}")
     return float(alpha)
 
@@ -30,13 +46,85 @@ def lerp(z_a: torch.Tensor, z_b: torch.Tensor, alpha: float | torch.Tensor) -> t
 
 def sweep_alphas(steps: int) -> torch.Tensor:
     """``steps`` evenly spaced ratios from 0 to 1, both included: [steps]."""
-    if steps < 2:
+    if isinstance(steps, int) and not isinstance(steps, bool) and steps < 2:
         raise SoundmorphError(f"a sweep needs at least 2 steps, got {steps}")
+    steps = check_int("steps", steps, low=2, high=MAX_STEPS)
     return torch.linspace(0.0, 1.0, steps)
+
+
+def even_alphas(
+    magnitudes_at: Callable[[torch.Tensor], torch.Tensor],
+    source_a: torch.Tensor,
+    source_b: torch.Tensor,
+    steps: int,
+    *,
+    sample_rate: int,
+    iterations: int = BISECTION_STEPS,
+    passes: int = EVEN_PASSES,
+) -> torch.Tensor:
+    """Ratios [steps] from 0 to 1 at which a sweep's steps are perceptually even.
+
+    First SoundMorpher's rule: step ``k`` sits where its position ``p = d_A / (d_A + d_B)``
+    (log-mel distances to the two sources) equals ``k / (steps - 1)``, found by bisection on
+    [0, 1] for all steps at once (one decoded batch per halving). A path that bulges away from
+    both sources (a mix is far from either) still has uneven steps there, so ``passes`` rounds of
+    arc-length equalisation follow: measure the step distances ``d(x_k, x_{k+1})``, place the
+    ratios at evenly spaced cumulative distance (piecewise linear), repeat; the round with the
+    most even steps is kept.
+
+    Parameters
+    ----------
+    magnitudes_at : callable
+        Ratios [m] -> the sweep's magnitudes there [m, freq, frames] (what will be rendered,
+        detail transfer included).
+    source_a, source_b : torch.Tensor [shape=(freq, frames), non-negative]
+        The sources' magnitudes.
+    sample_rate : int
+        Hz, for the mel scale.
+    """
+    base = sweep_alphas(steps)
+    if steps == 2:
+        return base
+    n_fft = 2 * (source_a.shape[-2] - 1)
+    bank = quality.mel_filterbank(sample_rate=sample_rate, n_fft=n_fft).to(source_a.device)
+
+    def feats(alphas: torch.Tensor) -> torch.Tensor:
+        return quality.features(magnitudes_at(alphas), bank, "log_mel")
+
+    ends = quality.features(torch.stack([source_a, source_b]), bank, "log_mel")
+    targets = base[1:-1]
+    low, high = torch.zeros_like(targets), torch.ones_like(targets)
+    for _ in range(iterations):
+        middle = (low + high) / 2
+        f = feats(middle)
+        d_a = quality.feature_distance(f, ends[0:1], "log_mel").cpu()
+        d_b = quality.feature_distance(f, ends[1:2], "log_mel").cpu()
+        behind = d_a / (d_a + d_b).clamp_min(1e-12) < targets
+        low = torch.where(behind, middle, low)
+        high = torch.where(behind, high, middle)
+    alphas = torch.cat([base[:1], torch.cummax((low + high) / 2, dim=0).values, base[-1:]])
+    best, best_cv = alphas, math.inf
+    for _ in range(passes + 1):
+        f = feats(alphas)
+        step = quality.feature_distance(f[1:], f[:-1], "log_mel").cpu().double()
+        cv = float(step.std() / step.mean()) if float(step.mean()) > 0 else 0.0
+        if cv < best_cv:
+            best, best_cv = alphas, cv
+        if cv < EVEN_TOLERANCE:
+            break
+        covered = torch.cat([torch.zeros(1, dtype=step.dtype), step.cumsum(0)])
+        alphas = _interp(base.double() * covered[-1], covered, alphas.double()).float()
+    return best
+
+
+def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
+    """Piecewise-linear interpolation of (xp, fp) at x (xp increasing), as ``numpy.interp``."""
+    return torch.from_numpy(np.interp(x.numpy(), xp.numpy(), fp.numpy()))
 
 
 def blend_weights(weights: list[float]) -> torch.Tensor:
     """Non-negative weights normalised to sum to 1: [k]."""
+    weights = [check_real("blend weights", w) for w in weights]
     w = torch.tensor(weights, dtype=torch.float32)
     if len(weights) == 0 or bool((w < 0).any()) or not bool(torch.isfinite(w).all()) or float(w.sum()) <= 0:
         raise SoundmorphError(f"blend weights must be finite, non-negative and not all zero, got {weights}")
@@ -71,9 +159,25 @@ def glide_alphas(frames: int, *, curve: str = "linear") -> torch.Tensor:
 
 def sample_prior(count: int, latent_dim: int, *, seed: int) -> torch.Tensor:
     """``count`` latents drawn from the prior N(0, I), reproducibly: [count, latent_dim]."""
-    if count < 1:
-        raise SoundmorphError(f"count must be >= 1, got {count}")
-    return torch.randn(count, latent_dim, generator=torch.Generator().manual_seed(seed))
+    count = check_int("count", count, low=1, high=2**31 - 1)  # generate bounds it by MAX_COUNT
+    return torch.randn(count, latent_dim, generator=torch.Generator().manual_seed(check_seed(seed)))
+
+
+def sample_around(latents: torch.Tensor, count: int, *, seed: int, spread: float = 0.25) -> torch.Tensor:
+    """``count`` new latents near a library's [n, latent]: a random point between two random
+    library latents plus Gaussian noise of ``spread`` times the library's per-dimension standard
+    deviation. For latents that keep time a draw from N(0, I) decodes to per-step noise; a point
+    near the library decodes to a loop. Reproducible: [count, latent]."""
+    count = check_int("count", count, low=1, high=2**31 - 1)
+    if len(latents) == 0:
+        raise SoundmorphError("cannot sample around an empty library")
+    generator = torch.Generator().manual_seed(check_seed(seed))
+    first = torch.randint(len(latents), (count,), generator=generator)
+    second = torch.randint(len(latents), (count,), generator=generator)
+    alpha = torch.rand(count, 1, generator=generator)
+    centre = (1 - alpha) * latents[first] + alpha * latents[second]
+    std = latents.std(0) if len(latents) > 1 else torch.ones(latents.shape[1])
+    return centre + spread * std * torch.randn(centre.shape, generator=generator)
 
 
 @dataclass(frozen=True)

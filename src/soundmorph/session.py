@@ -17,12 +17,23 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from soundmorph import audio, latent, plot, quality
+from soundmorph import audio, detail, grid, latent, plot, quality
 from soundmorph.audio import phase, spectral
-from soundmorph.config import Preset, RenderOptions
+from soundmorph.audio.tempo import Tempo
+from soundmorph.config import (
+    MAX_CLIP_SECONDS,
+    MAX_COUNT,
+    MAX_RENDER_SECONDS,
+    MAX_REPEATS,
+    READ_MARGIN_SECONDS,
+    Preset,
+    RenderOptions,
+    check_int,
+    check_seed,
+)
 from soundmorph.data import SPECTROGRAM_BATCH
 from soundmorph.errors import SoundmorphError, UnknownSourceError
-from soundmorph.models import SpectrogramVAE
+from soundmorph.models import SpectrogramVAE, latent_size
 from soundmorph.sound import Sound
 from soundmorph.training import checkpoint
 from soundmorph.training.checkpoint import LibraryIndex, ModelInfo
@@ -31,13 +42,47 @@ GLIDE_GRID = 8  # decoded ratios per repeat of a glide; the frames between are i
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
-    """``device`` if given, else CUDA when present, else the CPU."""
+    """``device`` if given and present on this machine, else CUDA when present, else the CPU.
+
+    Raises
+    ------
+    SoundmorphError
+        One line for an unknown device, or a CUDA / MPS device this machine does not have.
+    """
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        return torch.device(device)
-    except RuntimeError:
-        raise SoundmorphError(f"unknown device {device!r}") from None
+        chosen = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise SoundmorphError(f"unknown device {device!r}; use cpu, cuda, cuda:N or mps") from None
+    if chosen.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise SoundmorphError(
+                f"device {device!r}: CUDA is not available on this machine (use --device cpu)"
+            )
+        if chosen.index is not None and chosen.index >= count:
+            raise SoundmorphError(
+                f"device {device!r}: this machine has {count} CUDA device(s), 0..{count - 1}"
+            )
+    elif chosen.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise SoundmorphError(
+                f"device {device!r}: MPS is not available on this machine (use --device cpu)"
+            )
+    elif chosen.type != "cpu":
+        raise SoundmorphError(f"unknown device {device!r}; use cpu, cuda, cuda:N or mps")
+    return chosen
+
+
+def check_render_size(count: int, clip_seconds: float, what: str) -> None:
+    """Refuse a render of ``count`` clips whose audio would exceed :data:`MAX_RENDER_SECONDS`."""
+    if count * clip_seconds > MAX_RENDER_SECONDS:
+        most = max(1, int(MAX_RENDER_SECONDS // clip_seconds))
+        raise SoundmorphError(
+            f"{what} {count} x {clip_seconds:.3g} s clips is over {MAX_RENDER_SECONDS:g} s of audio; "
+            f"at most {most} for this model"
+        )
 
 
 def result_name(kind: str, labels: Sequence[str], *tags: str) -> str:
@@ -73,23 +118,39 @@ class SourceSound:
         index: int | None = None,
         path: Path | None = None,
         clip: np.ndarray | None = None,
+        tempo: Tempo | None = None,
     ) -> None:
         self.label, self.latent, self.index, self.path = label, latent, index, path
         self._model = model
         self._clip = clip
+        self._tempo = tempo
 
     @property
     def clip(self) -> np.ndarray:
         """Mono float32 audio [samples] at the model's rate, as read (not fitted)."""
         if self._clip is None:
             assert self.path is not None, "a source without a file carries its audio"
-            self._clip = audio.read(self.path, sample_rate=self._model.sample_rate)
+            self._clip = self._model.read_source(self.path)
         return self._clip
+
+    @property
+    def tempo(self) -> Tempo | None:
+        """Kind, tempo and bars: as stored for a library sound, else found in :attr:`clip`; None for a
+        model without a grid."""
+        if self._tempo is None and self._model.preset.tempo.mode != "off":
+            self._tempo = grid.analyse(self.clip, self._model.preset)
+        return self._tempo
+
+    @property
+    def bpm(self) -> float | None:
+        """The tempo of a loop source (None for a one-shot or a model without a grid)."""
+        found = self.tempo
+        return found.bpm if found is not None and found.kind == "loop" else None
 
     @cached_property
     def stft(self) -> torch.Tensor:
-        """Complex STFT [freq, frames] of :attr:`clip` fitted to the model's clip length."""
-        return self._model.stft([self.clip])[0]
+        """Complex STFT [freq, frames] of :attr:`clip` on the model's grid (or fitted to its length)."""
+        return self._model.stft([self.clip], [self.tempo])[0]
 
     @property
     def magnitude(self) -> torch.Tensor:
@@ -98,6 +159,7 @@ class SourceSound:
 
 
 Source = int | str | Path | SourceSound  # a library index or file name, an audio file, or resolved
+Detail = tuple[torch.Tensor, torch.Tensor]  # sources' magnitudes and their reconstructions [k, freq, frames]
 
 
 class SoundModel:
@@ -113,7 +175,10 @@ class SoundModel:
         self.root = library.root
         self.names: list[str] = library.names
         self.splits: list[str] = library.splits
-        self.latents = library.latents(info.preset.model.latent_dim)  # [n, latent]
+        self.latent_size = latent_size(info.preset.model, info.n_frames)  # numbers per latent
+        self.latents = library.latents(self.latent_size)  # [n, latent]
+        self.tempos: list[Tempo | None] = [entry.tempo for entry in library.entries]
+        self._library_magnitudes: dict[int, torch.Tensor] = {}  # originals read for faithful renders
 
     @property
     def preset(self) -> Preset:
@@ -142,7 +207,14 @@ class SoundModel:
         """Library index of ``source`` (an index, or a library file name), None for other sources."""
         if isinstance(source, SourceSound):
             return source.index
-        if isinstance(source, int) or (isinstance(source, str) and source.isdigit()):
+        if isinstance(source, bool):  # True == 1 in Python, but not a sound
+            raise SoundmorphError(f"{source!r}: a bool is not a library index")
+        if isinstance(source, str) and source.isdecimal() and (not source.isascii() or len(source) > 18):
+            # "²" or "٣" is no index a user typed on purpose, and int() of 5,000 digits raises
+            raise UnknownSourceError(
+                f"no sound {source[:20]!r}: the library has indices 0..{len(self.names) - 1}"
+            )
+        if isinstance(source, int | np.integer) or (isinstance(source, str) and source.isdecimal()):
             index = int(source)
             if not 0 <= index < len(self.names):
                 raise UnknownSourceError(
@@ -163,16 +235,33 @@ class SoundModel:
         if index is not None:
             name = self.names[index]
             path = self.root / name if self.root is not None else None
-            return SourceSound(self, Path(name).stem, self.latents[index], index=index, path=path)
+            stored = self.tempos[index]
+            return SourceSound(
+                self, Path(name).stem, self.latents[index], index=index, path=path, tempo=stored
+            )
         path = Path(str(source))
+        if path.is_symlink() and not path.exists():
+            raise SoundmorphError(f"{source}: a broken link (its target is missing)")
         if not path.exists():
             raise SoundmorphError(f"{source}: not a library index, a library file name or an audio file")
-        clip = audio.read(path, sample_rate=self.sample_rate)
-        return SourceSound(self, path.stem, self.encode_audio(clip), path=path, clip=clip)
+        clip = self.read_source(path)
+        return self.from_audio(path.name, clip, path=path)
 
-    def from_audio(self, name: str, clip: np.ndarray) -> SourceSound:
-        """The record of audio in memory, e.g. an upload: ``clip`` [samples] mono at the model's rate."""
-        return SourceSound(self, Path(name).stem, self.encode_audio(clip), clip=clip)
+    def read_source(self, path: Path) -> np.ndarray:
+        """The start of an audio file a render uses: the clip length (and a margin), mono at the
+        model's rate; a longer file is not decoded further. A model with a grid reads up to the
+        longest clip a model may have: a loop's length tells its tempo."""
+        seconds = self.clip_samples / self.sample_rate + READ_MARGIN_SECONDS
+        if self.preset.tempo.mode != "off":
+            seconds = MAX_CLIP_SECONDS + READ_MARGIN_SECONDS
+        return audio.read(path, sample_rate=self.sample_rate, max_seconds=seconds)
+
+    def from_audio(self, name: str, clip: np.ndarray, *, path: Path | None = None) -> SourceSound:
+        """The record of audio in memory, e.g. an upload: ``clip`` [samples] mono at the model's rate
+        (its tempo is found now when the model has a grid, and the clip is put on it to encode)."""
+        found = grid.analyse(clip, self.preset, name=name) if self.preset.tempo.mode != "off" else None
+        latent = self.encode_audio(clip, tempo=found)
+        return SourceSound(self, Path(name).stem, latent, path=path, clip=clip, tempo=found)
 
     def original(self, source: Source) -> SourceSound:
         """:meth:`resolve`, for a source whose audio will be read: refuses a library sound whose
@@ -190,26 +279,35 @@ class SoundModel:
         return record
 
     # -- encoding ---------------------------------------------------------------------------
-    def stft(self, clips: Sequence[np.ndarray]) -> torch.Tensor:
-        """Complex STFT [n, freq, frames] of clips (each [samples]) fitted to the model's length."""
+    def stft(self, clips: Sequence[np.ndarray], tempos: Sequence[Tempo | None] | None = None) -> torch.Tensor:
+        """Complex STFT [n, freq, frames] of clips (each [samples]) as the model sees them: on its
+        beat grid (with their ``tempos``, found now where None), or cropped/padded to its length."""
         a = self.info.preset.audio
+        found = list(tempos) if tempos is not None else [None] * len(clips)
         out = []
         for start in range(0, len(clips), SPECTROGRAM_BATCH):
+            stop = start + SPECTROGRAM_BATCH
             fitted = [
-                audio.fit_length(clip, self.clip_samples) for clip in clips[start : start + SPECTROGRAM_BATCH]
+                grid.on_grid(clip, self.preset, tempo)
+                for clip, tempo in zip(clips[start:stop], found[start:stop], strict=True)
             ]
             batch = torch.from_numpy(np.stack(fitted)).to(self.device)
             out.append(spectral.stft(batch, n_fft=a.n_fft, hop_length=a.hop_length, win_length=a.win_length))
         return torch.cat(out)
 
-    def magnitudes(self, clips: Sequence[np.ndarray]) -> torch.Tensor:
-        """Magnitudes [n, freq, frames] of clips (each [samples]) fitted to the model's length."""
-        return self.stft(clips).abs()
+    def magnitudes(
+        self, clips: Sequence[np.ndarray], tempos: Sequence[Tempo | None] | None = None
+    ) -> torch.Tensor:
+        """Magnitudes [n, freq, frames] of clips (each [samples]) as :meth:`stft` places them."""
+        return self.stft(clips, tempos).abs()
 
     @torch.no_grad()
-    def encode_audio(self, clip: np.ndarray, *, sample: bool = False, seed: int = 0) -> torch.Tensor:
-        """Latent [latent] of mono audio [samples] at the model's rate (posterior mean or a sample)."""
-        posterior = self.model.encode(self.magnitudes([clip]))
+    def encode_audio(
+        self, clip: np.ndarray, *, sample: bool = False, seed: int = 0, tempo: Tempo | None = None
+    ) -> torch.Tensor:
+        """Latent [latent] of mono audio [samples] at the model's rate (posterior mean or a sample);
+        ``tempo``: its kind and tempo when known (else found now, for a model with a grid)."""
+        posterior = self.model.encode(self.magnitudes([clip], [tempo]))
         if sample:
             return posterior.sample(torch.Generator(device=self.device).manual_seed(seed))[0].cpu()
         return posterior.mode()[0].cpu()
@@ -218,7 +316,8 @@ class SoundModel:
         """Latent [latent] of a source: its stored or encoded mean, or a sample of its posterior."""
         if not sample:
             return self.resolve(source).latent
-        return self.encode_audio(self.original(source).clip, sample=True, seed=seed)
+        record = self.original(source)
+        return self.encode_audio(record.clip, sample=True, seed=seed, tempo=record.tempo)
 
     @torch.no_grad()
     def reconstruction(self, mags: torch.Tensor) -> torch.Tensor:
@@ -230,7 +329,34 @@ class SoundModel:
     @torch.no_grad()
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         """Magnitudes [n, freq, frames] of latents [n, latent]."""
-        return self.model.decode(latents.to(self.device).reshape(-1, self.info.preset.model.latent_dim))
+        return self.model.decode(latents.to(self.device).reshape(-1, self.latent_size))
+
+    def _details(self, options: RenderOptions | None, sources: list[SourceSound]) -> Detail | None:
+        """What a faithful render adds to decoded magnitudes: (the sources' magnitudes, the model's
+        reconstructions of them), both [sources, freq, frames]; None for a raw render, or when a
+        library sound cannot be re-read (its folder is unknown)."""
+        if not (options or self.render_options).faithful:
+            return None
+        if any(s.index is not None and self.root is None for s in sources):
+            return None
+        originals = torch.stack([self._original_magnitude(s) for s in sources]).to(self.device)
+        return originals, self.decode(torch.stack([s.latent for s in sources]))
+
+    def _original_magnitude(self, source: SourceSound) -> torch.Tensor:
+        """Magnitude [freq, frames] of ``source``'s original; a library sound's is read once and kept
+        (a page re-renders the same sounds on every move)."""
+        if source.index is None:
+            return self.original(source).magnitude
+        if source.index not in self._library_magnitudes:
+            self._library_magnitudes[source.index] = self.original(source).magnitude
+        return self._library_magnitudes[source.index]
+
+    @staticmethod
+    def _faithful(mags: torch.Tensor, details: Detail | None, weights: torch.Tensor) -> torch.Tensor:
+        """``mags`` [n, freq, frames] with the sources' detail at ``weights`` [n, sources(, frames)]."""
+        if details is None:
+            return mags
+        return detail.detail_transfer(mags, *details, weights.to(mags))
 
     def phase(
         self,
@@ -258,11 +384,27 @@ class SoundModel:
         *,
         options: RenderOptions | None = None,
         source_phase: torch.Tensor | None = None,
+        details: Detail | None = None,
+        weights: torch.Tensor | None = None,
+        bpms: Sequence[float | None] | None = None,
     ) -> list[Sound]:
         """Decode latents [n, latent] and reconstruct audio: one :class:`Sound` each
-        (``source_phase``: angles [n, freq, frames] for a method that uses a source's phase)."""
+        (``source_phase``: angles [n, freq, frames] for a method that uses a source's phase;
+        ``details`` from :meth:`_details` with each render's source ``weights`` [n, sources]).
+
+        A loop model renders each as whole bars at its tempo in ``bpms`` (default: the grid's),
+        looping without a click (:func:`soundmorph.grid.render_bars`); its :attr:`Sound.magnitude`
+        is the decoded one, on the grid.
+        """
         mags = self.decode(latents)
-        clips = self.phase(mags, options, source_phase=source_phase)
+        if details is not None and weights is not None:
+            mags = self._faithful(mags, details, weights)
+        clips: Sequence[np.ndarray]
+        if grid.is_loop(self.preset):
+            tempi = list(bpms) if bpms is not None else [None] * len(mags)
+            clips = grid.render_bars(mags, self.preset, tempi, options or self.render_options)
+        else:
+            clips = list(self.phase(mags, options, source_phase=source_phase))
         return [
             self._sound(clip, mag, name, z)
             for clip, mag, name, z in zip(
@@ -275,13 +417,22 @@ class SoundModel:
         return Sound(clip, self.sample_rate, mag, name, hop, None if z is None else z.copy())
 
     def _source_phase(
-        self, options: RenderOptions | None, sources: list[SourceSound], picks: list[int] | torch.Tensor
+        self,
+        options: RenderOptions | None,
+        sources: list[SourceSound],
+        weights: Sequence[float] | torch.Tensor,
     ) -> torch.Tensor | None:
-        """Phase [n, freq, frames] of ``sources[picks[k]]``' originals when ``options`` need it."""
-        if not phase.needs_source_phase(options or self.render_options):
+        """Phase [n, freq, frames] of ``sources``' originals when ``options`` need it. ``weights``
+        [n, sources] are each render's shares of the sources: the ``source`` method starts from
+        their blend (:func:`phase.blend_phase`), ``init="source"`` from the heaviest (nearer) one's."""
+        options = options or self.render_options
+        if not phase.needs_source_phase(options):
             return None
-        angles = torch.stack([self.original(source).stft.angle() for source in sources])
-        return angles[torch.as_tensor(picks, device=angles.device)]
+        specs = torch.stack([self.original(source).stft for source in sources])  # [sources, freq, frames]
+        shares = torch.as_tensor(weights, dtype=torch.float32).reshape(-1, len(sources))
+        if options.method == "source":
+            return torch.stack([phase.blend_phase(specs, share) for share in shares])
+        return specs.angle()[shares.argmax(-1).to(specs.device)]
 
     # -- morphing ---------------------------------------------------------------------------
     def morph(
@@ -292,37 +443,89 @@ class SoundModel:
         *,
         sample: bool = False,
         options: RenderOptions | None = None,
+        bpm: float | None = None,
     ) -> Sound:
         """The sound at ``(1 - alpha) z_a + alpha z_b``; alpha 0 reconstructs ``a``.
 
+        A loop model plays it at ``bpm``, by default at the sources' tempi interpolated linearly
+        with the same ratio (:func:`soundmorph.grid.mix_bpm`), as whole bars.
+
         ``sample`` draws each latent from its posterior (seeded by ``options.seed``) instead of
         taking the mean. With ``options.init == "source"`` the phase starts from the nearer
-        source's original: fewer iterations for the same spectral convergence
-        (``python -m bench quality``, phase table).
+        source's original, with ``options.method == "source"`` from both originals' STFTs blended
+        at ``(1 - alpha, alpha)``: fewer iterations for the same spectral convergence
+        (``python -m bench phase``).
         """
         alpha = latent.check_alpha(alpha)
         seed = (options or self.render_options).seed
         sources = [self.resolve(a), self.resolve(b)]
         z_a, z_b = (self.encode(s, sample=sample, seed=seed) for s in sources)
         name = result_name("morph", [s.label for s in sources], f"a{alpha:.2f}")
-        angles = self._source_phase(options, sources, [0 if alpha <= 0.5 else 1])
-        return self.render(latent.lerp(z_a, z_b, alpha)[None], [name], options=options, source_phase=angles)[
-            0
-        ]
+        angles = self._source_phase(options, sources, [1.0 - alpha, alpha])
+        z = latent.lerp(z_a, z_b, alpha)[None]
+        details = self._details(options, sources)
+        shares = torch.tensor([[1.0 - alpha, alpha]])
+        tempo = self._mix_bpm(sources, [1 - alpha, alpha], bpm)
+        sounds = self.render(
+            z, [name], options=options, source_phase=angles, details=details, weights=shares, bpms=[tempo]
+        )
+        return sounds[0]
+
+    def _mix_bpm(
+        self, sources: Sequence[SourceSound], weights: Sequence[float], bpm: float | None
+    ) -> float | None:
+        """The tempo of a render from ``sources`` with ``weights`` (None: not a loop model)."""
+        if not grid.is_loop(self.preset):
+            return None
+        if bpm is not None:
+            return grid.mix_bpm([], [], preset=self.preset, fixed=bpm)
+        return grid.mix_bpm([s.bpm for s in sources], [float(w) for w in weights], preset=self.preset)
 
     def sweep(
-        self, a: Source, b: Source, steps: int = 9, *, options: RenderOptions | None = None
+        self,
+        a: Source,
+        b: Source,
+        steps: int = 9,
+        *,
+        options: RenderOptions | None = None,
+        spacing: latent.Spacing = "linear",
+        bpm: float | None = None,
     ) -> list[Sound]:
-        """``steps`` sounds from ``a`` to ``b`` at evenly spaced ratios, rendered as one batch."""
+        """``steps`` sounds from ``a`` to ``b``, rendered as one batch: at evenly spaced ratios
+        (``spacing="linear"``) or at ratios that make every step an equal log-mel distance
+        (``"even"``, :func:`soundmorph.latent.even_alphas`). A loop model plays each step at its own
+        interpolated tempo, or all at ``bpm``."""
+        if spacing not in latent.SPACINGS:
+            raise SoundmorphError(f"unknown spacing {spacing!r}; choose one of: {', '.join(latent.SPACINGS)}")
         alphas = latent.sweep_alphas(steps)
+        check_render_size(len(alphas), self.clip_samples / self.sample_rate, "a sweep of")
         sources = [self.resolve(a), self.resolve(b)]
+        details = self._details(options, sources)
+        if spacing == "even":
+            alphas = self._even_alphas(sources, details, steps)
         z = latent.lerp(sources[0].latent, sources[1].latent, alphas)
         labels = [s.label for s in sources]
         names = [
             result_name("sweep", labels, f"{k:02d}", f"a{float(alpha):.2f}") for k, alpha in enumerate(alphas)
         ]
-        angles = self._source_phase(options, sources, (alphas > 0.5).long())
-        return self.render(z, names, options=options, source_phase=angles)
+        weights = detail.pair_weights(alphas)
+        angles = self._source_phase(options, sources, weights)
+        tempi = [self._mix_bpm(sources, [1 - float(alpha), float(alpha)], bpm) for alpha in alphas]
+        return self.render(
+            z, names, options=options, source_phase=angles, details=details, weights=weights, bpms=tempi
+        )
+
+    def _even_alphas(self, sources: list[SourceSound], details: Detail | None, steps: int) -> torch.Tensor:
+        """Sweep ratios with equal log-mel steps between the sources (their originals when known,
+        else the model's reconstructions), for the sweep as it will be rendered."""
+        z_a, z_b = sources[0].latent, sources[1].latent
+
+        def at(alphas: torch.Tensor) -> torch.Tensor:
+            mags = self.decode(latent.lerp(z_a, z_b, alphas))
+            return self._faithful(mags, details, detail.pair_weights(alphas)).cpu()
+
+        ends = details[0] if details is not None else self.decode(torch.stack([z_a, z_b]))
+        return latent.even_alphas(at, ends[0].cpu(), ends[1].cpu(), steps, sample_rate=self.sample_rate)
 
     def sweep_quality(self, a: Source, b: Source, sounds: list[Sound]) -> quality.SweepQuality:
         """Morph-quality figures (:mod:`soundmorph.quality`) of a sweep from ``a`` to ``b``, measured
@@ -336,17 +539,34 @@ class SoundModel:
             sample_rate=self.sample_rate,
         )
 
-    def blend(self, items: Sequence[tuple[Source, float]], *, options: RenderOptions | None = None) -> Sound:
+    def blend(
+        self,
+        items: Sequence[tuple[Source, float]],
+        *,
+        options: RenderOptions | None = None,
+        bpm: float | None = None,
+    ) -> Sound:
         """The weighted mean of several sounds' latents (weights are normalised to sum to 1); a
-        source phase comes from the heaviest sound."""
+        source phase blends the sounds' at the same weights (``init="source"``: the heaviest's); a loop
+        model plays it at the sources' tempi averaged with the weights (or ``bpm``)."""
         if len(items) < 1:
             raise SoundmorphError("a blend needs at least one sound")
         weights = latent.blend_weights([w for _, w in items])
         sources = [self.resolve(source) for source, _ in items]
         z = latent.blend(torch.stack([s.latent for s in sources]), weights)
         parts = [f"{s.label}-{float(w):.2f}" for s, w in zip(sources, weights, strict=True) if float(w) > 0]
-        angles = self._source_phase(options, sources, [int(weights.argmax())])
-        return self.render(z[None], [result_name("blend", parts)], options=options, source_phase=angles)[0]
+        angles = self._source_phase(options, sources, weights)
+        details = self._details(options, sources)
+        tempo = self._mix_bpm(sources, [float(w) for w in weights], bpm)
+        return self.render(
+            z[None],
+            [result_name("blend", parts)],
+            options=options,
+            source_phase=angles,
+            details=details,
+            weights=weights[None],
+            bpms=[tempo],
+        )[0]
 
     def glide(
         self,
@@ -356,34 +576,57 @@ class SoundModel:
         repeats: int = 8,
         curve: str = "linear",
         options: RenderOptions | None = None,
+        bpm: float | None = None,
     ) -> Sound:
         """The clip repeated ``repeats`` times in one file while alpha moves from 0 to 1 along ``curve``.
 
         The magnitudes are decoded on a grid of ratios and interpolated per frame, joined into one
         long spectrogram and phase-reconstructed as a whole, so the repeats join without clicks.
+        A loop model keeps one tempo: ``bpm``, else the mean of the two sources' tempi; the file is
+        ``repeats`` times its bars at that tempo, to the sample.
         """
-        if repeats < 1:
-            raise SoundmorphError(f"repeats must be >= 1, got {repeats}")
+        repeats = check_int("repeats", repeats, low=1, high=MAX_REPEATS)
+        check_render_size(repeats, self.clip_samples / self.sample_rate, "a glide of")
         frames = self.info.n_frames
         alphas = latent.glide_alphas(repeats * frames, curve=curve)  # [repeats * frames]
-        grid = torch.linspace(0.0, 1.0, GLIDE_GRID * repeats + 1)
+        ratios = torch.linspace(0.0, 1.0, GLIDE_GRID * repeats + 1)
         sources = [self.resolve(a), self.resolve(b)]
-        mags = self.decode(latent.lerp(sources[0].latent, sources[1].latent, grid))  # [grid, freq, frames]
-        position = alphas * (len(grid) - 1)
-        low = position.floor().long().clamp(max=len(grid) - 2)
+        mags = self.decode(latent.lerp(sources[0].latent, sources[1].latent, ratios))  # [grid, freq, frames]
+        mags = self._faithful(mags, self._details(options, sources), detail.pair_weights(ratios))
+        position = alphas * (len(ratios) - 1)
+        low = position.floor().long().clamp(max=len(ratios) - 2)
         weight = (position - low).to(mags)
         local = torch.arange(repeats * frames) % frames
         joined = mags[low, :, local] * (1 - weight[:, None]) + mags[low + 1, :, local] * weight[:, None]
         joined = joined.T.contiguous()  # [freq, repeats * frames]
-        clip = self.phase(joined[None], options, length=repeats * self.clip_samples)[0]
+        length = repeats * self.clip_samples
+        tempo = self._mix_bpm(sources, [0.5, 0.5], bpm)
+        if tempo is not None:
+            length = repeats * grid.loop_samples(self.preset, tempo)
+            joined = grid.stretch_joined(joined, length, self.preset.audio.hop_length)
+            if (options or self.render_options).init == "source":
+                options = (options or self.render_options).override(init="random")
+        clip = self.phase(joined[None], options, length=length)[0]
         name = result_name("glide", [s.label for s in sources], f"x{repeats}", curve)
         return self._sound(clip, joined.cpu().numpy(), name, None)
 
-    def generate(self, count: int = 4, *, seed: int = 0, options: RenderOptions | None = None) -> list[Sound]:
-        """``count`` new sounds decoded from latents drawn from the prior N(0, I) (seeded by ``seed``)."""
-        z = latent.sample_prior(count, self.info.preset.model.latent_dim, seed=seed)
+    def generate(
+        self, count: int = 4, *, seed: int = 0, options: RenderOptions | None = None, bpm: float | None = None
+    ) -> list[Sound]:
+        """``count`` new sounds (seeded by ``seed``): latents drawn from the prior N(0, I), or for a
+        latent that keeps time, around the library (:func:`soundmorph.latent.sample_around`: a
+        draw from N(0, I) there decodes to per-frame noise, not a loop); a loop model plays them at
+        ``bpm`` (default: its grid tempo)."""
+        count = check_int("count", count, low=1, high=MAX_COUNT)
+        check_render_size(count, self.clip_samples / self.sample_rate, "generating")
+        seed = check_seed(seed)
+        if self.info.preset.model.latent == "sequence" and len(self.latents):
+            z = latent.sample_around(self.latents, count, seed=seed)
+        else:
+            z = latent.sample_prior(count, self.latent_size, seed=seed)
         names = [result_name("generated", [], f"s{seed}", f"{k:02d}") for k in range(count)]
-        return self.render(z, names, options=options)
+        tempo = self._mix_bpm([], [], bpm)
+        return self.render(z, names, options=options, bpms=[tempo] * count)
 
     # -- the latent map ---------------------------------------------------------------------
     @cached_property

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 
 from soundmorph import audio, files, plot
-from soundmorph.errors import SoundmorphError
 from soundmorph.quality import SweepQuality
 
 
@@ -49,6 +48,12 @@ class Sound:
             self.magnitude, sample_rate=self.sample_rate, hop_length=self.hop_length, title=self.name
         )
 
+    def targets(self, path: str | Path, plot: str | Path | None = None) -> list[files.Target]:
+        """What :meth:`save` writes: the WAV at ``path`` and, when given, the PNG at ``plot``."""
+        return [files.Target(Path(path), "wav")] + (
+            [files.Target(Path(plot), "png")] if plot is not None else []
+        )
+
     def save(
         self,
         path: str | Path,
@@ -57,17 +62,33 @@ class Sound:
         force: bool = False,
         subtype: str = "PCM_16",
     ) -> list[Path]:
-        """Write the WAV (and the spectrogram PNG to ``plot``); refuses to overwrite without ``force``."""
-        path = Path(path)
-        targets = [path] + ([Path(plot)] if plot is not None else [])
-        for target in targets:
-            if target.exists() and not force:
-                raise SoundmorphError(f"{target}: exists (use --force to overwrite)")
+        """Write the WAV (and the spectrogram PNG to ``plot``); refuses to overwrite without ``force``.
+
+        Both paths are checked before either is written (see :func:`soundmorph.files.check_targets`).
+        """
+        files.check_targets(self.targets(path, plot), force=force)
         written = [audio.write(path, self.audio, sample_rate=self.sample_rate, subtype=subtype, force=force)]
         if plot is not None:
             files.atomic_write_bytes(Path(plot), self.spectrogram_png())
             written.append(Path(plot))
         return written
+
+
+def save_sounds(
+    sounds: list[Sound], out: str | Path, *, force: bool = False, subtype: str = "PCM_16"
+) -> list[Path]:
+    """Write each sound as ``out/{name}.wav`` + ``out/{name}.png``; every path is checked before
+    the first is written, so an existing file stops the whole batch, not its second half."""
+    out = Path(out)
+    files.check_targets(
+        [t for s in sounds for t in s.targets(out / f"{s.name}.wav", out / f"{s.name}.png")], force=force
+    )
+    written: list[Path] = []
+    for sound in sounds:
+        written += sound.save(
+            out / f"{sound.name}.wav", plot=out / f"{sound.name}.png", force=force, subtype=subtype
+        )
+    return written
 
 
 def save_sweep(
@@ -79,16 +100,14 @@ def save_sweep(
     figures: SweepQuality | None = None,
 ) -> list[Path]:
     """Write each sound of a sweep as WAV + PNG into ``out``, plus ``grid.png`` of all of them and,
-    when given, the sweep's morph-quality ``figures`` as ``quality.json``."""
+    when given, the sweep's morph-quality ``figures`` as ``quality.json``. Every path is checked
+    before the first is written."""
     out = Path(out)
-    written: list[Path] = []
-    grid = out / "grid.png"
-    if grid.exists() and not force:
-        raise SoundmorphError(f"{grid}: exists (use --force to overwrite)")
-    for sound in sounds:
-        written += sound.save(
-            out / f"{sound.name}.wav", plot=out / f"{sound.name}.png", force=force, subtype=subtype
-        )
+    grid, report = out / "grid.png", out / "quality.json"
+    extra = [files.Target(grid, "png")] + ([files.Target(report, "json")] if figures is not None else [])
+    steps = [t for s in sounds for t in s.targets(out / f"{s.name}.wav", out / f"{s.name}.png")]
+    files.check_targets(extra + steps, force=force)
+    written = save_sounds(sounds, out, force=force, subtype=subtype)
     first = sounds[0]
     png = plot.spectrogram_grid(
         np.stack([s.magnitude for s in sounds]),
@@ -99,6 +118,6 @@ def save_sweep(
     files.atomic_write_bytes(grid, png)
     written.append(grid)
     if figures is not None:
-        files.atomic_write_json(out / "quality.json", figures.to_dict())
-        written.append(out / "quality.json")
+        files.atomic_write_json(report, figures.to_dict())
+        written.append(report)
     return written

@@ -11,7 +11,6 @@ import json
 import math
 import multiprocessing
 import os
-import shutil
 import sys
 import time
 from collections.abc import Iterator
@@ -21,13 +20,15 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from soundmorph import audio, data, files, plot, session, sound
+from soundmorph import audio, data, files, grid, plot, session, sound
 from soundmorph import evaluate as metrics
 from soundmorph.audio import synth
-from soundmorph.config import Preset, get_preset
-from soundmorph.data.dataset import CachedClips, StepSampler, epoch_order, make_loader, steps_of
+from soundmorph.audio.tempo import Tempo
+from soundmorph.config import MAX_DEMO_CLIPS, Preset, check_int, get_preset
+from soundmorph.data.dataset import ArrayClips, CachedClips, StepSampler, epoch_order, make_loader, steps_of
 from soundmorph.errors import SoundmorphError
 from soundmorph.quality import SweepQuality
 from soundmorph.session import SoundModel
@@ -36,7 +37,7 @@ from soundmorph.training.checkpoint import LibraryEntry, LibraryIndex
 from soundmorph.training.loop import batch_magnitudes
 
 PCA_COMPONENTS = 16  # of the PCA baseline
-BASELINES = ("mean spectrogram", f"PCA-{PCA_COMPONENTS}")  # rows every evaluation compares the model with
+BASELINES = tuple(metrics.BASELINES)  # rows every evaluation compares the model with
 DEMO_HOLDOUT = 0.125  # of the demo's clips: 2 of 16
 DEMO_SWEEP_STEPS = 9
 DEMO_GLIDE_REPEATS = 4
@@ -44,6 +45,29 @@ MAX_SYNTH_COUNT = 1_000_000  # loops one synth call may write
 SYNTH_PARALLEL_FROM = 64  # loops from which synth renders in worker processes
 BASELINE_PCA_CLIPS = 256  # training clips the PCA baseline is fitted on (bounded memory)
 LOADER_WORKERS_FROM = 512  # clips from which training reads with DataLoader worker processes
+# Every file a model folder consists of: the only files `train --force` removes. Keep in step with
+# training/checkpoint.py and training/loop.py.
+MODEL_FOLDER_FILES: dict[str, files.Kind] = {
+    checkpoint.CONFIG_FILE: "json",
+    checkpoint.WEIGHTS_FILE: "safetensors",
+    checkpoint.LIBRARY_FILE: "json",
+    "history.csv": "csv",
+    "loss.png": "png",
+    "latent_map.png": "png",
+    f"{checkpoint.TRAIN_DIR}/last.safetensors": "safetensors",
+    f"{checkpoint.TRAIN_DIR}/optimizer.safetensors": "safetensors",
+    f"{checkpoint.TRAIN_DIR}/state.json": "json",
+    f"{checkpoint.TRAIN_DIR}/state.safetensors": "safetensors",  # the one-file state of branch "scale"
+}
+
+
+def is_model_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds a ``config.json`` that soundmorph wrote (readable or not as a model)."""
+    try:
+        config = json.loads((folder / checkpoint.CONFIG_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(config, dict) and "format_version" in config
 
 
 def list_sounds(folder: str | Path) -> data.Listing:
@@ -52,11 +76,23 @@ def list_sounds(folder: str | Path) -> data.Listing:
     return data.list_headers(folder)
 
 
+def describe_sounds(
+    folder: str | Path, *, tempo_file: str | Path | None = None, sample_rate: int = 22_050
+) -> dict[str, list[dict[str, Any]]]:
+    """Every usable sound of ``folder`` decoded and analysed: ``{"sounds": [{"index", "name",
+    "seconds", "sample_rate", "channels", "kind", "bpm", "bars"}], "skipped": [{"name", "reason"}]}``
+    (``sample_rate`` and ``channels`` are the file's; ``tempo_file``: per-file corrections)."""
+    library = data.scan(folder, sample_rate=sample_rate)
+    library.analyse_tempo(data.read_tempo_file(tempo_file) if tempo_file is not None else None)
+    return data.describe(library)
+
+
 @dataclass(frozen=True)
 class TrainResult:
     folder: Path
     history: list[EpochStats]
-    library: data.AudioCache  # the library's decoded clips (names, skipped files)
+    library: data.AudioCache | data.Library  # the library's clips (names, skipped files): cached, or
+    # decoded in memory for a grid
     holdout: np.ndarray  # bool [clips]
     seconds: float
     model: SoundModel  # the best weights with the library, ready to render
@@ -85,6 +121,9 @@ def train(
     learning_rate: float | None = None,
     seed: int | None = None,
     clip_seconds: float | None = None,
+    bpm: float | None = None,
+    bars: int | None = None,
+    tempo_file: str | Path | None = None,
     resume: bool = False,
     force: bool = False,
     device: str | torch.device | None = None,
@@ -92,6 +131,10 @@ def train(
     save_every: int = 1,
 ) -> TrainResult:
     """Train a model on the sounds of ``folder`` and write the model folder ``out``.
+
+    A preset with a grid (``default``: ``auto``) analyses every sound's kind and tempo and puts the
+    clips on a beat grid (see :func:`soundmorph.grid.prepare`); ``bpm`` / ``bars`` fix the grid, and
+    ``tempo_file`` holds per-file corrections (see :func:`soundmorph.data.read_tempo_file`).
 
     The resumable state is written every ``save_every`` epochs (1: a kill loses at most the epoch in
     progress; more: fewer bytes written, up to that many epochs lost).
@@ -113,7 +156,13 @@ def train(
 
     def check() -> Preset:  # rank 0 only: nothing written before every setting is checked
         if resume:
-            given = {**overrides, "clip_seconds": clip_seconds}
+            given = {
+                **overrides,
+                "clip_seconds": clip_seconds,
+                "bpm": bpm,
+                "bars": bars,
+                "tempo_file": tempo_file,
+            }
             ignored = [name for name, value in given.items() if value is not None and name != "epochs"]
             if ignored:
                 changed = ", ".join(ignored)
@@ -126,37 +175,71 @@ def train(
                 )
             return resolve_preset(checkpoint.read_info(out).preset, {"epochs": epochs})
         chosen = resolve_preset("default" if preset is None else preset, overrides, clip_seconds=clip_seconds)
-        if out.exists() and any(out.iterdir()) and not force:
-            hint = ", --resume to continue" if checkpoint.has_train_state(out) else ""
-            raise SoundmorphError(f"{out}: exists and is not empty (use --force to replace{hint})")
-        if out.exists() and force:
-            shutil.rmtree(out / checkpoint.TRAIN_DIR, ignore_errors=True)
-            (out / checkpoint.WEIGHTS_FILE).unlink(missing_ok=True)
+        files.prepare_folder(out, MODEL_FOLDER_FILES, force=force, replaceable=is_model_folder(out))
         return chosen
 
     chosen = distributed.on_main(world, check)
     rate = chosen.audio.sample_rate
-    # rank 0 decodes what is new; the others then only read the index
-    distributed.on_main(world, lambda: data.open_cache(folder, sample_rate=rate, progress=progress)[1])
-    library, _ = data.open_cache(folder, sample_rate=rate, progress=False)
-    data.require_clips(library, minimum=2 if chosen.train.holdout > 0 else 1)
-    if chosen.audio.clip_seconds is None:
-        chosen = chosen.replace(audio={"clip_seconds": library.median_seconds()})
-    a = chosen.audio
-    names = library.names
-    mask = data.holdout_mask(names, chosen.train.holdout, seed=chosen.train.seed)
     target = distributed.device_for(world, session.pick_device(device))
+    train_set: Dataset
+    holdout_set: Dataset | None
+    listing: data.AudioCache | data.Library
+    if _has_grid(chosen, bpm, bars):
+        # the beat grid: whole files decoded and analysed, clips put on the grid in memory
+        library = data.scan(folder, sample_rate=rate, clip_seconds=_read_seconds(chosen))
+        listing = library
+        data.require_clips(library, minimum=2 if chosen.train.holdout > 0 else 1)
+        edits: dict[str, dict[str, Any]] | None = None
+        if resume:  # the tempi the model was trained with, corrections included
+            stored = checkpoint.load_library(out).entries
+            edits = {
+                e.name: {"kind": e.tempo.kind, "bpm": e.tempo.bpm, "bars": e.tempo.bars}
+                for e in stored
+                if e.tempo is not None and e.name in library.names
+            }
+        else:
+            edits = data.read_tempo_file(tempo_file) if tempo_file is not None else None
+        chosen = grid.prepare(library, chosen, bpm=bpm, bars=bars, overrides=edits)
+        names = library.names
+        mask = data.holdout_mask(names, chosen.train.holdout, seed=chosen.train.seed)
+        gridded = library.on_grid(chosen.tempo, chosen.audio.clip_samples)
+        all_clips: Dataset = ArrayClips(gridded)
+        train_set = ArrayClips(gridded[~mask])
+        holdout_set = ArrayClips(gridded[mask]) if mask.any() else None
+        tempos: list[Tempo | None] = list(library.tempos) or [None] * len(names)
+        workers = 0
+    else:
+        # no grid: streamed from the decoded-audio cache (memory does not grow with the library)
+        if tempo_file is not None and not resume:
+            raise SoundmorphError("per-file tempo overrides need a grid (a preset with one, or --bpm/--bars)")
+        # rank 0 decodes what is new; the others then only read the index
+        distributed.on_main(world, lambda: data.open_cache(folder, sample_rate=rate, progress=progress)[1])
+        cache, _ = data.open_cache(folder, sample_rate=rate, progress=False)
+        listing = cache
+        data.require_clips(cache, minimum=2 if chosen.train.holdout > 0 else 1)
+        if chosen.audio.clip_seconds is None:
+            chosen = chosen.replace(audio={"clip_seconds": cache.median_seconds()})
+        names = cache.names
+        mask = data.holdout_mask(names, chosen.train.holdout, seed=chosen.train.seed)
+        held = [name for name, h in zip(names, mask, strict=True) if h]
+        n_samples = chosen.audio.clip_samples
+        all_clips = CachedClips(cache, names, n_samples)
+        train_set = CachedClips(
+            cache, [name for name, h in zip(names, mask, strict=True) if not h], n_samples
+        )
+        holdout_set = CachedClips(cache, held, n_samples) if held else None
+        tempos = [None] * len(names)
+        workers = loader_workers(len(names))
+    a = chosen.audio
     with torch.random.fork_rng(devices=[]):  # the model is built on the CPU: seed its initialisation
         torch.random.default_generator.manual_seed(chosen.train.seed)
         model = checkpoint.ModelInfo(chosen, a.n_freq, a.clip_frames).build().to(target)
-    held = [name for name, h in zip(names, mask, strict=True) if h]
-    workers = loader_workers(len(names))
     history = fit(
         model,
         chosen,
         out,
-        CachedClips(library, [name for name, h in zip(names, mask, strict=True) if not h], a.clip_samples),
-        CachedClips(library, held, a.clip_samples) if held else None,
+        train_set,
+        holdout_set,
         resume=resume,
         progress=progress,
         workers=workers,
@@ -165,12 +248,12 @@ def train(
     )
     if world.is_main:
         best, info = checkpoint.load_model(out, device=target)
-        latents = _latents(best, CachedClips(library, names, a.clip_samples), chosen, workers)
+        latents = _latents(best, all_clips, chosen, workers)
         index = LibraryIndex(
             Path(folder).resolve(),
             tuple(
-                LibraryEntry(name, "holdout" if h else "train", tuple(z))
-                for name, h, z in zip(names, mask, latents.tolist(), strict=True)
+                LibraryEntry(name, "holdout" if h else "train", tuple(z), tempo)
+                for name, h, z, tempo in zip(names, mask, latents.tolist(), tempos, strict=True)
             ),
         )
         checkpoint.save_library(out, index)
@@ -179,7 +262,12 @@ def train(
     distributed.barrier(world)
     if not world.is_main:
         loaded = session.load(out, device=target)
-    return TrainResult(out, history, library, mask, time.perf_counter() - tic, loaded)
+    return TrainResult(out, history, listing, mask, time.perf_counter() - tic, loaded)
+
+
+def _has_grid(preset: Preset, bpm: float | None, bars: int | None) -> bool:
+    """Whether training puts the clips on a beat grid (the preset's, or one ``bpm`` / ``bars`` fix)."""
+    return preset.tempo.mode != "off" or bpm is not None or bars is not None
 
 
 def loader_workers(clips: int) -> int:
@@ -191,16 +279,22 @@ def loader_workers(clips: int) -> int:
 
 
 @torch.no_grad()
-def _latents(model: torch.nn.Module, clips: CachedClips, preset: Preset, workers: int) -> torch.Tensor:
+def _latents(model: torch.nn.Module, clips: Dataset, preset: Preset, workers: int) -> torch.Tensor:
     """Posterior means [clips, latent] of every clip, streamed in batches."""
     device = next(model.parameters()).device
     sampler = StepSampler()
-    sampler.set_steps(steps_of(list(range(len(clips))), data.SPECTROGRAM_BATCH))
+    sampler.set_steps(steps_of(list(range(len(clips))), data.SPECTROGRAM_BATCH))  # type: ignore[arg-type]
     means = []
     for audio_batch, _ in make_loader(clips, sampler, workers=workers):
         mags = batch_magnitudes(audio_batch, preset.audio, device)
         means.append(model.encode(mags).mode().cpu())  # type: ignore[operator]
     return torch.cat(means)
+
+
+def _read_seconds(preset: Preset) -> float | None:
+    """How much of each file to decode: the clip length, or all of it (up to the longest clip a
+    model may have) for a grid, whose analysis needs a loop's whole length."""
+    return preset.audio.clip_seconds if preset.tempo.mode == "off" else None
 
 
 def _write_pictures(out: Path, history: list[EpochStats], model: SoundModel) -> None:
@@ -220,19 +314,25 @@ def evaluate(
     device: str | torch.device | None = None,
 ) -> dict[str, Any]:
     """Reconstruction metrics of a model (loaded, or its folder), per clip and per split, with the
-    baselines, streamed in batches from the decoded-audio cache (memory does not grow with the
-    library).
+    baselines.
 
     ``folder`` defaults to the training library. Clips of the training library keep their split
-    ("train" / "holdout"); clips of another folder are "other". The baselines (mean spectrogram and
-    PCA-16 of the training clips) are computed when the training clips are among those evaluated;
-    the PCA is fitted on at most :data:`BASELINE_PCA_CLIPS` training clips (seeded choice).
+    ("train" / "holdout"); clips of another folder are "other". The baselines
+    (:data:`soundmorph.evaluate.BASELINES`) are fitted on the training clips: those evaluated, or
+    for another folder the training library's, re-read when its folder is still there.
+
+    A model without a beat grid is evaluated in batches streamed from the decoded-audio cache
+    (memory does not grow with the library; the PCA baselines are fitted on at most
+    :data:`BASELINE_PCA_CLIPS` training clips, a seeded choice). A model with a grid decodes and
+    analyses the whole files in memory, as its training did.
     """
     if not isinstance(model, SoundModel):
         model = session.load(model, device=device)
     root = Path(folder) if folder is not None else model.root
     if root is None:
         raise SoundmorphError(f"{model.folder}: no library recorded; name a folder to evaluate on")
+    if model.preset.tempo.mode != "off":
+        return _evaluate_in_memory(model, root)
     library, _ = data.open_cache(root, sample_rate=model.sample_rate, progress=False)
     data.require_clips(library)
     names = library.names
@@ -242,15 +342,18 @@ def evaluate(
     preset = model.info.preset
     clips = CachedClips(library, names, model.clip_samples)
     train_rows = [i for i, split in enumerate(splits) if split == "train"]
-    baselines = _fit_baselines(clips, train_rows, preset, model.device) if train_rows else None
+    baselines = (
+        _fit_baselines(clips, train_rows, preset, model.device) if train_rows else _other_baselines(model)
+    )
     per_clip: dict[str, dict[str, list[float]]] = {}
     for _, mags in _batches(clips, list(range(len(clips))), preset, model.device):
         estimates = {"model": model.reconstruction(mags)}
         if baselines is not None:
-            mean, pca_mean, axes = baselines
-            mean_name, pca_name = BASELINES
-            estimates[mean_name] = mean.expand_as(mags)
-            estimates[pca_name] = metrics.pca_project(mags, pca_mean, axes)
+            mean, pca_mean, axes, sample = baselines
+            estimates["mean spectrogram"] = mean.expand_as(mags)
+            estimates[f"PCA-{PCA_COMPONENTS}"] = metrics.pca_project(mags, pca_mean, axes)
+            estimates["per-frame PCA-8"] = metrics.frame_pca_baseline(sample, mags)
+            assert set(estimates) == {"model", *BASELINES}
         for system, estimate in estimates.items():
             measured = metrics.reconstruction_metrics(mags, estimate)
             rows = per_clip.setdefault(system, {k: [] for k in measured})
@@ -277,6 +380,43 @@ def evaluate(
     return report
 
 
+def _evaluate_in_memory(model: SoundModel, root: Path) -> dict[str, Any]:
+    """:func:`evaluate` of a model with a beat grid: the whole files decoded and analysed in memory."""
+    library = data.scan(root, sample_rate=model.sample_rate, clip_seconds=_read_seconds(model.preset))
+    data.require_clips(library)
+    same = model.root is not None and root.resolve() == model.root.resolve()
+    split_of = dict(zip(model.names, model.splits, strict=True)) if same else {}
+    splits = [split_of.get(name, "other") for name in library.names]
+    mags = model.magnitudes(library.clips)
+    recon = model.reconstruction(mags)
+    per_clip = metrics.reconstruction_metrics(mags, recon)
+    report: dict[str, Any] = {
+        "model": str(model.folder),
+        "folder": str(root),
+        "clips": [
+            {"index": i, "name": name, "split": split, **{k: float(v[i]) for k, v in per_clip.items()}}
+            for i, (name, split) in enumerate(zip(library.names, splits, strict=True))
+        ],
+        "skipped": [{"path": str(s.path), "reason": s.reason} for s in library.skipped],
+        "summary": {},
+    }
+    train_mask = torch.tensor([s == "train" for s in splits])
+    estimates = {"model": recon}
+    train = mags[train_mask.to(mags.device)] if train_mask.any() else _training_magnitudes(model)
+    if train is not None:
+        estimates |= {name: predict(train, mags) for name, predict in metrics.BASELINES.items()}
+    for split in sorted(set(splits)):
+        rows = torch.tensor([s == split for s in splits]).to(mags.device)
+        report["summary"][split] = {
+            system: {
+                k: float(v.mean()) for k, v in metrics.reconstruction_metrics(mags[rows], est[rows]).items()
+            }
+            | {"clips": int(rows.sum())}
+            for system, est in estimates.items()
+        }
+    return report
+
+
 def _batches(
     clips: CachedClips, positions: list[int], preset: Preset, device: torch.device
 ) -> Iterator[tuple[list[int], torch.Tensor]]:
@@ -289,9 +429,10 @@ def _batches(
 
 def _fit_baselines(
     clips: CachedClips, train_rows: list[int], preset: Preset, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(mean training spectrogram [1, freq, frames], PCA mean, PCA axes): the mean over every
-    training clip (streamed), the PCA on at most :data:`BASELINE_PCA_CLIPS` of them."""
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(mean training spectrogram [1, freq, frames], PCA mean, PCA axes, the PCA's training sample):
+    the mean over every training clip (streamed), the PCAs on at most :data:`BASELINE_PCA_CLIPS`
+    of them."""
     total: torch.Tensor | None = None
     for _, mags in _batches(clips, train_rows, preset, device):
         total = mags.sum(dim=0, keepdim=True) if total is None else total + mags.sum(dim=0, keepdim=True)
@@ -299,7 +440,37 @@ def _fit_baselines(
     order = epoch_order(len(train_rows), seed=preset.train.seed, epoch=-2)[:BASELINE_PCA_CLIPS].tolist()
     sample = torch.cat([m for _, m in _batches(clips, sorted(train_rows[i] for i in order), preset, device)])
     pca_mean, axes = metrics.fit_pca(sample, components=min(PCA_COMPONENTS, len(sample)))
-    return total / len(train_rows), pca_mean, axes
+    return total / len(train_rows), pca_mean, axes, sample
+
+
+def _other_baselines(
+    model: SoundModel,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None:
+    """The baselines of :func:`_fit_baselines` on the model's training library, for another folder;
+    None when that folder or every training file is gone."""
+    if model.root is None or not model.root.is_dir():
+        return None
+    library, _ = data.open_cache(model.root, sample_rate=model.sample_rate, progress=False)
+    present = set(library.names)
+    train = [
+        n for n, split in zip(model.names, model.splits, strict=True) if split == "train" and n in present
+    ]
+    if not train:
+        return None
+    clips = CachedClips(library, train, model.clip_samples)
+    return _fit_baselines(clips, list(range(len(train))), model.info.preset, model.device)
+
+
+def _training_magnitudes(model: SoundModel) -> torch.Tensor | None:
+    """Magnitudes [clips, freq, frames] of the model's training clips, re-read from its library
+    folder; None when the folder or every training file is gone."""
+    if model.root is None or not model.root.is_dir():
+        return None
+    seconds = model.preset.audio.clip_seconds
+    library = data.scan(model.root, sample_rate=model.sample_rate, clip_seconds=seconds)
+    train = {name for name, split in zip(model.names, model.splits, strict=True) if split == "train"}
+    clips = [clip for name, clip in zip(library.names, library.clips, strict=True) if name in train]
+    return model.magnitudes(clips) if clips else None
 
 
 @dataclass(frozen=True)
@@ -326,8 +497,9 @@ def demo(
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not force:
         raise SoundmorphError(f"{out}: exists and is not empty (use --force to overwrite)")
-    if clips < 2:  # one to train on, one to hold out
+    if isinstance(clips, int) and clips < 2:  # one to train on, one to hold out
         raise SoundmorphError(f"the demo needs at least 2 clips, got {clips}")
+    check_int("clips", clips, low=2, high=MAX_DEMO_CLIPS)
     chosen = resolve_preset(preset, {"epochs": epochs})  # check the settings before writing anything
     sounds = out / "sounds"
     written = [

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import math
+import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +13,7 @@ import pytest
 import soundfile as sf
 
 from soundmorph import audio
-from soundmorph.errors import AudioError, SoundmorphError
+from soundmorph.errors import AudioError, SoundmorphError, SoundmorphWarning
 
 RATE = 22_050  # Hz
 
@@ -171,7 +174,8 @@ def test_truncated_wav_reads_what_is_there(tmp_path: Path, extra: int) -> None:
     sf.write(path, signal, RATE, subtype="PCM_16")
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2 + extra])
-    result = audio.read(path)
+    with pytest.warns(SoundmorphWarning, match="truncated"):
+        result = audio.read(path)
     assert 0.4 * RATE < len(result) < 0.6 * RATE
     np.testing.assert_allclose(result, signal[: len(result)], atol=1e-4)
 
@@ -362,3 +366,105 @@ def test_skipped_from_error(tmp_path: Path) -> None:
     with pytest.raises(AudioError) as caught:
         audio.read(path)
     assert audio.Skipped.from_error(path, caught.value) == audio.Skipped(path, "silent")
+
+
+# --- limits and warnings ----------------------------------------------------------------------
+
+
+def set_wav_header(path: Path, *, rate: int | None = None, channels: int | None = None) -> None:
+    """Change the rate / channel count a PCM WAV's header declares, leaving the data alone."""
+    data = bytearray(path.read_bytes())
+    assert data[12:16] == b"fmt "
+    if channels is not None:
+        data[22:24] = channels.to_bytes(2, "little")
+    if rate is not None:
+        data[24:28] = rate.to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("rate", [1, 999, 768_001, 4_000_000_000])
+def test_a_header_rate_outside_the_limits_is_refused_before_decoding(tmp_path: Path, rate: int) -> None:
+    path = tmp_path / "odd.wav"
+    sf.write(path, noise(RATE), RATE, subtype="PCM_16")
+    set_wav_header(path, rate=rate)
+    for function in (audio.read, audio.info):
+        with pytest.raises(AudioError, match=r"sample rate|unreadable") as caught:
+            function(path)
+        assert "\n" not in str(caught.value)
+
+
+def test_a_flac_of_8_channels_at_655_khz_is_read_as_mono_within_bounds(tmp_path: Path) -> None:
+    path = tmp_path / "wide.flac"
+    sf.write(path, np.tile(noise(655_000 // 4)[:, None], (1, 8)), 655_000, format="FLAC")
+    result = audio.read(path, max_seconds=0.1)
+    assert abs(len(result) - 0.1 * RATE) <= 2
+
+
+def test_too_many_channels_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "many.wav"
+    sf.write(path, np.zeros((10, 65), np.float32) + 0.1, RATE, subtype="FLOAT")
+    with pytest.raises(AudioError, match="65 channels"):
+        audio.read(path)
+
+
+def test_read_stops_at_max_seconds(tmp_path: Path) -> None:
+    path = tmp_path / "long.wav"
+    signal = noise(3 * 44_100)
+    sf.write(path, signal, 44_100, subtype="FLOAT")
+    whole = audio.read(path)
+    start = audio.read(path, max_seconds=1.0)
+    assert len(start) == RATE
+    np.testing.assert_allclose(start[: RATE - 200], whole[: RATE - 200], atol=1e-6)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 601, math.inf, math.nan])
+def test_read_refuses_a_bad_max_seconds(tmp_path: Path, bad: float) -> None:
+    with pytest.raises(SoundmorphError, match="max_seconds"):
+        audio.read(tmp_path / "x.wav", max_seconds=bad)
+
+
+def test_dc_only_audio_is_read_with_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "dc.wav"
+    sf.write(path, np.full(RATE, 0.25, np.float32), RATE, subtype="FLOAT")
+    with pytest.warns(SoundmorphWarning, match="DC") as record:
+        audio.read(path)
+    assert len(record) == 1 and "\n" not in str(record[0].message)
+
+
+def test_a_truncated_wav_warns_once(tmp_path: Path) -> None:
+    path = tmp_path / "half.wav"
+    sf.write(path, noise(RATE), RATE, subtype="PCM_16")
+    path.write_bytes(path.read_bytes()[:RATE])
+    with pytest.warns(SoundmorphWarning, match="truncated") as record:
+        audio.read(path)
+    assert len(record) == 1
+
+
+def test_a_whole_wav_does_not_warn(tmp_path: Path) -> None:
+    path = tmp_path / "whole.wav"
+    sf.write(path, noise(RATE), RATE, subtype="PCM_16")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        audio.read(path)
+        audio.read(path, max_seconds=0.5)
+
+
+def test_walk_audio_reports_entries_that_are_not_files(tmp_path: Path) -> None:
+    sf.write(tmp_path / "good.wav", noise(RATE), RATE)
+    (tmp_path / "folder.wav").mkdir()
+    (tmp_path / "broken.wav").symlink_to(tmp_path / "gone.wav")
+    os.mkfifo(tmp_path / "pipe.wav")
+    found, skipped = audio.walk_audio(tmp_path)
+    assert found == [tmp_path / "good.wav"]
+    reasons = {s.path.name: s.reason for s in skipped}
+    assert reasons == {
+        "broken.wav": "broken link",
+        "folder.wav": "a folder, not a file",
+        "pipe.wav": "not a regular file",
+    }
+
+
+def test_write_refuses_a_fifo_even_with_force(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.wav")
+    with pytest.raises(SoundmorphError, match="FIFO"):
+        audio.write(tmp_path / "pipe.wav", noise(100), sample_rate=RATE, force=True)

@@ -9,6 +9,8 @@ import pytest
 import torch
 
 from soundmorph.audio import phase, spectral
+from soundmorph.config import AudioConfig, RenderOptions
+from soundmorph.errors import SoundmorphError
 
 
 def _noise_burst(n_samples: int, seed: int = 0) -> torch.Tensor:
@@ -124,3 +126,199 @@ def test_initial_phase_options() -> None:
         phase.initial_phase(mag, torch.zeros(3, 3))
     with pytest.raises(ValueError, match="momentum"):
         phase.griffin_lim(mag, momentum=1.0)
+
+
+# --- the method registry ------------------------------------------------------------------------
+
+SMALL = {"n_fft": 512, "hop_length": 128, "win_length": 512}  # fast settings for the method tests
+LOOP_SAMPLES = 64 * 128  # a whole number of hops
+
+
+@pytest.fixture(scope="module")
+def small_loop() -> torch.Tensor:
+    """A synthesized drum loop cut to 64 hops, [2, samples] (two kits)."""
+    from soundmorph.audio import synth
+
+    return torch.stack([torch.from_numpy(synth.drum_loop(seed=s)[:LOOP_SAMPLES]).float() for s in (1, 2)])
+
+
+def _sc(mag: torch.Tensor, audio: torch.Tensor, *, periodic: bool = False) -> torch.Tensor:
+    return spectral.spectral_convergence(mag, spectral.magnitude(audio, periodic=periodic, **SMALL))
+
+
+def _run(
+    method: str,
+    mag: torch.Tensor,
+    n_iter: int,
+    *,
+    periodic: bool = False,
+    source_phase: torch.Tensor | None = None,
+    direct: bool = False,
+) -> torch.Tensor:
+    """``phase.reconstruct`` on the small settings (``direct``: the registry entry itself, which
+    takes a periodic magnitude as it is)."""
+    options = RenderOptions(method=method, n_iter=n_iter, periodic=periodic)
+    call = phase.PHASE_METHODS[method].reconstruct if direct else phase.reconstruct
+    return call(mag, options, AudioConfig(**SMALL), length=LOOP_SAMPLES, source_phase=source_phase)
+
+
+def test_registry_names() -> None:
+    assert set(phase.PHASE_METHODS) >= {"gl", "fgla", "pghi", "source", "agla"}
+
+
+@pytest.mark.parametrize("method", ["gl", "fgla", "pghi", "agla"])
+def test_every_method_improves_with_iterations(small_loop: torch.Tensor, method: str) -> None:
+    mag = spectral.magnitude(small_loop, **SMALL)
+    few, many = (_sc(mag, _run(method, mag, n)) for n in (0, 24))
+    assert few.shape == (2,) and bool((many < few - 1.0).all()), (method, few, many)
+
+
+def test_accelerated_and_pghi_beat_plain_griffin_lim(small_loop: torch.Tensor) -> None:
+    mag = spectral.magnitude(small_loop, **SMALL)
+    plain = _sc(mag, _run("gl", mag, 16))
+    assert bool((_sc(mag, _run("fgla", mag, 16)) < plain).all())
+    assert bool((_sc(mag, _run("agla", mag, 16)) < plain).all())
+    assert bool((_sc(mag, _run("pghi", mag, 16)) < plain - 3.0).all())
+
+
+def test_gl_matches_librosa_without_momentum() -> None:
+    librosa = pytest.importorskip("librosa")
+    length = 30 * 512
+    mag = spectral.magnitude(_noise_burst(length)[None])[0]
+    options = RenderOptions(method="gl", n_iter=5, init="zeros")
+    ours = phase.reconstruct(mag, options, AudioConfig(), length=length).numpy()
+    theirs = librosa.griffinlim(
+        mag.double().numpy(), n_iter=5, hop_length=512, n_fft=2048, init=None, momentum=0.0,
+        length=length, pad_mode="constant",
+    )  # fmt: skip
+    np.testing.assert_allclose(ours, theirs, atol=1e-3 * np.abs(theirs).max())
+
+
+def test_pghi_recovers_a_tone_and_a_chirp() -> None:
+    t = torch.arange(LOOP_SAMPLES) / 22_050
+    tone = torch.sin(2 * math.pi * 440.0 * t)
+    chirp = torch.sin(2 * math.pi * (300.0 * t + 2000.0 * t**2))
+    mag = spectral.magnitude(torch.stack([tone, 0.5 * tone + chirp]), **SMALL)
+    alone = _sc(mag, _run("pghi", mag, 0))  # the heap integration only, no iterations
+    random = _sc(mag, _run("fgla", mag, 0))
+    assert bool((alone < -20.0).all()) and bool((alone < random - 10.0).all()), (alone, random)
+
+
+def test_pghi_phase_of_silence_and_negative_input_is_finite() -> None:
+    from soundmorph.audio.pghi import pghi_phase
+
+    silent = pghi_phase(torch.zeros(257, 9), generator=torch.Generator().manual_seed(0), **SMALL)
+    negative = pghi_phase(-torch.rand(2, 257, 9), **SMALL)
+    assert bool(torch.isfinite(silent).all()) and bool(torch.isfinite(negative).all())
+    assert negative.shape == (2, 257, 9)
+
+
+def test_source_method_from_the_true_phase_is_nearly_exact(small_loop: torch.Tensor) -> None:
+    spec = spectral.stft(small_loop, **SMALL)
+    mag = spec.abs()
+    exact = _sc(mag, _run("source", mag, 0, source_phase=spec.angle()))
+    assert bool((exact < -50.0).all()), exact
+    with pytest.raises(SoundmorphError, match="source"):
+        _run("source", mag, 4)
+
+
+def test_blend_phase_follows_the_weights(small_loop: torch.Tensor) -> None:
+    specs = spectral.stft(small_loop, **SMALL)  # [2, freq, frames]: two sources
+    torch.testing.assert_close(phase.blend_phase(specs, torch.tensor([1.0, 0.0])), specs[0].angle())
+    torch.testing.assert_close(phase.blend_phase(specs, torch.tensor([0.0, 2.0])), specs[1].angle())
+    with pytest.raises(SoundmorphError, match="weights"):
+        phase.blend_phase(specs, torch.ones(3))
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"method": "bogus"}, "unknown phase method"),
+        ({"n_iter": -1}, "iterations"),
+        ({"momentum": 1.0}, "momentum"),
+    ],
+)
+def test_bad_options_are_soundmorph_errors(options: dict[str, object], match: str) -> None:
+    with pytest.raises(SoundmorphError, match=match):
+        RenderOptions(**options)  # type: ignore[arg-type]
+
+
+def test_a_magnitude_that_does_not_fit_the_settings_is_refused() -> None:
+    with pytest.raises(SoundmorphError, match="bins"):
+        phase.reconstruct(torch.ones(100, 8), RenderOptions(), AudioConfig(**SMALL), length=1024)
+
+
+def test_methods_run_batched_with_leading_dimensions(small_loop: torch.Tensor) -> None:
+    mag = spectral.magnitude(small_loop, **SMALL)[:, None]  # [2, 1, freq, frames]
+    for method in ("gl", "fgla", "pghi", "agla"):
+        assert _run(method, mag, 1).shape == (2, 1, LOOP_SAMPLES)
+
+
+# --- periodic mode ------------------------------------------------------------------------------
+
+
+def test_periodic_stft_is_the_stft_of_the_tiled_loop(small_loop: torch.Tensor) -> None:
+    loop = small_loop[0]
+    circular = spectral.stft(loop, periodic=True, **SMALL)
+    tiled = spectral.stft(loop.repeat(3), **SMALL)  # the middle copy's frames see real neighbours
+    frames = circular.shape[-1] - 1  # the last frame is the first one again (a whole number of hops)
+    torch.testing.assert_close(circular[:, :frames], tiled[:, frames : 2 * frames], atol=1e-3, rtol=1e-3)
+    torch.testing.assert_close(circular[:, -1], circular[:, 0], atol=1e-3, rtol=1e-3)
+
+
+def _frame_errors(mag: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
+    """Relative error of each frame [..., frames] of the audio's circular STFT against ``mag``."""
+    rebuilt = spectral.magnitude(audio, periodic=True, **SMALL)
+    return (rebuilt - mag).norm(dim=-2) / mag.norm(dim=-2).clamp_min(1e-8)
+
+
+@pytest.mark.parametrize("method", ["fgla", "pghi"])
+def test_periodic_mode_makes_the_seam_as_good_as_the_inside(small_loop: torch.Tensor, method: str) -> None:
+    mag = spectral.magnitude(small_loop, periodic=True, **SMALL)
+    loop = _run(method, mag, 32, periodic=True, direct=True)
+    plain = _run(method, mag, 32, periodic=False, direct=True)
+    errors, plain_errors = _frame_errors(mag, loop), _frame_errors(mag, plain)
+    seam = errors[..., [0, 1, -2, -1]].amax(-1)  # the frames that straddle the end and the start
+    inside = errors[..., 4:-4].median(-1).values
+    assert bool((seam < 3.0 * inside).all()), (seam, inside)
+    assert bool((plain_errors[..., [0, -1]].amax(-1) > 2.0 * seam).all()), (plain_errors, seam)
+
+
+def test_circular_magnitude_estimates_the_loops_edge_frames(small_loop: torch.Tensor) -> None:
+    small_loop = small_loop.roll(LOOP_SAMPLES // 2 + 37, dims=-1)  # a seam with sound on both sides
+    centred = spectral.magnitude(small_loop, **SMALL)
+    circular = spectral.magnitude(small_loop, periodic=True, **SMALL)
+    estimate = phase.circular_magnitude(centred)
+    # frames whose window stays inside the loop are the same; 0 and -1 get the estimate (frames 1
+    # and -2 miss only the window's quiet tail at n_fft = 4 hops)
+    edge = SMALL["n_fft"] // (2 * SMALL["hop_length"])
+    torch.testing.assert_close(estimate[..., edge:-edge], circular[..., edge:-edge])
+    # the seam frame's energy: the centred STFT saw only half the window filled
+    energy = circular[..., 0].norm(dim=-1)
+    before = (centred[..., 0].norm(dim=-1) / energy - 1).abs()
+    after = (estimate[..., 0].norm(dim=-1) / energy - 1).abs()
+    assert bool((after <= before + 1e-6).all()) and float(after.mean()) < 0.5 * float(before.mean()), (
+        before,
+        after,
+    )
+
+
+def test_reconstruct_periodic_renders_a_seamless_loop_from_a_centred_magnitude(
+    small_loop: torch.Tensor,
+) -> None:
+    small_loop = small_loop.roll(LOOP_SAMPLES // 2 + 37, dims=-1)  # a seam with sound on both sides
+    mag = spectral.magnitude(small_loop, **SMALL)  # centred, as a model's output
+    loop = _run("fgla", mag, 32, periodic=True)
+    plain = _run("fgla", mag, 32)
+    circular = spectral.magnitude(small_loop, periodic=True, **SMALL)
+    seam, plain_seam = (_frame_errors(circular, y)[..., 0] for y in (loop, plain))
+    assert bool((seam < plain_seam).all()), (seam, plain_seam)
+
+
+def test_presets_name_registered_methods() -> None:
+    from soundmorph.config import PRESETS
+
+    for make in PRESETS.values():
+        assert make().phase.method in phase.PHASE_METHODS
+    paper = PRESETS["paper"]().phase  # the reference: librosa's fast Griffin-Lim, 32 iterations
+    assert (paper.method, paper.n_iter, paper.momentum) == ("fgla", 32, 0.99)

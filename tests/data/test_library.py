@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -11,8 +13,8 @@ import pytest
 import torch
 
 from soundmorph import audio, data
-from soundmorph.audio import spectral
-from soundmorph.config import SAMPLE_RATE, AudioConfig, n_frames
+from soundmorph.audio import spectral, synth
+from soundmorph.config import SAMPLE_RATE, AudioConfig, TempoConfig, n_frames
 from soundmorph.data import library
 from soundmorph.errors import SoundmorphError
 
@@ -178,3 +180,97 @@ def test_index_depends_only_on_the_folders_contents(loops_dir: Path, tmp_path: P
     assert (
         data.scan(copy, sample_rate=SAMPLE_RATE).names == data.scan(loops_dir, sample_rate=SAMPLE_RATE).names
     )
+
+
+# --- tempo and the beat grid -----------------------------------------------------------------------
+
+
+def _tempo_folder(tmp_path: Path) -> Path:
+    """Three whole-bar loops at 110, 125 and 150 BPM and a one-shot, under names that hide the tempo."""
+    for index, (bpm, bars) in enumerate([(110, 2), (125, 2), (150, 4)]):
+        clip = synth.drum_loop(seed=40 + index, style="techno", bpm=bpm, bars=bars)
+        audio.write(tmp_path / f"sound_{index}.wav", clip, sample_rate=SAMPLE_RATE)
+    audio.write(tmp_path / "sound_3.wav", synth.one_shot("snare", seed=1), sample_rate=SAMPLE_RATE)
+    return tmp_path
+
+
+def test_analyse_tempo_and_describe(tmp_path: Path) -> None:
+    lib = data.scan(_tempo_folder(tmp_path), sample_rate=SAMPLE_RATE)
+    described = data.describe(lib)
+    sounds = described["sounds"]
+    assert [s["kind"] for s in sounds] == ["loop", "loop", "loop", "oneshot"]
+    assert [s["bars"] for s in sounds] == [2, 2, 4, None]
+    assert [round(s["bpm"]) if s["bpm"] else None for s in sounds] == [110, 125, 150, None]
+    assert set(sounds[0]) == {"index", "name", "seconds", "sample_rate", "channels", "kind", "bpm", "bars"}
+    assert sounds[0]["sample_rate"] == SAMPLE_RATE and sounds[0]["channels"] == 1
+    assert described["skipped"] == []
+
+
+def test_resolve_grid_by_majority_and_overrides() -> None:
+    loop = library.Tempo("loop", 120.0, 2, 0.0, 1.0)
+    hit = library.Tempo("oneshot", None, None, 0.0, 1.0)
+    auto = TempoConfig(mode="auto")
+    resolved = data.resolve_grid(auto, [loop, dataclasses.replace(loop, bpm=130.0, bars=4), loop, hit])
+    assert (resolved.mode, resolved.bpm, resolved.bars) == ("loop", 120.0, 2)
+    assert data.resolve_grid(auto, [loop, hit, hit]).mode == "oneshot"
+    fixed = data.resolve_grid(TempoConfig(mode="auto", bpm=100.0, bars=1), [loop])
+    assert (fixed.bpm, fixed.bars) == (100.0, 1)
+    with pytest.raises(SoundmorphError, match="--bpm"):
+        data.resolve_grid(TempoConfig(mode="loop"), [hit])
+
+
+def test_on_grid_stretches_loops_and_aligns_one_shots(tmp_path: Path) -> None:
+    lib = data.scan(_tempo_folder(tmp_path), sample_rate=SAMPLE_RATE)
+    config = data.resolve_grid(TempoConfig(mode="auto"), lib.analyse_tempo())
+    assert config.mode == "loop" and config.bars == 2 and config.bpm == 125.0
+    n = round(2 * 240 / 125 * SAMPLE_RATE)
+    clips = lib.on_grid(config, n)
+    assert clips.shape == (4, n) and clips.dtype == np.float32
+    assert np.array_equal(clips[1], lib.clips[1])  # already on the grid: untouched
+    assert np.abs(clips[3, :64]).max() < np.abs(clips[3]).max()  # the one-shot starts at its onset
+    off = lib.on_grid(TempoConfig(mode="off"), n)
+    assert np.array_equal(off, lib.fitted(n))
+
+
+def test_tempo_overrides_from_a_file(tmp_path: Path) -> None:
+    lib = data.scan(_tempo_folder(tmp_path / "lib"), sample_rate=SAMPLE_RATE)
+    edits = tmp_path / "tempo.json"
+    edits.write_text(json.dumps({"sound_0.wav": {"bpm": 50}, "sound_3.wav": {"kind": "loop", "bars": 1}}))
+    found = lib.analyse_tempo(data.read_tempo_file(edits))
+    assert (found[0].bpm, found[0].bars) == (50.0, 1)  # 1 bar fits the clip at 50 BPM
+    assert found[3].kind == "loop" and found[3].bars == 1
+    listed = tmp_path / "listed.json"
+    described = data.describe(lib)
+    described["sounds"][1]["bars"] = 4
+    listed.write_text(json.dumps(described))
+    assert data.read_tempo_file(listed)["sound_1.wav"]["bars"] == 4  # 'list --json' output, edited
+    edits.write_text(json.dumps({"nope.wav": {"bpm": 120}}))
+    with pytest.raises(SoundmorphError, match=r"nope\.wav"):
+        lib.analyse_tempo(data.read_tempo_file(edits))
+    edits.write_text("[1, 2]")
+    with pytest.raises(SoundmorphError, match="tempo file"):
+        data.read_tempo_file(edits)
+    edits.write_text(json.dumps({"sound_0.wav": {"kind": "drone"}}))
+    with pytest.raises(SoundmorphError, match="kind"):
+        data.read_tempo_file(edits)
+
+
+def test_scan_reports_links_and_folders_named_like_audio(
+    tmp_path: Path, sine: Callable[..., np.ndarray]
+) -> None:
+    audio.write(tmp_path / "good.wav", sine(220, 1.0), sample_rate=SAMPLE_RATE)
+    (tmp_path / "x.wav").mkdir()
+    (tmp_path / "gone.wav").symlink_to(tmp_path / "missing.wav")
+    scanned = data.scan(tmp_path, sample_rate=SAMPLE_RATE)
+    assert scanned.names == ["good.wav"]
+    assert {s.path.name: s.reason for s in scanned.skipped} == {
+        "x.wav": "a folder, not a file",
+        "gone.wav": "broken link",
+    }
+
+
+def test_scan_decodes_only_the_clip_length(tmp_path: Path, sine: Callable[..., np.ndarray]) -> None:
+    audio.write(tmp_path / "long.wav", sine(220, 40.0), sample_rate=SAMPLE_RATE)
+    assert len(data.scan(tmp_path, sample_rate=SAMPLE_RATE, clip_seconds=1.0).clips[0]) < 1.5 * SAMPLE_RATE
+    scanned = data.scan(tmp_path, sample_rate=SAMPLE_RATE)  # the longest clip a model may have
+    assert scanned.median_seconds() == 30.0

@@ -15,7 +15,7 @@ from soundmorph import data, training
 from soundmorph.config import Preset, paper
 from soundmorph.data.dataset import ArrayClips
 from soundmorph.errors import SoundmorphError
-from soundmorph.models import SpectrogramVAE
+from soundmorph.models import SpectrogramVAE, build_model
 from soundmorph.training import checkpoint, loop
 
 EPOCHS = 4
@@ -53,7 +53,7 @@ def any_preset(request: pytest.FixtureRequest, tiny_preset: Callable[..., Preset
 
 def build(preset: Preset, seed: int = 0) -> SpectrogramVAE:
     torch.manual_seed(seed)
-    return SpectrogramVAE(preset.model, n_freq=preset.audio.n_freq, n_frames=preset.audio.clip_frames)
+    return build_model(preset.model, n_freq=preset.audio.n_freq, n_frames=preset.audio.clip_frames)
 
 
 def fit(

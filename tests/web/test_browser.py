@@ -116,6 +116,12 @@ def test_page_end_to_end(base_url: str, tmp_path: Path) -> None:
             download = page.locator("[data-testid=download]")
             assert download.get_attribute("download", timeout=TIMEOUT_MS).endswith("_a0.80.wav")
 
+            # the phase method: another choice renders the same morph again, under its own key
+            assert "gl" in page.locator("[data-testid=phase] option").all_inner_texts()
+            page.select_option("[data-testid=phase]", "gl")
+            _wait(page, "(old) => document.body.dataset.resultKey !== old", key)
+            assert page.locator("[data-testid=result-name]").inner_text().endswith("_a0.80")
+
             # the pad: drag the point towards the top-right corner
             box = page.locator("[data-testid=pad]").bounding_box()
             assert box is not None

@@ -16,6 +16,7 @@ from soundmorph.audio.io import (
     read,
     sf,
     to_wav_bytes,
+    walk_audio,
     write,
 )
 
@@ -31,5 +32,6 @@ __all__ = [
     "read",
     "sf",
     "to_wav_bytes",
+    "walk_audio",
     "write",
 ]

@@ -8,7 +8,9 @@ whose message is one line, ``"{path}: {reason}"``.
 from __future__ import annotations
 
 import io
+import math
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,9 +18,15 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from soundmorph.config import SAMPLE_RATE
-from soundmorph.errors import AudioError, SoundmorphError
-from soundmorph.files import atomic_write_bytes
+from soundmorph.config import (
+    MAX_CHANNELS,
+    MAX_FILE_RATE,
+    MAX_READ_SECONDS,
+    MIN_FILE_RATE,
+    SAMPLE_RATE,
+)
+from soundmorph.errors import AudioError, SoundmorphError, SoundmorphWarning
+from soundmorph.files import atomic_write_bytes, check_target
 
 # Suffixes of the containers libsndfile decodes (lowercase); anything else in a folder is ignored.
 AUDIO_EXTENSIONS: frozenset[str] = frozenset(
@@ -46,6 +54,7 @@ MIN_SECONDS = (
 )
 SAFE_PEAK = 0.99  # linear amplitude a clipping signal is scaled down to before writing
 WRITE_SUBTYPES = frozenset({"PCM_16", "PCM_24", "FLOAT"})
+READ_BLOCK_FRAMES = 1 << 16  # frames decoded at a time: 16 MB at the most channels allowed
 RESAMPLE_QUALITY = "HQ"  # soxr: 20-bit precision, enough for 16/24-bit sources at a fraction of VHQ's cost
 
 
@@ -74,33 +83,48 @@ class Skipped:
         return cls(path, str(error).removeprefix(f"{path}: "))
 
 
-def find_audio_files(folder: str | Path) -> list[Path]:
-    """Audio files under ``folder``, recursively, as ``folder / relative``, sorted by ``relative``.
-
-    Sorting by the relative path as a POSIX string makes a file's index depend only on the
-    folder's contents. Names starting with ``"."`` (files and folders) are ignored, as are files
-    whose suffix (case-insensitive) is not in :data:`AUDIO_EXTENSIONS`.
-
-    Raises
-    ------
-    SoundmorphError
-        If ``folder`` does not exist or is not a folder.
-    """
+def walk_audio(folder: str | Path) -> tuple[list[Path], list[Skipped]]:
+    """Audio files under ``folder`` (see :func:`find_audio_files`), and the entries with an audio
+    suffix that are not files (a broken link, a folder named ``x.wav``, a FIFO) as skipped."""
     root = Path(folder)
     if not root.exists():
         raise SoundmorphError(f"{folder}: no such folder")
     if not root.is_dir():
         raise SoundmorphError(f"{folder}: not a folder")
     relative: list[str] = []
+    skipped: list[Skipped] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [name for name in dirnames if not name.startswith(".")]  # prune hidden folders
         base = Path(dirpath).relative_to(root)
-        for name in filenames:
+        for name in sorted(filenames + [d for d in dirnames if Path(d).suffix.lower() in AUDIO_EXTENSIONS]):
             if name.startswith(".") or Path(name).suffix.lower() not in AUDIO_EXTENSIONS:
                 continue
-            if (Path(dirpath) / name).is_file():  # skips broken links and other non-files
+            path = Path(dirpath) / name
+            if path.is_file():
                 relative.append((base / name).as_posix())
-    return [root / name for name in sorted(relative)]
+            elif path.is_symlink() and not path.exists():
+                skipped.append(Skipped(path, "broken link"))
+            elif path.is_dir():
+                skipped.append(Skipped(path, "a folder, not a file"))
+            else:
+                skipped.append(Skipped(path, "not a regular file"))
+    return [root / name for name in sorted(relative)], skipped
+
+
+def find_audio_files(folder: str | Path) -> list[Path]:
+    """Audio files under ``folder``, recursively, as ``folder / relative``, sorted by ``relative``.
+
+    Sorting by the relative path as a POSIX string makes a file's index depend only on the
+    folder's contents. Names starting with ``"."`` (files and folders) are ignored, as are files
+    whose suffix (case-insensitive) is not in :data:`AUDIO_EXTENSIONS`; :func:`walk_audio` also
+    says which entries were not files.
+
+    Raises
+    ------
+    SoundmorphError
+        If ``folder`` does not exist or is not a folder.
+    """
+    return walk_audio(folder)[0]
 
 
 def _one_line(error: BaseException) -> str:
@@ -110,7 +134,8 @@ def _one_line(error: BaseException) -> str:
 
 
 def _open(path: Path) -> sf.SoundFile:
-    """Open ``path`` for reading, turning every failure into an :class:`AudioError`."""
+    """Open ``path`` for reading and check its header against the limits; every failure is an
+    :class:`AudioError`. Nothing but the header has been read when this returns."""
     if not path.exists():
         raise AudioError(f"{path}: no such file")
     if not path.is_file():
@@ -119,33 +144,60 @@ def _open(path: Path) -> sf.SoundFile:
         handle = sf.SoundFile(path)
     except (RuntimeError, OSError, ValueError, TypeError) as error:  # LibsndfileError is a RuntimeError
         raise AudioError(f"{path}: unreadable ({_one_line(error)})") from None
-    if handle.samplerate <= 0 or handle.channels <= 0:
+    rate, channels = int(handle.samplerate), int(handle.channels)
+    problem = None
+    if rate <= 0 or channels <= 0:
+        problem = "unreadable (invalid header)"
+    elif not MIN_FILE_RATE <= rate <= MAX_FILE_RATE:
+        problem = f"sample rate {rate} Hz in its header is outside [{MIN_FILE_RATE}, {MAX_FILE_RATE}] Hz"
+    elif channels > MAX_CHANNELS:
+        problem = f"{channels} channels in its header; at most {MAX_CHANNELS} are read"
+    if problem is not None:
         handle.close()
-        raise AudioError(f"{path}: unreadable (invalid header)")
+        raise AudioError(f"{path}: {problem}")
     return handle
 
 
-def _read_blocks(handle: sf.SoundFile, block: int = 1 << 16) -> np.ndarray:
-    """All the frames there are, float32 ``[frames, channels]``.
+def _declared_data_bytes(path: Path) -> tuple[int, int] | None:
+    """(bytes the data chunk of a RIFF/WAVE file declares, bytes it holds), or None when the file
+    is no WAV or declares no usable size (0 or 0xFFFFFFFF: written by a stream)."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            head = handle.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            offset = 12
+            for _ in range(64):  # a WAV has a handful of chunks; a corrupt one may loop
+                handle.seek(offset)
+                chunk = handle.read(8)
+                if len(chunk) < 8:
+                    return None
+                declared = int.from_bytes(chunk[4:8], "little")
+                if chunk[:4] == b"data":
+                    if declared in (0, 0xFFFFFFFF):
+                        return None
+                    return declared, size - offset - 8
+                offset += 8 + declared + (declared & 1)
+    except OSError:
+        return None
+    return None
 
-    Read block by block until the data ends, not in one array sized by the header: a corrupt
-    header can claim terabytes (or more frames than the file holds, as a truncated WAV does).
-    """
-    blocks = []
-    while len(chunk := handle.read(block, dtype="float32", always_2d=True)):
-        blocks.append(chunk)
-    return np.concatenate(blocks) if blocks else np.zeros((0, handle.channels), np.float32)
+
+def _warn(path: Path, message: str) -> None:
+    warnings.warn(f"{path}: {message}", SoundmorphWarning, stacklevel=3)
 
 
 def info(path: str | Path) -> AudioInfo:
-    """Duration, sample rate, channels and length of an audio file, from its header.
+    """Duration, sample rate, channels and length of an audio file, from its header only.
 
     An empty file (0 frames) is reported, not refused; :func:`read` refuses it.
 
     Raises
     ------
     AudioError
-        If the file is missing or libsndfile cannot open it.
+        If the file is missing, libsndfile cannot open it, or its header declares a sample rate
+        or channel count outside the limits (see :mod:`soundmorph.config`).
     """
     path = Path(path)
     with _open(path) as handle:
@@ -153,12 +205,21 @@ def info(path: str | Path) -> AudioInfo:
     return AudioInfo(path=path, duration=frames / rate, sample_rate=rate, channels=channels, frames=frames)
 
 
-def read(path: str | Path, *, sample_rate: int = SAMPLE_RATE, min_seconds: float = MIN_SECONDS) -> np.ndarray:
-    """Decode an audio file to mono float32 at ``sample_rate``.
+def read(
+    path: str | Path,
+    *,
+    sample_rate: int = SAMPLE_RATE,
+    min_seconds: float = MIN_SECONDS,
+    max_seconds: float = MAX_READ_SECONDS,
+) -> np.ndarray:
+    """Decode the first ``max_seconds`` of an audio file to mono float32 at ``sample_rate``.
 
     Any bit depth libsndfile decodes (8/16/24/32-bit integer, float) is scaled to [-1, 1];
     channels are mixed to mono by their mean; the rate is converted with soxr when it differs.
-    A WAV whose data chunk is shorter than its header says is read up to where the data ends.
+    The file is decoded block by block and each block mixed and resampled at once, so memory
+    grows with the mono result only, never with the file's rate, channels or declared length.
+    A WAV whose data chunk is shorter than its header says is read up to where the data ends,
+    with a :class:`SoundmorphWarning`; so is a file that holds only a constant (DC) offset.
 
     Parameters
     ----------
@@ -167,41 +228,87 @@ def read(path: str | Path, *, sample_rate: int = SAMPLE_RATE, min_seconds: float
         Rate of the returned signal in Hz.
     min_seconds : float, >= 0
         Files shorter than this (as decoded) are refused.
+    max_seconds : float, > 0
+        Read at most this much of the file (pass the clip length plus a margin when only the
+        start is used); at most :data:`~soundmorph.config.MAX_READ_SECONDS`.
 
     Returns
     -------
     np.ndarray [shape=(n_samples,), dtype=float32]
-        ``n_samples`` is ``round(frames * sample_rate / file_rate)`` (soxr may differ by one).
+        ``n_samples`` is ``round(frames * sample_rate / file_rate)`` (soxr may differ by one),
+        where ``frames`` is the number of frames read.
 
     Raises
     ------
     AudioError
-        ``"{path}: {reason}"`` for a missing, unreadable, empty, non-finite, silent or too-short file.
+        ``"{path}: {reason}"`` for a missing, unreadable, empty, non-finite, silent or too-short file,
+        or one whose header declares a sample rate or channel count outside the limits.
     """
-    if sample_rate <= 0:
-        raise SoundmorphError(f"sample_rate must be positive, got {sample_rate}")
-    if min_seconds < 0:
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate <= 0:
+        raise SoundmorphError(f"sample_rate must be a positive whole number, got {sample_rate!r}")
+    if not min_seconds >= 0:
         raise SoundmorphError(f"min_seconds must be >= 0, got {min_seconds}")
+    if not 0 < max_seconds <= MAX_READ_SECONDS:
+        raise SoundmorphError(f"max_seconds must be in (0, {MAX_READ_SECONDS:g}], got {max_seconds}")
     path = Path(path)
     with _open(path) as handle:
-        file_rate = int(handle.samplerate)
+        file_rate, declared = int(handle.samplerate), int(handle.frames)
+        limit = math.ceil(max_seconds * file_rate)
         try:
-            data = _read_blocks(handle)
+            mono, frames, low, high = _decode(handle, limit, sample_rate)
         except (RuntimeError, OSError, ValueError, MemoryError) as error:
             raise AudioError(f"{path}: unreadable ({_one_line(error)})") from None
-    if data.shape[0] == 0:
+    if frames == 0:
         raise AudioError(f"{path}: empty (0 samples)")
-    if not np.isfinite(data).all():
+    if not (math.isfinite(low) and math.isfinite(high)):
         raise AudioError(f"{path}: not finite (NaN or Inf samples)")
-    if float(np.abs(data).max()) < SILENCE_PEAK:
+    if max(abs(low), abs(high)) < SILENCE_PEAK:
         raise AudioError(f"{path}: silent")
-    duration = data.shape[0] / file_rate
+    duration = frames / file_rate
     if duration < min_seconds:
         raise AudioError(f"{path}: too short ({duration:.3g} s < {min_seconds:g} s)")
-    mono = data.mean(axis=1, dtype=np.float32)
-    if file_rate != sample_rate:
-        mono = soxr.resample(mono, file_rate, sample_rate, quality=RESAMPLE_QUALITY)
-    return np.ascontiguousarray(mono, dtype=np.float32)
+    if high - low < SILENCE_PEAK:
+        _warn(path, f"only a constant (DC) offset of {(high + low) / 2:.3g}, no sound")
+    shortfall = _declared_data_bytes(path)
+    if frames < min(declared, limit) or (
+        shortfall is not None and shortfall[0] > shortfall[1] and frames < limit
+    ):
+        _warn(path, f"truncated: its data ends after {duration:.3g} s; read as far as it goes")
+    return mono
+
+
+def _decode(handle: sf.SoundFile, limit: int, sample_rate: int) -> tuple[np.ndarray, int, float, float]:
+    """Up to ``limit`` frames of ``handle``, mixed to mono and resampled block by block:
+    (float32 [n_samples] at ``sample_rate``, frames read, lowest sample, highest sample).
+
+    Reads until the data ends, not to the length in the header: a corrupt header can claim
+    terabytes (or more frames than the file holds, as a truncated WAV does). A non-finite sample
+    makes the extremes NaN/Inf.
+    """
+    file_rate = int(handle.samplerate)
+    stream = (
+        None
+        if file_rate == sample_rate
+        else soxr.ResampleStream(file_rate, sample_rate, 1, dtype="float32", quality=RESAMPLE_QUALITY)
+    )
+    parts: list[np.ndarray] = []
+    frames, low, high = 0, math.inf, -math.inf
+    while frames < limit:
+        block = handle.read(min(READ_BLOCK_FRAMES, limit - frames), dtype="float32", always_2d=True)
+        if not len(block):
+            break
+        frames += len(block)
+        if not np.isfinite(block).all():
+            return np.zeros(0, np.float32), frames, math.nan, math.nan
+        mono = block.mean(axis=1, dtype=np.float32)
+        # the extremes of the channels, not of their mean: a file whose channels cancel is not silent
+        low, high = min(low, float(block.min())), max(high, float(block.max()))
+        parts.append(mono if stream is None else stream.resample_chunk(mono, last=False))
+    if stream is not None:
+        parts.append(stream.resample_chunk(np.zeros(0, np.float32), last=True))
+    if frames == 0:
+        return np.zeros(0, np.float32), 0, 0.0, 0.0
+    return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32), frames, low, high
 
 
 def fit_length(audio: np.ndarray, n_samples: int) -> np.ndarray:
@@ -277,17 +384,16 @@ def write(
     AudioError
         If ``audio`` has NaN or Inf samples.
     SoundmorphError
-        If ``path`` exists and ``force`` is false, or cannot be written.
+        If ``path`` exists and ``force`` is false, is not a WAV file, is not a regular file, or
+        cannot be written (see :func:`soundmorph.files.check_target`).
     """
-    path = Path(path)
+    path = check_target(path, "wav", force=force)  # before the work of encoding
     try:
         data = to_wav_bytes(audio, sample_rate=sample_rate, subtype=subtype)
     except AudioError as error:
         raise AudioError(f"{path}: {error}") from None
     except RuntimeError as error:  # libsndfile could not encode
         raise SoundmorphError(f"{path}: cannot write ({_one_line(error)})") from None
-    if path.exists() and not path.is_dir() and not force:
-        raise SoundmorphError(f"{path}: exists (use --force to overwrite)")
     return atomic_write_bytes(path, data)
 
 

@@ -3,7 +3,9 @@
 Pure functions, batched over leading dimensions, on whatever device the magnitudes live on.
 :data:`PHASE_METHODS` is the registry the renderer chooses from by name
 (:attr:`soundmorph.config.RenderOptions.method`): a new method is one function with the
-:class:`PhaseFunction` signature and one entry.
+:class:`PhaseFunction` signature and one entry. ``periodic`` treats the clip as a loop: frames wrap
+around its end, so the seam from the last sample to the first is reconstructed like any other
+stretch of the clip.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Protocol
 import torch
 import torch.nn.functional as F
 
+from soundmorph.audio.pghi import pghi_phase
 from soundmorph.audio.spectral import EPS, hann_window
 from soundmorph.config import (
     GL_ITERATIONS,
@@ -28,6 +31,11 @@ from soundmorph.config import (
 from soundmorph.errors import SoundmorphError
 
 ANGLE_INITS = ("random", "zeros", "advance")  # initial phases computed without a source
+AGLA_ALPHA, AGLA_BETA, AGLA_GAMMA = 0.99, 1.1, 1.2  # accelerated GL (Nenov et al. 2023)
+
+
+class PhaseOptionError(SoundmorphError, ValueError):
+    """A bad phase-reconstruction option (also a ValueError, as the pure functions always raised)."""
 
 
 def initial_phase(
@@ -51,7 +59,9 @@ def initial_phase(
     """
     if isinstance(init, torch.Tensor):
         if init.shape[-2:] != mag.shape[-2:]:
-            raise ValueError(f"initial phase has shape {tuple(init.shape)}, magnitude {tuple(mag.shape)}")
+            raise PhaseOptionError(
+                f"initial phase has shape {tuple(init.shape)}, magnitude {tuple(mag.shape)}"
+            )
         return init.to(device=mag.device, dtype=torch.float32).expand(mag.shape)
     if init == "random":
         return torch.rand(mag.shape, generator=generator, device=mag.device) * (2 * math.pi)
@@ -62,7 +72,7 @@ def initial_phase(
         t = torch.arange(mag.shape[-1], device=mag.device, dtype=torch.float64)[None, :]
         phase = torch.remainder(2 * math.pi * k * t * hop_length / n_fft, 2 * math.pi)
         return phase.float().expand(mag.shape)
-    raise ValueError(f"unknown init {init!r}; use one of {ANGLE_INITS} or a tensor of angles")
+    raise PhaseOptionError(f"unknown init {init!r}; use one of {ANGLE_INITS} or a tensor of angles")
 
 
 class _FrameOps:
@@ -75,12 +85,26 @@ class _FrameOps:
     same buffer. Overlap-add and framing work on hop-sized blocks: a frame is ``ceil(n_fft / hop)``
     consecutive blocks, so both are a handful of shifted slices instead of ``fold``/``unfold``
     (which are slow on CPU and leave strided memory for the FFT).
+
+    ``periodic``: the signal is a loop of ``length`` samples and frames wrap around its end (the
+    STFT of ``spectral.stft(..., periodic=True)``). Overlap-add then folds the buffer onto the loop
+    (sample ``p`` of the buffer is sample ``(p - n_fft // 2) mod length``), the gain is the inverse
+    of the folded envelope, and the buffer the analysis cuts frames from is the loop unfolded again.
     """
 
     def __init__(
-        self, *, n_fft: int, hop_length: int, win_length: int, frames: int, length: int, device: torch.device
+        self,
+        *,
+        n_fft: int,
+        hop_length: int,
+        win_length: int,
+        frames: int,
+        length: int,
+        device: torch.device,
+        periodic: bool = False,
     ) -> None:
         self.n_fft, self.hop, self.frames, self.length = n_fft, hop_length, frames, length
+        self.periodic = periodic
         self._buffers: dict[str, torch.Tensor] = {}
         self.blocks = -(-n_fft // hop_length)  # hop-sized blocks per frame
         window = hann_window(win_length, device=device)
@@ -89,10 +113,16 @@ class _FrameOps:
         self.window = F.pad(window, (0, self.blocks * hop_length - n_fft))  # [blocks * hop], zero tail
         self.size = hop_length * (frames + self.blocks - 1)  # >= n_fft + hop * (frames - 1)
         envelope = self._overlap_add(self.window.pow(2).expand(1, frames, -1))[0].clone()
-        keep = torch.zeros(self.size, device=device)
         start = n_fft // 2
-        keep[start : start + length] = 1.0  # the centred ISTFT crops n_fft // 2 and keeps length
-        self.gain = torch.where(envelope > 1e-11, keep / envelope.clamp_min(1e-11), 0.0)
+        if periodic:
+            # buffer sample p is loop sample (p - n_fft // 2) mod length
+            self.wrap = torch.remainder(torch.arange(self.size, device=device) - start, length)
+            folded = torch.zeros(length, device=device).index_add_(0, self.wrap, envelope)
+            self.gain = torch.where(folded > 1e-11, 1.0 / folded.clamp_min(1e-11), 0.0)
+        else:
+            keep = torch.zeros(self.size, device=device)
+            keep[start : start + length] = 1.0  # the centred ISTFT crops n_fft // 2 and keeps length
+            self.gain = torch.where(envelope > 1e-11, keep / envelope.clamp_min(1e-11), 0.0)
 
     def _buffer(self, name: str, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
         """A scratch tensor kept across iterations: allocating ~1 MB per op cost ~15 % of the loop."""
@@ -116,7 +146,11 @@ class _FrameOps:
         frames = torch.fft.irfft(spec, n=self.n_fft, dim=-1, out=self._buffer("frames", shape, self.window))
         if self.window.shape[0] != self.n_fft:
             frames = F.pad(frames, (0, self.window.shape[0] - self.n_fft))
-        return self._overlap_add(frames.mul_(self.window)).mul_(self.gain)
+        buffer = self._overlap_add(frames.mul_(self.window))
+        if not self.periodic:
+            return buffer.mul_(self.gain)
+        loop = buffer.new_zeros(buffer.shape[0], self.length).index_add_(1, self.wrap, buffer)
+        return loop.mul_(self.gain)[:, self.wrap]
 
     def analysis(self, signal: torch.Tensor) -> torch.Tensor:
         """Padded signal [batch, size] -> [batch, frames, freq] complex."""
@@ -130,8 +164,51 @@ class _FrameOps:
     def audio(self, signal: torch.Tensor) -> torch.Tensor:
         """Padded signal [batch, size] -> audio [batch, length] (zero-padded when length runs past)."""
         start = self.n_fft // 2
+        if self.periodic:  # each loop sample from the buffer, wrapping back where it runs past
+            positions = torch.arange(self.length, device=signal.device) + start
+            return signal[:, torch.where(positions < self.size, positions, positions - self.length)]
         out = signal[:, start : start + self.length]
         return F.pad(out, (0, self.length - out.shape[-1]))
+
+
+def _check(mag: torch.Tensor, n_fft: int, n_iter: int) -> None:
+    if mag.shape[-2] != n_fft // 2 + 1:
+        raise PhaseOptionError(f"magnitude has {mag.shape[-2]} bins, n_fft {n_fft} needs {n_fft // 2 + 1}")
+    if n_iter < 0:
+        raise PhaseOptionError(f"iterations must be >= 0, got {n_iter}")
+
+
+def _setup(
+    mag: torch.Tensor,
+    init: str | torch.Tensor,
+    *,
+    n_fft: int,
+    hop_length: int,
+    win_length: int,
+    length: int | None,
+    periodic: bool,
+    generator: torch.Generator | None,
+) -> tuple[_FrameOps, torch.Tensor, torch.Tensor, int]:
+    """The frame operators, the magnitudes [batch, frames, freq], the starting spectra and length."""
+    mag = mag.float()
+    n_freq, frames = mag.shape[-2:]
+    phase = initial_phase(mag, init, hop_length=hop_length, n_fft=n_fft, generator=generator)
+    length = length if length is not None else (frames - 1) * hop_length
+    if length < 1:
+        raise PhaseOptionError(f"output length must be >= 1 sample, got {length}")
+    ops = _FrameOps(
+        n_fft=n_fft,
+        hop_length=hop_length,
+        win_length=win_length,
+        frames=frames,
+        length=length,
+        device=mag.device,
+        periodic=periodic,
+    )
+    # [batch, frames, freq]: frames are rows, so rfft/irfft run on contiguous memory
+    mag_t = mag.reshape(-1, n_freq, frames).transpose(1, 2).contiguous()
+    spec = torch.polar(mag_t, phase.reshape(-1, n_freq, frames).transpose(1, 2).contiguous())
+    return ops, mag_t, spec, length
 
 
 def griffin_lim(
@@ -145,6 +222,7 @@ def griffin_lim(
     init: str | torch.Tensor = "random",
     generator: torch.Generator | None = None,
     length: int | None = None,
+    periodic: bool = False,
 ) -> torch.Tensor:
     """Audio whose STFT magnitude approximates ``mag`` (fast Griffin-Lim, batched).
 
@@ -167,30 +245,27 @@ def griffin_lim(
         Source of the random initial phase, for reproducible audio. Must live on ``mag``'s device.
     length : int, optional
         Samples of the output; default ``(frames - 1) * hop_length``.
+    periodic : bool
+        The output is a loop of ``length`` samples and ``mag`` its circular STFT
+        (``spectral.stft(..., periodic=True)``): frames wrap around the end.
 
     Returns
     -------
     torch.Tensor [shape=(..., length), float32]
     """
     if not 0.0 <= momentum < 1.0:
-        raise ValueError(f"momentum must be in [0, 1), got {momentum}")
-    if mag.shape[-2] != n_fft // 2 + 1:
-        raise ValueError(f"magnitude has {mag.shape[-2]} bins, n_fft {n_fft} needs {n_fft // 2 + 1}")
-    mag = mag.float()
-    batch_shape, (n_freq, frames) = mag.shape[:-2], mag.shape[-2:]
-    phase = initial_phase(mag, init, hop_length=hop_length, n_fft=n_fft, generator=generator)
-    length = length if length is not None else (frames - 1) * hop_length
-    ops = _FrameOps(
+        raise PhaseOptionError(f"momentum must be in [0, 1), got {momentum}")
+    _check(mag, n_fft, n_iter)
+    ops, mag_t, spec, length = _setup(
+        mag,
+        init,
         n_fft=n_fft,
         hop_length=hop_length,
         win_length=win_length,
-        frames=frames,
         length=length,
-        device=mag.device,
+        periodic=periodic,
+        generator=generator,
     )
-    # [batch, frames, freq]: frames are rows, so rfft/irfft run on contiguous memory
-    mag_t = mag.reshape(-1, n_freq, frames).transpose(1, 2).contiguous()
-    spec = torch.polar(mag_t, phase.reshape(-1, n_freq, frames).transpose(1, 2).contiguous())
     weight = momentum / (1.0 + momentum)
     previous: torch.Tensor | None = None
     # The update runs on real views [..., 2] of the complex spectra: complex division and abs are
@@ -210,16 +285,94 @@ def griffin_lim(
         spec = torch.view_as_complex(angles.mul_(gain.unsqueeze(-1)))  # consumed before the next write
         previous = rebuilt
     audio = ops.audio(ops.synthesis(spec)).clone()  # out of the scratch buffer
-    return audio.reshape(*batch_shape, length)
+    return audio.reshape(*mag.shape[:-2], length)
+
+
+def accelerated_griffin_lim(
+    mag: torch.Tensor,
+    *,
+    n_fft: int = N_FFT,
+    hop_length: int = HOP_LENGTH,
+    win_length: int = WIN_LENGTH,
+    n_iter: int = GL_ITERATIONS,
+    alpha: float = AGLA_ALPHA,
+    beta: float = AGLA_BETA,
+    gamma: float = AGLA_GAMMA,
+    init: str | torch.Tensor = "random",
+    generator: torch.Generator | None = None,
+    length: int | None = None,
+    periodic: bool = False,
+) -> torch.Tensor:
+    """Accelerated Griffin-Lim (Nenov, Peton and Perraudin, "Faster than fast", ICASSP 2023).
+
+    With ``P_mag`` setting every coefficient's modulus to ``mag`` and ``P_stft`` the STFT of the
+    ISTFT, each iteration is ``t = (1 - gamma) d + gamma P_stft(P_mag(c))``,
+    ``c = t + alpha (t - t_prev)``, ``d = t + beta (t - t_prev)``; the audio is the ISTFT of
+    ``P_mag(c)``. ``gamma = 1, beta = 0`` is fast Griffin-Lim. Shapes and the other options as in
+    :func:`griffin_lim`.
+    """
+    _check(mag, n_fft, n_iter)
+    ops, mag_t, spec, length = _setup(
+        mag,
+        init,
+        n_fft=n_fft,
+        hop_length=hop_length,
+        win_length=win_length,
+        length=length,
+        periodic=periodic,
+        generator=generator,
+    )
+    c = d = previous = spec
+    for _ in range(n_iter):
+        rebuilt = ops.analysis(ops.synthesis(mag_t * torch.sgn(c)))
+        t = (1.0 - gamma) * d + gamma * rebuilt
+        c = t + alpha * (t - previous)
+        d = t + beta * (t - previous)
+        previous = t
+    audio = ops.audio(ops.synthesis(mag_t * torch.sgn(c))).clone()
+    return audio.reshape(*mag.shape[:-2], length)
+
+
+def circular_magnitude(mag: torch.Tensor) -> torch.Tensor:
+    """Estimate of a loop's circular STFT magnitude from its centred one [..., freq, frames].
+
+    The centred STFT pads the loop with zeros, so its first frame holds only the loop's first
+    samples and its last frame only the last ones; the circular STFT's frames there hold both. Both
+    edge frames become the power sum ``sqrt(first**2 + last**2)`` (exact up to the cross term when
+    the loop is a whole number of hops). The next frames inwards (while ``frame * hop < n_fft / 2``)
+    miss only the part of the loop under their window's quiet tail and are kept.
+    """
+    if mag.shape[-1] < 2:
+        return mag
+    edge = torch.sqrt(mag[..., :1].pow(2) + mag[..., -1:].pow(2))
+    return torch.cat([edge, mag[..., 1:-1], edge], dim=-1)
+
+
+def blend_phase(specs: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Angles of the weighted complex sum of sources' STFTs: the ``source`` method's start.
+
+    Parameters
+    ----------
+    specs : torch.Tensor [shape=(sources, ..., freq, frames), complex]
+    weights : torch.Tensor [shape=(sources,)]
+        E.g. ``(1 - alpha, alpha)`` for a morph: each bin takes the phase of the louder weighted
+        source, and a mix of both where they are alike.
+    """
+    if specs.shape[0] != weights.shape[0]:
+        raise PhaseOptionError(f"{specs.shape[0]} source spectra but {weights.shape[0]} weights")
+    w = weights.to(device=specs.device, dtype=specs.real.dtype).reshape(-1, *([1] * (specs.dim() - 1)))
+    return (w * specs).sum(0).angle()
 
 
 # -- the registry ----------------------------------------------------------------------------------
 class PhaseFunction(Protocol):
     """A phase method: magnitudes [..., freq, frames] -> audio [..., length] (float32).
 
-    ``options`` carries the method's settings (iterations, momentum, initial phase, seed),
+    ``options`` carries the method's settings (iterations, momentum, initial phase, seed, periodic),
     ``settings`` the STFT geometry and rate; ``source_phase`` [..., freq, frames] (radians) is the
-    phase of the nearer source's original when the caller has one (see :func:`needs_source_phase`).
+    phase of the sources' originals when the caller has one (see :func:`needs_source_phase`).
+    With ``options.periodic`` the magnitudes are a loop's circular STFT (:func:`reconstruct` makes
+    them so) and the audio is that loop.
     """
 
     def __call__(
@@ -249,13 +402,17 @@ def _initial_angles(options: RenderOptions, source_phase: torch.Tensor | None) -
     return source_phase
 
 
+def _generator(mag: torch.Tensor, options: RenderOptions) -> torch.Generator:
+    return torch.Generator(device=mag.device).manual_seed(options.seed)
+
+
 def _griffin_lim(
     mag: torch.Tensor,
     options: RenderOptions,
     settings: AudioConfig,
     *,
     length: int,
-    source_phase: torch.Tensor | None,
+    init: str | torch.Tensor,
     momentum: float,
 ) -> torch.Tensor:
     return griffin_lim(
@@ -265,9 +422,10 @@ def _griffin_lim(
         win_length=settings.win_length,
         n_iter=options.n_iter,
         momentum=momentum,
-        init=_initial_angles(options, source_phase),
-        generator=torch.Generator(device=mag.device).manual_seed(options.seed),
+        init=init,
+        generator=_generator(mag, options),
         length=length,
+        periodic=options.periodic,
     )
 
 
@@ -279,8 +437,9 @@ def gl(
     length: int,
     source_phase: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Griffin-Lim as published (no momentum; ``options.momentum`` is not used)."""
-    return _griffin_lim(mag, options, settings, length=length, source_phase=source_phase, momentum=0.0)
+    """Griffin-Lim as published (Griffin and Lim 1984; ``options.momentum`` is not used)."""
+    init = _initial_angles(options, source_phase)
+    return _griffin_lim(mag, options, settings, length=length, init=init, momentum=0.0)
 
 
 def fgla(
@@ -291,15 +450,77 @@ def fgla(
     length: int,
     source_phase: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Fast Griffin-Lim: Griffin-Lim with ``options.momentum`` (librosa's update)."""
-    return _griffin_lim(
-        mag, options, settings, length=length, source_phase=source_phase, momentum=options.momentum
+    """Fast Griffin-Lim (Perraudin, Balazs and Søndergaard 2013): Griffin-Lim with
+    ``options.momentum`` (librosa's update; the reference's method)."""
+    init = _initial_angles(options, source_phase)
+    return _griffin_lim(mag, options, settings, length=length, init=init, momentum=options.momentum)
+
+
+def pghi(
+    mag: torch.Tensor,
+    options: RenderOptions,
+    settings: AudioConfig,
+    *,
+    length: int,
+    source_phase: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Phase-gradient heap integration (:mod:`soundmorph.audio.pghi`) as the start, then
+    ``options.n_iter`` iterations of fast Griffin-Lim (``options.init`` is not used)."""
+    start = pghi_phase(
+        mag.float(),
+        n_fft=settings.n_fft,
+        hop_length=settings.hop_length,
+        win_length=settings.win_length,
+        generator=_generator(mag, options),
+    )
+    return _griffin_lim(mag, options, settings, length=length, init=start, momentum=options.momentum)
+
+
+def source(
+    mag: torch.Tensor,
+    options: RenderOptions,
+    settings: AudioConfig,
+    *,
+    length: int,
+    source_phase: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The sources' own phase as the start (for a morph, :func:`blend_phase` of both sources' STFTs
+    at the morph's weights), then ``options.n_iter`` iterations of fast Griffin-Lim."""
+    assert source_phase is not None, "reconstruct() checks that a source phase is given"
+    return _griffin_lim(mag, options, settings, length=length, init=source_phase, momentum=options.momentum)
+
+
+def agla(
+    mag: torch.Tensor,
+    options: RenderOptions,
+    settings: AudioConfig,
+    *,
+    length: int,
+    source_phase: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Accelerated Griffin-Lim (:func:`accelerated_griffin_lim` with its published alpha, beta,
+    gamma; ``options.momentum`` is not used)."""
+    return accelerated_griffin_lim(
+        mag,
+        n_fft=settings.n_fft,
+        hop_length=settings.hop_length,
+        win_length=settings.win_length,
+        n_iter=options.n_iter,
+        init=_initial_angles(options, source_phase),
+        generator=_generator(mag, options),
+        length=length,
+        periodic=options.periodic,
     )
 
 
 PHASE_METHODS: dict[str, PhaseMethod] = {
     "gl": PhaseMethod(gl, "Griffin-Lim without momentum"),
     "fgla": PhaseMethod(fgla, "fast Griffin-Lim: Griffin-Lim with momentum (the reference's)"),
+    "pghi": PhaseMethod(pghi, "phase-gradient heap integration, then fast Griffin-Lim"),
+    "source": PhaseMethod(
+        source, "the sources' own phases blended as the start, then fast Griffin-Lim", needs_source=True
+    ),
+    "agla": PhaseMethod(agla, "accelerated Griffin-Lim (Nenov, Peton and Perraudin 2023)"),
 }
 
 
@@ -318,17 +539,25 @@ def reconstruct(
 ) -> torch.Tensor:
     """Audio [..., length] of magnitudes [..., freq, frames] by the method ``options.method``.
 
+    ``mag`` is a centred STFT magnitude, as the models produce. With ``options.periodic`` the
+    audio is a loop of ``length`` samples: the edge frames become :func:`circular_magnitude`'s
+    estimate and the frames wrap around.
+
     Raises
     ------
     SoundmorphError
         If the method or the initial phase needs a source's phase and none is given (a sound
-        generated from the prior, or a glide, has no source).
+        generated from the prior, or a glide, has no source), or the magnitude does not fit
+        ``settings``.
     """
     if source_phase is None and needs_source_phase(options):
         raise SoundmorphError(
             f"phase method {options.method!r} with init {options.init!r} needs a source sound's phase; "
             "this render has no single source"
         )
+    _check(mag, settings.n_fft, options.n_iter)
+    if options.periodic:
+        mag = circular_magnitude(mag)
     return PHASE_METHODS[options.method].reconstruct(
         mag, options, settings, length=length, source_phase=source_phase
     )

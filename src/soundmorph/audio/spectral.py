@@ -26,6 +26,7 @@ def stft(
     n_fft: int = N_FFT,
     hop_length: int = HOP_LENGTH,
     win_length: int = WIN_LENGTH,
+    periodic: bool = False,
 ) -> torch.Tensor:
     """Complex centred STFT.
 
@@ -34,6 +35,9 @@ def stft(
     audio : torch.Tensor [shape=(..., n_samples), real]
     n_fft, hop_length, win_length : int
         Samples; the window is a periodic Hann of ``win_length``, zero-padded to ``n_fft``.
+    periodic : bool
+        Treat the audio as a loop: frames that run past either end wrap around to the other
+        (circular padding) instead of seeing zeros. Same frames and frame count.
 
     Returns
     -------
@@ -47,7 +51,7 @@ def stft(
         win_length=win_length,
         window=hann_window(win_length, device=audio.device),
         center=True,
-        pad_mode="constant",
+        pad_mode="circular" if periodic else "constant",
         return_complex=True,
     )
     return spec.reshape(*batch_shape, *spec.shape[-2:])
@@ -92,9 +96,11 @@ def magnitude(
     n_fft: int = N_FFT,
     hop_length: int = HOP_LENGTH,
     win_length: int = WIN_LENGTH,
+    periodic: bool = False,
 ) -> torch.Tensor:
-    """STFT magnitude ``|D|`` [..., n_fft // 2 + 1, frames], non-negative, of audio [..., n_samples]."""
-    return stft(audio, n_fft=n_fft, hop_length=hop_length, win_length=win_length).abs()
+    """STFT magnitude ``|D|`` [..., n_fft // 2 + 1, frames], non-negative, of audio [..., n_samples]
+    (``periodic``: of the audio as a loop, see :func:`stft`)."""
+    return stft(audio, n_fft=n_fft, hop_length=hop_length, win_length=win_length, periodic=periodic).abs()
 
 
 def log_scale(mag: torch.Tensor, *, floor: float) -> torch.Tensor:

@@ -55,6 +55,7 @@ def drum_loop(
     style: str | None = None,
     bpm: float | None = None,
     bars: int = 2,
+    kit: int | None = None,
     sample_rate: int = SAMPLE_RATE,
 ) -> np.ndarray:
     """Synthesise a drum loop.
@@ -69,6 +70,9 @@ def drum_loop(
         Tempo in (0, 400] BPM; None: drawn from the seed in [120, 150].
     bars : int >= 1
         Length in bars of 4/4.
+    kit : int or None
+        Seed of the kit (the voices' sound) alone; None: ``seed``'s kit. The same ``kit`` with
+        different ``seed`` s plays one drum machine in different patterns.
     sample_rate : int > 0
         Hz.
 
@@ -102,7 +106,7 @@ def drum_loop(
     onsets = np.round((steps + swing * (steps % 2)) * step_samples).astype(int)  # swing: late off 16ths
     hats = np.flatnonzero(pattern["closed_hat"] + pattern["open_hat"])
     hats = np.concatenate([hats, hats + STEPS_PER_BAR * bars])
-    voices = _voices(seed, sample_rate=sample_rate)
+    voices = _voices(seed if kit is None else kit, sample_rate=sample_rate)
     out = np.zeros(n_samples)
     for name, velocities in pattern.items():
         for step in np.flatnonzero(velocities):
@@ -114,6 +118,18 @@ def drum_loop(
     if peak > 0:
         out *= PEAK / peak
     return out.astype(np.float32)
+
+
+def one_shot(voice: str, *, seed: int, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """One hit of ``voice`` (one of :data:`VOICES`) from the kit of ``seed``, peak 0.9, float32
+    [n_samples]: a decaying sound with one onset at sample 0, as a sample folder holds."""
+    if voice not in VOICES:
+        raise SoundmorphError(f"unknown voice {voice!r}; choose one of: {', '.join(VOICES)}")
+    if int(sample_rate) != sample_rate or sample_rate <= 0:
+        raise SoundmorphError(f"sample_rate must be a positive integer, got {sample_rate}")
+    sound = _voices(seed, sample_rate=sample_rate)[voice]
+    peak = np.max(np.abs(sound))
+    return (sound * (PEAK / peak if peak > 0 else 1.0)).astype(np.float32)
 
 
 def library_specs(count: int, *, seed: int = 0) -> list[LoopSpec]:

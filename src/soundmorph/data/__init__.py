@@ -1,15 +1,20 @@
-"""Data: a library of sounds scanned from a folder (:mod:`.library`), its decoded-audio cache
-(:mod:`.cache`) and the streaming datasets over it (:mod:`.dataset`)."""
+"""Data: a library of sounds scanned from a folder, each sound's tempo, the beat grid (:mod:`.library`),
+its decoded-audio cache (:mod:`.cache`) and the streaming datasets over it (:mod:`.dataset`)."""
 
 from soundmorph.data.cache import AudioCache, open_cache
 from soundmorph.data.library import (
     SPECTROGRAM_BATCH,
     Library,
     Listing,
+    describe,
+    fit_to_grid,
     holdout_mask,
     iter_spectrograms,
     list_headers,
+    override_tempo,
+    read_tempo_file,
     require_clips,
+    resolve_grid,
     scan,
     spectrograms,
 )
@@ -19,11 +24,16 @@ __all__ = [
     "AudioCache",
     "Library",
     "Listing",
+    "describe",
+    "fit_to_grid",
     "holdout_mask",
     "iter_spectrograms",
     "list_headers",
     "open_cache",
+    "override_tempo",
+    "read_tempo_file",
     "require_clips",
+    "resolve_grid",
     "scan",
     "spectrograms",
 ]

@@ -1,21 +1,33 @@
 """A library of sounds: a folder scanned into a stable index, fitted clips, a held-out split and
-their magnitude spectrograms."""
+their magnitude spectrograms; each sound's kind and tempo, and the clips put on a beat grid."""
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import hashlib
+import json
+import statistics
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 
 from soundmorph import audio
+from soundmorph.audio import tempo as tempo_analysis
 from soundmorph.audio.io import AudioInfo, Skipped
 from soundmorph.audio.spectral import magnitude
-from soundmorph.config import AudioConfig, clip_seconds_from_lengths
+from soundmorph.audio.tempo import Grid, Tempo
+from soundmorph.config import (
+    MAX_CLIP_SECONDS,
+    READ_MARGIN_SECONDS,
+    AudioConfig,
+    TempoConfig,
+    clip_seconds_from_lengths,
+)
 from soundmorph.errors import AudioError, SoundmorphError
 
 SPECTROGRAM_BATCH = 64  # clips per STFT call when computing a library's magnitudes
@@ -35,6 +47,8 @@ class Library:
         Mono float32 audio of each file at ``sample_rate``, before fitting to one length.
     skipped : list[Skipped]
         Files that could not be used, with the reason.
+    tempos : list[Tempo]
+        Kind, tempo and bars of each clip, once :meth:`analyse_tempo` has run (else empty).
     """
 
     root: Path
@@ -42,6 +56,7 @@ class Library:
     files: list[Path] = field(default_factory=list)
     clips: list[np.ndarray] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    tempos: list[Tempo] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.files)
@@ -59,9 +74,181 @@ class Library:
         """Every clip cropped or zero-padded to ``n_samples``: [clips, n_samples] float32."""
         return np.stack([audio.fit_length(clip, n_samples) for clip in self.clips])
 
+    def analyse_tempo(self, overrides: dict[str, dict[str, Any]] | None = None) -> list[Tempo]:
+        """Find every clip's kind, tempo and bars (see :func:`soundmorph.audio.tempo.analyse`), with
+        per-file ``overrides`` (name -> ``{"kind", "bpm", "bars"}``, see :func:`read_tempo_file`)."""
+        overrides = overrides or {}
+        unknown = sorted(set(overrides) - set(self.names))
+        if unknown:
+            raise SoundmorphError(f"tempo override for a file not in {self.root}: {unknown[0]}")
+        self.tempos = [
+            override_tempo(
+                tempo_analysis.analyse(clip, sample_rate=self.sample_rate, name=name),
+                overrides.get(name, {}),
+                seconds=len(clip) / self.sample_rate,
+                name=name,
+            )
+            for name, clip in zip(self.names, self.clips, strict=True)
+        ]
+        return self.tempos
 
-def scan(folder: str | Path, *, sample_rate: int) -> Library:
+    def on_grid(self, config: TempoConfig, n_samples: int) -> np.ndarray:
+        """Every clip on the grid of a resolved ``config``: [clips, n_samples] float32.
+
+        ``loop``: loops stretched to the grid, one-shots aligned on their onset; ``oneshot``: every
+        clip aligned on its onset (a loop's first beat), cropped or padded; ``off``: crop/pad.
+        """
+        if config.mode == "off":
+            return self.fitted(n_samples)
+        if len(self.tempos) != len(self.clips):
+            self.analyse_tempo()
+        return np.stack(
+            [
+                fit_to_grid(clip, found, config, n_samples, sample_rate=self.sample_rate)
+                for clip, found in zip(self.clips, self.tempos, strict=True)
+            ]
+        )
+
+
+def fit_to_grid(
+    clip: np.ndarray, found: Tempo, config: TempoConfig, n_samples: int, *, sample_rate: int
+) -> np.ndarray:
+    """One clip [samples] on the grid of a resolved ``config`` as [n_samples] float32 (see
+    :meth:`Library.on_grid`)."""
+    if config.mode == "off":
+        return audio.fit_length(clip, n_samples)
+    if config.mode == "loop" and found.kind == "loop":
+        assert config.bpm is not None and config.bars is not None
+        grid = Grid(config.bpm, config.bars)
+        stretched = tempo_analysis.to_grid(clip, found, grid, method=config.stretch, sample_rate=sample_rate)
+        return audio.fit_length(stretched, n_samples)
+    start = max(0, round(found.downbeat * sample_rate) - tempo_analysis.ONSET_LEAD)
+    return audio.fit_length(np.asarray(clip, dtype=np.float32)[start:], n_samples)
+
+
+def resolve_grid(config: TempoConfig, tempos: list[Tempo]) -> TempoConfig:
+    """``config`` with its mode, tempo and bars decided from the library's ``tempos``.
+
+    ``auto`` becomes ``loop`` when at least half of the sounds are loops, else ``oneshot``. A loop
+    grid without a tempo takes the loops' median tempo (to 0.01 BPM); without bars, their most
+    common bar count (the smaller on a tie).
+    """
+    mode = config.mode
+    loops = [found for found in tempos if found.kind == "loop"]
+    if mode == "auto":
+        mode = "loop" if tempos and 2 * len(loops) >= len(tempos) else "oneshot"
+    if mode != "loop":
+        return dataclasses.replace(config, mode=mode)
+    if not loops and (config.bpm is None or config.bars is None):
+        raise SoundmorphError("a loop grid needs --bpm and --bars when the library has no loops")
+    bpm = config.bpm if config.bpm is not None else round(statistics.median(f.bpm or 0.0 for f in loops), 2)
+    if config.bars is not None:
+        bars = config.bars
+    else:
+        counts = collections.Counter(f.bars for f in loops)
+        bars = min(b for b, c in counts.items() if c == max(counts.values()) and b is not None)
+    return dataclasses.replace(config, mode="loop", bpm=float(bpm), bars=int(bars))
+
+
+def override_tempo(found: Tempo, override: dict[str, Any], *, seconds: float, name: str = "") -> Tempo:
+    """``found`` with a user's ``{"kind", "bpm", "bars"}`` applied.
+
+    A tempo alone sets the bars to the whole number that fits the clip's duration, bars alone set
+    the tempo from the duration; either makes the sound a loop unless ``kind`` says otherwise.
+    """
+    if not override:
+        return found
+    bad = set(override) - {"kind", "bpm", "bars", "name", "index", "seconds", "sample_rate", "channels"}
+    if bad:
+        raise SoundmorphError(f"{name}: unknown tempo override key(s): {', '.join(sorted(bad))}")
+    kind = override.get("kind") or found.kind
+    bpm, bars = override.get("bpm"), override.get("bars")
+    if kind == "oneshot":
+        return Tempo("oneshot", None, None, found.downbeat if found.kind == "oneshot" else 0.0, 1.0)
+    try:
+        if bpm is not None and bars is None:
+            bars = max(1, round(seconds * float(bpm) / 240))
+        elif bars is not None and bpm is None:
+            bpm = int(bars) * 240 / seconds
+        elif bpm is None and bars is None:
+            bpm, bars = found.bpm, found.bars
+            if bpm is None:  # a one-shot declared a loop: one bar over its duration
+                bars, bpm = 1, 240 / seconds
+        downbeat = found.downbeat if found.kind == "loop" else 0.0
+        return Tempo("loop", float(bpm), int(bars), downbeat, 1.0)  # type: ignore[arg-type]
+    except (TypeError, ValueError, SoundmorphError) as error:
+        raise SoundmorphError(f"{name}: bad tempo override {override} ({error})") from None
+
+
+def read_tempo_file(path: str | Path) -> dict[str, dict[str, Any]]:
+    """Per-file tempo overrides from a JSON file the user edits.
+
+    Either ``{"NAME": {"bpm": 128, "bars": 2}, "HIT.wav": {"kind": "oneshot"}, ...}`` or the output
+    of ``soundmorph list FOLDER --json`` (its ``"sounds"`` entries, edited), keyed by the file name
+    relative to the library folder. Entries whose values equal the analysis change nothing.
+    """
+    path = Path(path)
+    try:
+        content = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise SoundmorphError(f"{path}: no such tempo file") from None
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise SoundmorphError(f"{path}: not a JSON tempo file ({error})") from None
+    if isinstance(content, dict) and isinstance(content.get("sounds"), list):
+        entries = {str(entry.get("name")): entry for entry in content["sounds"] if isinstance(entry, dict)}
+    elif isinstance(content, dict) and all(isinstance(v, dict) for v in content.values()):
+        entries = {str(name): entry for name, entry in content.items()}
+    else:
+        expected = "expected {name: {bpm, bars, kind}} or a 'list --json' output"
+        raise SoundmorphError(f"{path}: not a tempo file: {expected}")
+    out: dict[str, dict[str, Any]] = {}
+    for name, entry in entries.items():
+        keep = {k: entry[k] for k in ("kind", "bpm", "bars") if k in entry}
+        if keep.get("kind") not in (None, "loop", "oneshot"):
+            raise SoundmorphError(f"{path}: {name}: kind must be 'loop' or 'oneshot', got {keep['kind']!r}")
+        out[name] = keep
+    return out
+
+
+def describe(library: Library) -> dict[str, list[dict[str, Any]]]:
+    """What ``soundmorph list --json`` prints: every usable sound with its file's rate and
+    channels, kind, tempo and bars, and every skipped file with its reason."""
+    if len(library.tempos) != len(library.clips):
+        library.analyse_tempo()
+    sounds = []
+    for index, (path, name, clip, found) in enumerate(
+        zip(library.files, library.names, library.clips, library.tempos, strict=True)
+    ):
+        header = audio.info(path)
+        sounds.append(
+            {
+                "index": index,
+                "name": name,
+                "seconds": round(len(clip) / library.sample_rate, 4),
+                "sample_rate": header.sample_rate,
+                "channels": header.channels,
+                "kind": found.kind,
+                "bpm": None if found.bpm is None else round(found.bpm, 2),
+                "bars": found.bars,
+            }
+        )
+    skipped = [{"name": _relative(s.path, library.root), "reason": s.reason} for s in library.skipped]
+    return {"sounds": sounds, "skipped": skipped}
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def scan(folder: str | Path, *, sample_rate: int, clip_seconds: float | None = None) -> Library:
     """Read every audio file under ``folder``; unusable files are skipped with their reason.
+
+    Only the part a model uses is decoded: ``clip_seconds`` (default: the longest clip a model
+    may have, :data:`~soundmorph.config.MAX_CLIP_SECONDS`) plus a short margin. Entries with an
+    audio suffix that are no files (a broken link, a folder named ``x.wav``) are skipped too.
 
     Raises
     ------
@@ -70,9 +257,11 @@ def scan(folder: str | Path, *, sample_rate: int) -> Library:
     """
     root = Path(folder)
     library = Library(root=root, sample_rate=sample_rate)
-    for path in audio.find_audio_files(root):
+    found, library.skipped = audio.walk_audio(root)
+    seconds = min(clip_seconds if clip_seconds is not None else MAX_CLIP_SECONDS, MAX_CLIP_SECONDS)
+    for path in found:
         try:
-            clip = audio.read(path, sample_rate=sample_rate)
+            clip = audio.read(path, sample_rate=sample_rate, max_seconds=seconds + READ_MARGIN_SECONDS)
         except AudioError as error:
             library.skipped.append(Skipped.from_error(path, error))
             continue
@@ -106,7 +295,8 @@ def list_headers(folder: str | Path) -> Listing:
     """The header of every audio file under ``folder`` (index order, as :func:`scan`)."""
     root = Path(folder)
     listing = Listing(root=root)
-    for path in audio.find_audio_files(root):
+    found, listing.skipped = audio.walk_audio(root)  # a broken link or a folder named x.wav: reported
+    for path in found:
         try:
             listing.infos.append(audio.info(path))
         except AudioError as error:

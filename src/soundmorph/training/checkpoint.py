@@ -32,10 +32,11 @@ from safetensors.torch import load_file, save
 from torch import nn
 
 from soundmorph import __version__
+from soundmorph.audio.tempo import Tempo
 from soundmorph.config import Preset
 from soundmorph.errors import ModelFolderError, SoundmorphError
 from soundmorph.files import atomic_write_bytes, atomic_write_json, json_safe
-from soundmorph.models import SpectrogramVAE
+from soundmorph.models import MODELS, SpectrogramVAE, build_model
 
 FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
@@ -78,7 +79,7 @@ class ModelInfo:
 
     def build(self) -> SpectrogramVAE:
         """A freshly initialised model of this geometry."""
-        return SpectrogramVAE(self.preset.model, n_freq=self.n_freq, n_frames=self.n_frames)
+        return build_model(self.preset.model, n_freq=self.n_freq, n_frames=self.n_frames)
 
 
 def save_model(folder: Path, model: SpectrogramVAE, preset: Preset) -> None:
@@ -108,13 +109,16 @@ def read_info(folder: Path) -> ModelInfo:
         raise ModelFolderError(
             f"{path}: unknown format version {version!r} (this soundmorph reads {FORMAT_VERSION})"
         )
-    if config.get("class") != SpectrogramVAE.__name__:
+    if config.get("class") not in {cls.__name__ for cls in MODELS.values()}:
         raise ModelFolderError(f"{path}: unknown model class {config.get('class')!r}")
     try:
         preset = Preset.from_dict(config["preset"])
         info = ModelInfo(preset=preset, n_freq=int(config["n_freq"]), n_frames=int(config["n_frames"]))
     except (KeyError, TypeError, ValueError, SoundmorphError) as error:
         raise ModelFolderError(f"{path}: invalid config ({error})") from None
+    if MODELS[preset.model.latent].__name__ != config.get("class"):
+        latent = preset.model.latent
+        raise ModelFolderError(f"{path}: class {config.get('class')!r} does not match latent {latent!r}")
     if info.n_freq != preset.audio.n_freq or info.n_frames != preset.audio.clip_frames:
         raise ModelFolderError(f"{path}: geometry does not match the audio settings")
     return info
@@ -152,11 +156,13 @@ SPLITS = ("train", "holdout")  # the split a library entry was in
 
 @dataclass(frozen=True)
 class LibraryEntry:
-    """One training sound in ``library.json``: its file (relative to the root), split and latent."""
+    """One training sound in ``library.json``: its file (relative to the root), split and latent,
+    and its kind and tempo as the model was trained with them (a model with a grid)."""
 
     name: str  # POSIX path relative to the library root
     split: str  # one of SPLITS
     latent: tuple[float, ...]  # posterior mean
+    tempo: Tempo | None = None  # kind, bpm, bars, downbeat; None: a model without a grid
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -197,7 +203,10 @@ class LibraryIndex:
     def to_dict(self) -> dict[str, Any]:
         return {
             "root": None if self.root is None else str(self.root),
-            "files": [{"name": e.name, "split": e.split, "latent": list(e.latent)} for e in self.entries],
+            "files": [
+                {"name": e.name, "split": e.split, "latent": list(e.latent)} | _tempo_fields(e.tempo)
+                for e in self.entries
+            ],
         }
 
     @classmethod
@@ -211,10 +220,31 @@ class LibraryIndex:
                 name=item["name"],
                 split=item.get("split", "train"),
                 latent=tuple(float(x) for x in item["latent"]),
+                tempo=_tempo_of(item),
             )
             for item in data["files"]
         )
         return cls(Path(root) if root else None, entries)
+
+
+def _tempo_fields(found: Tempo | None) -> dict[str, Any]:
+    """An entry's tempo as ``library.json`` keeps it: kind, bpm, bars, downbeat (editable by hand)."""
+    if found is None:
+        return {}
+    return {k: v for k, v in found.to_dict().items() if k != "confidence"}
+
+
+def _tempo_of(item: dict[str, Any]) -> Tempo | None:
+    if "kind" not in item:
+        return None
+    bpm, bars = item.get("bpm"), item.get("bars")
+    return Tempo(
+        item["kind"],
+        None if bpm is None else float(bpm),
+        None if bars is None else int(bars),
+        float(item.get("downbeat", 0.0)),
+        1.0,
+    )
 
 
 def save_library(folder: Path, library: LibraryIndex) -> None:

@@ -24,6 +24,7 @@ import logging
 import secrets
 import socket
 import tempfile
+import threading
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -42,7 +43,11 @@ STATIC = Path(__file__).parent / "static"
 PAGE_FILES = {"app.js": "text/javascript", "style.css": "text/css"}
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # bytes of an uploaded file
 MAX_UPLOAD_SECONDS = 30.0  # seconds of an uploaded sound
+DECODE_LOCK = threading.Lock()  # held while an upload is decoded
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SAME_SITE = frozenset({"same-origin", "none"})  # Sec-Fetch-Site values of the page itself / typed URL
 MULTIPART_SLACK = 64 * 1024  # bytes of form boundaries and headers around the file
+MAX_PORT = 65_535  # TCP
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 # The page loads nothing from anywhere else: no fonts, no CDN.
 CSP = (
@@ -83,6 +88,40 @@ class UploadLimit:
         await self.app(scope, limited, send)
 
 
+class SameOrigin:
+    """ASGI middleware that refuses cross-origin requests with a 403 before they do any work.
+
+    A write (any method but GET, HEAD, OPTIONS) is refused when its ``Origin`` is not this server's
+    own (scheme and ``Host``), and any ``/api/`` request when the browser's ``Sec-Fetch-Site`` says
+    another site or origin sent it: a page the user visits elsewhere cannot drive the local server.
+    Clients that send neither header (curl, scripts) are not browsers acting for another page.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and (reason := self.refusal(scope)) is not None:
+            await JSONResponse({"detail": reason}, status_code=403)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def refusal(scope: dict) -> str | None:
+        headers = {key.lower(): value for key, value in scope["headers"]}
+        write = scope["method"] not in SAFE_METHODS
+        site = headers.get(b"sec-fetch-site", b"").decode("latin-1").lower()
+        if site and site not in SAME_SITE and (write or scope["path"].startswith("/api/")):
+            return f"cross-origin request refused (Sec-Fetch-Site: {site})"
+        origin = headers.get(b"origin")
+        if write and origin is not None:
+            host = headers.get(b"host", b"").decode("latin-1")
+            own = f"{scope.get('scheme', 'http')}://{host}"
+            if origin.decode("latin-1").rstrip("/").lower() != own.lower():
+                return "cross-origin request refused (Origin is not this page)"
+        return None
+
+
 def create_app(
     model: SoundModel | str | Path,
     *,
@@ -101,6 +140,7 @@ def create_app(
     app = FastAPI(title="soundmorph", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.session = session
     app.add_middleware(UploadLimit, max_bytes=MAX_UPLOAD_BYTES + MULTIPART_SLACK)
+    app.add_middleware(SameOrigin)  # added last: runs first, before a body is read
     if allowed_hosts is not None:
         from starlette.middleware.trustedhost import TrustedHostMiddleware
 
@@ -180,8 +220,20 @@ def _add_routes(app: FastAPI, session: Session) -> None:
                 "frames": model.info.n_frames,
                 "n_fft": a.n_fft,
                 "hop_length": a.hop_length,
-                "latent_dim": model.preset.model.latent_dim,
+                "latent_dim": model.latent_size,
                 "device": str(model.device),
+                "grid": {
+                    "mode": model.preset.tempo.mode,
+                    "bpm": model.preset.tempo.bpm,
+                    "bars": model.preset.tempo.bars,
+                },
+                "phase": model.render_options.method,
+            },
+            # phase methods the page offers (those that need a source's phase work on morphs,
+            # sweeps and blends, not on "surprise")
+            "phase_methods": {
+                name: {"summary": entry.summary, "needs_source": entry.needs_source}
+                for name, entry in api.PHASE_METHODS.items()
             },
             "limits": {
                 "upload_mb": MAX_UPLOAD_BYTES // (1024 * 1024),
@@ -200,27 +252,38 @@ def _add_routes(app: FastAPI, session: Session) -> None:
         return Response(data, media_type="audio/wav", headers=headers)
 
     @app.get("/api/morph")
-    def morph(a: str, b: str, alpha: float = 0.5) -> dict[str, Any]:
-        return session.morph(a, b, alpha)
+    def morph(
+        a: str, b: str, alpha: float = 0.5, phase: str | None = None, bpm: float | None = None
+    ) -> dict[str, Any]:
+        return session.morph(a, b, alpha, phase=phase, bpm=bpm)
 
     @app.get("/api/blend")
     def blend(
-        ids: str, weights: str | None = None, x: float | None = None, y: float | None = None
+        ids: str,
+        weights: str | None = None,
+        x: float | None = None,
+        y: float | None = None,
+        phase: str | None = None,
+        bpm: float | None = None,
     ) -> dict[str, Any]:
         if weights is not None:
-            return session.blend(_ids(ids), _floats(weights))
+            return session.blend(_ids(ids), _floats(weights), phase=phase, bpm=bpm)
         if x is None or y is None:
             raise RequestError("give weights=w1,w2,... or a pad point x=..&y=.. (4 sounds)")
-        return session.pad(_ids(ids), x, y)
+        return session.pad(_ids(ids), x, y, phase=phase, bpm=bpm)
 
     @app.get("/api/sweep")
-    def sweep(a: str, b: str, steps: int = 9) -> dict[str, Any]:
-        items = session.sweep(a, b, steps)
+    def sweep(
+        a: str, b: str, steps: int = 9, phase: str | None = None, bpm: float | None = None
+    ) -> dict[str, Any]:
+        items = session.sweep(a, b, steps, phase=phase, bpm=bpm)
         return {"steps": items, "quality": sweep_quality(session, a, b, [item["key"] for item in items])}
 
     @app.get("/api/surprise")
-    def surprise(seed: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None) -> dict[str, Any]:
-        return session.surprise(secrets.randbelow(2**31) if seed is None else seed)
+    def surprise(
+        seed: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None, phase: str | None = None
+    ) -> dict[str, Any]:
+        return session.surprise(secrets.randbelow(2**31) if seed is None else seed, phase=phase)
 
     @app.post("/api/upload")
     def upload(file: Annotated[UploadFile, File()]) -> dict[str, Any]:
@@ -256,15 +319,23 @@ def _decode_upload(file: UploadFile, sample_rate: int) -> tuple[str, Any]:
                     raise RequestError(f"{name}: file too large (over {MAX_UPLOAD_BYTES // 2**20} MB)", 413)
                 out.write(chunk)
         try:
-            seconds = api.audio_info(path).duration
-            if seconds > MAX_UPLOAD_SECONDS:
-                raise RequestError(f"{name}: too long ({seconds:.1f} s > {MAX_UPLOAD_SECONDS:g} s)", 413)
-            clip = api.read_audio(path, sample_rate=sample_rate)
+            header = api.audio_info(path)  # reads the header only
+            if header.duration > MAX_UPLOAD_SECONDS:
+                raise RequestError(
+                    f"{name}: too long ({header.duration:.1f} s > {MAX_UPLOAD_SECONDS:g} s)", 413
+                )
+            decoded = header.frames * header.channels
+            if decoded > api.MAX_UPLOAD_SAMPLES:  # e.g. 30 s of 8 channels at 655 kHz: 157 M samples
+                raise RequestError(
+                    f"{name}: too large when decoded ({decoded / 1e6:.0f} M samples = frames x channels; "
+                    f"the limit is {api.MAX_UPLOAD_SAMPLES / 1e6:.1f} M)",
+                    413,
+                )
+            with DECODE_LOCK:  # one upload decodes at a time, so parallel uploads cannot add up
+                clip = api.read_audio(path, sample_rate=sample_rate, max_seconds=MAX_UPLOAD_SECONDS)
         except AudioError as error:
             reason = str(error).removeprefix(f"{path}: ")
             raise RequestError(f"{name}: {reason}", 415 if reason.startswith("unreadable") else 400) from None
-        if len(clip) > MAX_UPLOAD_SECONDS * sample_rate + 1:  # a header that understated the length
-            raise RequestError(f"{name}: too long (over {MAX_UPLOAD_SECONDS:g} s)", 413)
     return name, clip
 
 
@@ -282,6 +353,9 @@ def sweep_quality(session: Session, a: str, b: str, keys: list[str]) -> dict[str
 
 def _bind(host: str, port: int) -> socket.socket:
     """A listening TCP socket on ``host:port`` (port 0: any free port), or a one-line error."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= MAX_PORT:
+        # the socket layer would take 70000 as 70000 % 65536
+        raise SoundmorphError(f"port must be in [0, {MAX_PORT}] (0: any free port), got {port}")
     try:
         family, kind, proto, _, address = socket.getaddrinfo(
             host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from soundmorph import api
-from soundmorph.api import Sound, SoundModel, SoundmorphError, SourceSound, SweepQuality
+from soundmorph.api import RenderOptions, Sound, SoundModel, SoundmorphError, SourceSound, SweepQuality
 
 log = logging.getLogger("soundmorph.web")
 
@@ -150,11 +150,18 @@ class Session:
         return upload
 
     def library(self) -> list[dict[str, Any]]:
-        """Every library sound and upload: id, name, split and map position."""
+        """Every library sound and upload: id, name, split, map position, kind, tempo and bars."""
         sounds = [
             {"id": str(i), "index": i, "name": name, "split": split, "x": float(x), "y": float(y)}
-            for i, (name, split, (x, y)) in enumerate(
-                zip(self.model.names, self.model.splits, self.model.latent_map.points, strict=True)
+            | _tempo_fields(found)
+            for i, (name, split, (x, y), found) in enumerate(
+                zip(
+                    self.model.names,
+                    self.model.splits,
+                    self.model.latent_map.points,
+                    self.model.tempos,
+                    strict=True,
+                )
             )
         ]
         with self._state:
@@ -172,7 +179,7 @@ class Session:
             "x": x,
             "y": y,
             "seconds": seconds,
-        }
+        } | _tempo_fields(upload.source.tempo)
 
     # -- renders --------------------------------------------------------------------------------
     def _cached(self, key: str) -> Entry | None:
@@ -208,16 +215,36 @@ class Session:
         sounds, wavs, elapsed = self.worker.run(_timed, lambda: [render()])
         return self._entry(key, kind, sounds[0], wavs[0], elapsed, extra).describe(cached=False)
 
-    def morph(self, a: str, b: str, alpha: float) -> dict[str, Any]:
-        """The sound at ``(1 - alpha) z_a + alpha z_b`` (alpha rounded to 3 decimals)."""
+    def _options(self, phase: str | None) -> tuple[RenderOptions | None, tuple[str, ...]]:
+        """Render options with the phase method ``phase`` (None: the model's own) and the parts it
+        adds to a cache key (none for the model's own, so those keys stay as they were)."""
+        if phase is None or phase == "":
+            return None, ()
+        return self.model.render_options.override(method=phase), (f"phase={phase}",)
+
+    def morph(
+        self, a: str, b: str, alpha: float, *, phase: str | None = None, bpm: float | None = None
+    ) -> dict[str, Any]:
+        """The sound at ``(1 - alpha) z_a + alpha z_b`` (alpha rounded to 3 decimals); a loop model
+        plays it at ``bpm`` (default: the sources' tempi mixed)."""
         alpha = round(api.check_alpha(alpha), ALPHA_DECIMALS)
+        options, tag = self._options(phase)
+        bpm = _bpm(bpm)
         source_a, source_b = self.source(a), self.source(b)
-        key = _key("morph", a, b, alpha)
+        key = _key("morph", a, b, alpha, *tag, *_bpm_tag(bpm))
         return self._render(
-            "morph", key, lambda: self.model.morph(source_a, source_b, alpha), a=a, b=b, alpha=alpha
+            "morph",
+            key,
+            lambda: self.model.morph(source_a, source_b, alpha, options=options, bpm=bpm),
+            a=a,
+            b=b,
+            alpha=alpha,
+            bpm=bpm,
         )
 
-    def blend(self, ids: list[str], weights: list[float]) -> dict[str, Any]:
+    def blend(
+        self, ids: list[str], weights: list[float], *, phase: str | None = None, bpm: float | None = None
+    ) -> dict[str, Any]:
         """The weighted mean of the sounds' latents (weights normalised to sum to 1, then rounded)."""
         if not 1 <= len(ids) <= 8:
             raise RequestError(f"a blend takes 1 to 8 sounds, got {len(ids)}")
@@ -225,36 +252,55 @@ class Session:
             raise RequestError(f"{len(ids)} sounds but {len(weights)} weights")
         w = api.blend_weights([round(float(v), ALPHA_DECIMALS) for v in weights])
         rounded = [round(float(v), ALPHA_DECIMALS) for v in w]
+        options, tag = self._options(phase)
         items = [(self.source(i), v) for i, v in zip(ids, rounded, strict=True)]
-        key = _key("blend", *ids, *(f"{v:.3f}" for v in rounded))
-        return self._render("blend", key, lambda: self.model.blend(items), ids=ids, weights=rounded)
+        bpm = _bpm(bpm)
+        key = _key("blend", *ids, *(f"{v:.3f}" for v in rounded), *tag, *_bpm_tag(bpm))
+        return self._render(
+            "blend",
+            key,
+            lambda: self.model.blend(items, options=options, bpm=bpm),
+            ids=ids,
+            weights=rounded,
+            bpm=bpm,
+        )
 
-    def pad(self, ids: list[str], x: float, y: float) -> dict[str, Any]:
+    def pad(
+        self, ids: list[str], x: float, y: float, *, phase: str | None = None, bpm: float | None = None
+    ) -> dict[str, Any]:
         """The blend of four corner sounds (top-left, top-right, bottom-left, bottom-right) at a
         point (x rightwards, y downwards, in [0, 1]) of the pad, by bilinear weights."""
         if len(ids) != 4:
             raise RequestError(f"the pad takes 4 sounds (its corners), got {len(ids)}")
         weights = api.pad_weights(round(x, ALPHA_DECIMALS), round(y, ALPHA_DECIMALS))
-        return self.blend(ids, weights.tolist())
+        return self.blend(ids, weights.tolist(), phase=phase, bpm=bpm)
 
-    def surprise(self, seed: int) -> dict[str, Any]:
+    def surprise(self, seed: int, *, phase: str | None = None) -> dict[str, Any]:
         """A new sound decoded from a latent drawn from the prior (seeded)."""
+        options, tag = self._options(phase)
         return self._render(
-            "surprise", _key("surprise", seed), lambda: self.model.generate(1, seed=seed)[0], seed=seed
+            "surprise",
+            _key("surprise", seed, *tag),
+            lambda: self.model.generate(1, seed=seed, options=options)[0],
+            seed=seed,
         )
 
-    def sweep(self, a: str, b: str, steps: int) -> list[dict[str, Any]]:
+    def sweep(
+        self, a: str, b: str, steps: int, *, phase: str | None = None, bpm: float | None = None
+    ) -> list[dict[str, Any]]:
         """``steps`` sounds from ``a`` to ``b``, rendered as one batch unless all are cached."""
         if not 2 <= steps <= MAX_STEPS:
             raise RequestError(f"steps must be in 2..{MAX_STEPS}, got {steps}")
+        options, tag = self._options(phase)
         source_a, source_b = self.source(a), self.source(b)
         alphas = api.sweep_alphas(steps)
-        keys = [_key("sweep", a, b, steps, k) for k in range(steps)]
+        bpm = _bpm(bpm)
+        keys = [_key("sweep", a, b, steps, k, *tag, *_bpm_tag(bpm)) for k in range(steps)]
         entries = [self._cached(key) for key in keys]
         missing = [k for k, entry in enumerate(entries) if entry is None]
         if missing:
             sounds, wavs, elapsed = self.worker.run(
-                _timed, lambda: self.model.sweep(source_a, source_b, steps)
+                _timed, lambda: self.model.sweep(source_a, source_b, steps, options=options, bpm=bpm)
             )
             for k in missing:
                 extra = {"a": a, "b": b, "alpha": round(float(alphas[k]), 4), "step": k}
@@ -326,3 +372,25 @@ def _timed(render: Callable[[], list[Sound]]) -> tuple[list[Sound], list[bytes],
     sounds = render()
     wavs = [sound.wav_bytes() for sound in sounds]
     return sounds, wavs, 1e3 * (time.perf_counter() - tic)
+
+
+def _tempo_fields(found: Any) -> dict[str, Any]:
+    """A sound's kind, tempo and bars for the page (nulls for a model without a grid)."""
+    if found is None:
+        return {"kind": None, "bpm": None, "bars": None}
+    bpm = None if found.bpm is None else round(float(found.bpm), 2)
+    return {"kind": found.kind, "bpm": bpm, "bars": found.bars}
+
+
+def _bpm(bpm: float | None) -> float | None:
+    """A tempo from the page, checked and rounded to 0.01 BPM (a 400 when out of range)."""
+    try:
+        checked = api.check_bpm(bpm)
+    except api.SoundmorphError as error:
+        raise RequestError(str(error)) from None
+    return None if checked is None else round(checked, 2)
+
+
+def _bpm_tag(bpm: float | None) -> tuple[str, ...]:
+    """The part a tempo adds to a cache key (none when the sources' tempi are mixed)."""
+    return () if bpm is None else (f"bpm={bpm}",)

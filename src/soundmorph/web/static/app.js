@@ -20,7 +20,11 @@ const state = {
   sounds: [], model: null, limits: null,
   a: "0", b: "1", corners: ["0", "1", "2", "3"], pad: { x: 0.5, y: 0.5 },
   current: null, marker: null, shown: null, hover: null,
+  phase: "",  // phase method of every render; "" is the model's own
 };
+
+// "&phase=NAME" when a method other than the model's is chosen (keeps the model's cache keys)
+const phaseParam = () => (state.phase ? `&phase=${enc(state.phase)}` : "");
 
 // -- talking to the server ---------------------------------------------------------------------
 async function api(path, options) {
@@ -84,16 +88,29 @@ function show(result, { play = true } = {}) {
 
 const morphNow = latestOnly(async () => {
   const alpha = Number($("alpha").value).toFixed(2);
-  show(await api(`/api/morph?a=${enc(state.a)}&b=${enc(state.b)}&alpha=${alpha}`));
+  show(await api(`/api/morph?a=${enc(state.a)}&b=${enc(state.b)}&alpha=${alpha}${phaseParam()}${tempo()}`));
 });
 const morph = debounce(morphNow, 60);
 
 const padNow = latestOnly(async () => {
   const { x, y } = state.pad;
   const ids = state.corners.map(enc).join(",");
-  show(await api(`/api/blend?ids=${ids}&x=${x.toFixed(3)}&y=${y.toFixed(3)}`));
+  show(await api(`/api/blend?ids=${ids}&x=${x.toFixed(3)}&y=${y.toFixed(3)}${phaseParam()}${tempo()}`));
 });
 const padRender = debounce(padNow, 60);
+
+// The tempo asked for on the page ("" when empty: the server mixes the sources' tempi).
+function tempo() {
+  const value = $("bpm").value.trim();
+  return value === "" ? "" : `&bpm=${enc(value)}`;
+}
+
+// A sound's kind, tempo and bars, e.g. "loop 128.0 BPM · 2 bars" (empty for a model without a grid).
+function tempoText(sound) {
+  if (!sound.kind) return "";
+  if (sound.kind !== "loop") return "one-shot";
+  return `${Number(sound.bpm).toFixed(1)} BPM · ${sound.bars} bar${sound.bars === 1 ? "" : "s"}`;
+}
 
 // -- library, selects, picking A and B -----------------------------------------------------------
 function label(sound) {
@@ -124,6 +141,13 @@ function renderLibrary() {
     index.className = "index";
     index.textContent = sound.index === null ? sound.id : String(sound.index);
     name.append(index, sound.name.replace(/\.[^.]+$/, ""));
+    if (tempoText(sound)) {
+      const beat = document.createElement("span");
+      beat.className = "tempo";
+      beat.dataset.testid = `tempo-${sound.id}`;
+      beat.textContent = tempoText(sound);
+      name.append(beat);
+    }
     name.addEventListener("click", () => playOriginal(sound));
     const pickers = document.createElement("span");
     pickers.className = "pickers";
@@ -327,7 +351,7 @@ async function sweep() {
   const steps = Math.min(16, Math.max(2, Math.round(Number($("steps").value) || 7)));
   setStatus(`rendering a sweep of ${steps}…`, "busy");
   const [a, b] = [state.a, state.b];
-  const result = await api(`/api/sweep?a=${enc(a)}&b=${enc(b)}&steps=${steps}`);
+  const result = await api(`/api/sweep?a=${enc(a)}&b=${enc(b)}&steps=${steps}${phaseParam()}${tempo()}`);
   const cells = result.steps.map((item, k) => {
     const button = document.createElement("button");
     button.type = "button";
@@ -405,6 +429,24 @@ function setupUploads() {
   });
 }
 
+// -- phase method ----------------------------------------------------------------------------------
+function renderPhaseChoice(methods, own) {
+  const select = $("phase");
+  const options = Object.entries(methods).map(([name, entry]) => {
+    const option = document.createElement("option");
+    option.value = name === own ? "" : name;
+    option.textContent = name === own ? `${name} (model's)` : name;
+    option.title = entry.summary + (entry.needs_source ? " · not for Surprise" : "");
+    return option;
+  });
+  select.replaceChildren(...options);
+  select.value = "";
+  select.addEventListener("change", () => {
+    state.phase = select.value;
+    morphNow();  // re-render the morph with the new method (errors show in the status line)
+  });
+}
+
 // -- start -----------------------------------------------------------------------------------------------
 async function start() {
   const library = await api("/api/library");
@@ -422,6 +464,11 @@ async function start() {
   $("upload-limits").textContent =
     `up to ${library.limits.upload_mb} MB and ${library.limits.upload_seconds} s; kept for this session only`;
   renderLibrary();
+  if (m.grid && m.grid.mode === "loop") {
+    $("tempo-row").hidden = false;
+    $("model-info").textContent += ` · grid ${m.grid.bars} bars at ${m.grid.bpm} BPM`;
+  }
+  renderPhaseChoice(library.phase_methods || {}, m.phase);
   document.body.dataset.ready = "true";
   const first = await api(`/api/morph?a=${enc(state.a)}&b=${enc(state.b)}&alpha=0.50`);
   show(first, { play: false });
@@ -432,13 +479,14 @@ function setup() {
     $("alpha-out").textContent = Number($("alpha").value).toFixed(2);
     morph();
   });
+  $("bpm").addEventListener("change", () => morph());
   $("select-a").addEventListener("change", (event) => pick("a", event.target.value));
   $("select-b").addEventListener("change", (event) => pick("b", event.target.value));
   $("loop").addEventListener("change", (event) => { $("player").loop = event.target.checked; });
   $("player").loop = $("loop").checked;
   $("surprise").addEventListener("click", () => {
     setStatus("drawing a sound from the prior…", "busy");
-    api("/api/surprise").then((result) => {
+    api(`/api/surprise?${phaseParam().slice(1)}`).then((result) => {
       show(result);
       setStatus(`${result.download} · new sound from the prior (seed ${result.seed}) · ${result.render_ms.toFixed(0)} ms`);
     }).catch((error) => setStatus(error.message, "error"));

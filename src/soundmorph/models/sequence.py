@@ -1,0 +1,280 @@
+"""A VAE whose latent keeps time: one small latent vector per step of frames, plus a global one.
+
+A 16-number summary of a whole 2-bar loop cannot hold the loop (held-out cosine ~0.76); a few
+numbers per STFT frame can (a per-frame PCA-8 reaches ~0.96). This family keeps the reference's
+full-frequency convolution (one map over all bins -> a vector per frame) and adds:
+
+- a **linear path** per step, started at the training frames' PCA (whitened), so the model starts
+  at the per-frame PCA baseline and training can only refine it;
+- a **non-linear residual**: the full-frequency map to ``channels``, a few temporal convolutions
+  (kernel 3, residual, GELU) and a head that adds to the linear path's latent (encoder) or output
+  (decoder), started at zero;
+- a **global latent** of ``global_dim`` numbers (the mean over steps, through a dense head) that the
+  decoder adds to every step: it carries what a whole clip shares (the kit's colour).
+
+The latent of a clip is one flat vector ``[global_dim + steps * latent_dim]`` (global first, then
+the steps in time order), so every piece of latent arithmetic (lerp, blends, the map) works on it
+unchanged. The posterior is a diagonal Gaussian whose scale is learned per latent dimension and
+shared by all clips (as probabilistic PCA's is).
+
+Training augments each batch (only in ``train()`` mode, drawn from the loop's generator): circular
+shifts by whole steps (a loop started elsewhere is still a loop) and mixes of two clips (power sum
+of their magnitudes), so 100-1000 clips are enough.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from soundmorph.config import ModelConfig
+from soundmorph.models.vae import INPUT_SCALES, Posterior, SpectrogramVAE
+
+INITIAL_SCALE = 0.1  # posterior standard deviation at the start, in units of the prior's
+
+
+def n_steps(n_frames: int, step_frames: int) -> int:
+    """Latent steps of a clip of ``n_frames`` frames (the last step zero-padded)."""
+    return math.ceil(n_frames / step_frames)
+
+
+def latent_size(config: ModelConfig, n_frames: int) -> int:
+    """Length of a clip's flat latent: ``global_dim + steps * latent_dim``."""
+    return config.global_dim + n_steps(n_frames, config.step_frames) * config.latent_dim
+
+
+class DiagonalPosterior(Posterior):
+    """A Gaussian ``N(mean, diag(std^2))``: a :class:`~soundmorph.models.vae.Posterior` that keeps
+    only the diagonal (a full scale of a 1,000-number latent would be a million numbers per clip).
+
+    Parameters
+    ----------
+    mean, std : torch.Tensor [shape=(batch, latent)]
+        ``std`` positive.
+    """
+
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        self.mean = mean
+        self.std = std
+
+    @property
+    def scale_tril(self) -> torch.Tensor:  # type: ignore[override]
+        """The scale as a diagonal matrix [batch, latent, latent] (large: for inspection only)."""
+        return torch.diag_embed(self.std)
+
+    def mode(self) -> torch.Tensor:
+        return self.mean
+
+    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        eps = torch.randn(self.mean.shape, generator=generator, device=self.mean.device)
+        return self.mean + self.std * eps
+
+    def kl(self) -> torch.Tensor:
+        """``KL(q || N(0, I))`` per item [batch], nats."""
+        var = self.std.pow(2)
+        return 0.5 * (var + self.mean.pow(2) - 1.0 - var.log()).sum(-1)
+
+
+def to_steps(x: torch.Tensor, step_frames: int) -> torch.Tensor:
+    """[batch, freq, frames] -> [batch, steps, step_frames * freq], the last step zero-padded."""
+    b, f, t = x.shape
+    steps = n_steps(t, step_frames)
+    x = F.pad(x, (0, steps * step_frames - t)).transpose(1, 2)  # [b, steps * s, freq]
+    return x.reshape(b, steps, step_frames * f)
+
+
+def from_steps(y: torch.Tensor, n_freq: int, n_frames: int) -> torch.Tensor:
+    """Inverse of :func:`to_steps`: [batch, steps, s * freq] -> [batch, freq, n_frames]."""
+    b = y.shape[0]
+    return y.reshape(b, -1, n_freq)[:, :n_frames].transpose(1, 2)
+
+
+class _Temporal(nn.Module):
+    """Residual temporal convolutions over steps: [batch, steps, channels] -> the same."""
+
+    def __init__(self, channels: int, layers: int, kernel: int) -> None:
+        super().__init__()
+        self.convs = nn.ModuleList(
+            nn.Conv1d(channels, channels, kernel, padding=kernel // 2) for _ in range(layers)
+        )
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        h = h.transpose(1, 2)
+        for conv in self.convs:
+            h = h + F.gelu(conv(h))
+        return h.transpose(1, 2)
+
+
+def _pca_frames(targets: torch.Tensor, count: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(axes [k, width], std [k], mean [width]) of the first ``k <= count`` principal directions of
+    the rows of ``targets`` [rows, width] (float64 covariance; directions without variance dropped)."""
+    rows = targets.double()
+    mean = rows.mean(0)
+    centred = rows - mean
+    cov = centred.T @ centred / max(len(rows) - 1, 1)
+    eigvals, eigvecs = torch.linalg.eigh(cov)
+    order = eigvals.flip(0)[:count].clamp_min(0.0)
+    axes = eigvecs.flip(1)[:, :count].T
+    std = order.sqrt()
+    keep = int((std > std[:1].clamp_min(1e-30) * 1e-6).sum()) if len(std) else 0
+    return axes[:keep], std[:keep], mean
+
+
+class SequenceEncoder(nn.Module):
+    """Network input [batch, freq, frames] -> :class:`DiagonalPosterior` over the flat latent."""
+
+    def __init__(self, config: ModelConfig, *, n_freq: int, n_frames: int) -> None:
+        super().__init__()
+        c, k, g, s = config.channels, config.latent_dim, config.global_dim, config.step_frames
+        self.config = config
+        self.steps = n_steps(n_frames, s)
+        width = s * n_freq
+        self.project = nn.Linear(width, k)  # the linear path: whitened PCA of the steps
+        self.frame = nn.Linear(width, c)  # the reference's Conv2D(c, kernel=(n_freq, 1)) per step
+        self.temporal = _Temporal(c, config.temporal_layers, config.kernel)
+        self.local_head = nn.Linear(c, k)
+        self.global_head = nn.Linear(c, g) if g else None
+        nn.init.zeros_(self.local_head.weight)
+        nn.init.zeros_(self.local_head.bias)
+        self.log_std = nn.Parameter(torch.full((g + k,), math.log(INITIAL_SCALE)))
+
+    def forward(self, x: torch.Tensor) -> DiagonalPosterior:
+        steps = to_steps(x, self.config.step_frames)  # [b, steps, width]
+        h = self.temporal(F.gelu(self.frame(steps)))  # [b, steps, c]
+        local = self.project(steps) + self.local_head(h)  # [b, steps, k]
+        parts = [local.flatten(1)]
+        if self.global_head is not None:
+            parts.insert(0, self.global_head(h.mean(1)))
+        mean = torch.cat(parts, dim=1)
+        g = self.config.global_dim
+        std = torch.cat([self.log_std[:g], self.log_std[g:].repeat(self.steps)]).exp()
+        return DiagonalPosterior(mean, std.expand_as(mean))
+
+
+class SequenceDecoder(nn.Module):
+    """Flat latent [batch, global + steps * latent] -> network output [batch, freq, frames]."""
+
+    def __init__(self, config: ModelConfig, *, n_freq: int, n_frames: int) -> None:
+        super().__init__()
+        c, k, g, s = config.channels, config.latent_dim, config.global_dim, config.step_frames
+        self.config = config
+        self.n_freq, self.n_frames = n_freq, n_frames
+        width = s * n_freq
+        self.unproject = nn.Linear(k, width)  # the linear path: PCA axes scaled by their std
+        self.local_in = nn.Linear(k, c)
+        self.global_in = nn.Linear(g, c) if g else None
+        self.temporal = _Temporal(c, config.temporal_layers, config.kernel)
+        self.out = nn.Linear(c, width)  # the reference's ConvTranspose(1, kernel=(n_freq, 1)) per step
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        g, k = self.config.global_dim, self.config.latent_dim
+        expected = latent_size(self.config, self.n_frames)
+        if z.ndim != 2 or z.shape[1] != expected:
+            raise ValueError(f"latents must be [batch, {expected}] for this model, got {tuple(z.shape)}")
+        local = z[:, g:].reshape(z.shape[0], -1, k)  # [b, steps, k]
+        h = self.local_in(local)
+        if self.global_in is not None:
+            h = h + self.global_in(z[:, :g])[:, None]
+        h = self.temporal(F.gelu(h))
+        return from_steps(self.unproject(local) + self.out(h), self.n_freq, self.n_frames)
+
+
+class SequenceVAE(SpectrogramVAE):
+    """:class:`SpectrogramVAE` with a latent per step (:class:`SequenceEncoder`, :class:`SequenceDecoder`).
+
+    Scaling, normalisation, ``encode``/``decode`` and the training pass are the parent's; this class
+    adds the per-step PCA start, the augmentation and the flat latent's size.
+    """
+
+    def __init__(self, config: ModelConfig, *, n_freq: int, n_frames: int) -> None:
+        nn.Module.__init__(self)
+        self.config = config
+        self.n_freq = n_freq
+        self.n_frames = n_frames
+        self.input_scale = INPUT_SCALES[config.input_scale]
+        self.encoder = SequenceEncoder(config, n_freq=n_freq, n_frames=n_frames)
+        self.decoder = SequenceDecoder(config, n_freq=n_freq, n_frames=n_frames)
+        self.register_buffer("freq_mean", torch.zeros(n_freq, 1))
+        self.register_buffer("freq_std", torch.ones(n_freq, 1))
+
+    @property
+    def latent_size(self) -> int:
+        """Length of a clip's flat latent."""
+        return latent_size(self.config, self.n_frames)
+
+    @torch.no_grad()
+    def init_from_data(self, mags: torch.Tensor) -> None:
+        """Normalisation statistics (with ``normalize``), then both linear paths at the whitened PCA
+        of the training steps [clips * steps, step_frames * freq] in the network's scale."""
+        if self.config.normalize:
+            scaled = self.scale(mags.to(self.device))
+            self.freq_mean.copy_(scaled.mean(dim=(0, 2)).unsqueeze(-1))
+            self.freq_std.copy_(scaled.std(dim=(0, 2)).clamp_min(1e-3).unsqueeze(-1))
+        targets = self.to_input(mags.to(self.device))
+        if not bool(torch.isfinite(targets).all()):
+            return  # no PCA of broken data: training reports the non-finite loss instead
+        rows = to_steps(targets, self.config.step_frames).flatten(0, 1)
+        axes, std, mean = _pca_frames(rows, self.config.latent_dim)
+        encoder, decoder = self.encoder, self.decoder
+        assert isinstance(encoder, SequenceEncoder) and isinstance(decoder, SequenceDecoder)
+        project = torch.zeros_like(encoder.project.weight, dtype=torch.float64)
+        project[: len(std)] = axes / std[:, None]
+        encoder.project.weight.copy_(project)
+        encoder.project.bias.copy_(-(project @ mean))
+        unproject = torch.zeros_like(decoder.unproject.weight, dtype=torch.float64)
+        unproject[:, : len(std)] = (axes * std[:, None]).T
+        decoder.unproject.weight.copy_(unproject)
+        decoder.unproject.bias.copy_(mean)
+
+    def augment(self, mag: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        """Training augmentation of magnitudes [batch, freq, frames]: a circular shift by whole
+        steps per clip, and with probability ``augment_mix`` a power-sum mix with another clip of
+        the batch at a random weight."""
+        cfg = self.config
+        b, _, t = mag.shape
+        device = mag.device
+        if cfg.augment_shift:
+            steps = n_steps(t, cfg.step_frames)
+            shifts = torch.randint(0, steps, (b,), generator=generator, device=device) * cfg.step_frames
+            index = (torch.arange(t, device=device)[None] - shifts[:, None]) % t  # [b, t]
+            mag = torch.gather(mag, 2, index[:, None].expand_as(mag))
+        if cfg.augment_mix > 0 and b > 1:
+            mixed = torch.rand(b, generator=generator, device=device) < cfg.augment_mix
+            partner = torch.randperm(b, generator=generator, device=device)
+            w = torch.rand(b, 1, 1, generator=generator, device=device)
+            blend = (w * mag.pow(2) + (1 - w) * mag[partner].pow(2)).sqrt()
+            mag = torch.where(mixed[:, None, None], blend, mag)
+        return mag
+
+    def loss_terms(
+        self, mags: torch.Tensor, noise: Callable[[tuple[int, ...]], torch.Tensor] | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(reconstruction MSE [batch], KL [batch]) for the training loop: the default loss on
+        magnitudes augmented as :meth:`forward` does while training (``noise`` given: a training
+        step). The augmentation's generator is seeded from the batch's per-clip draws, so a run is
+        reproducible and resumable."""
+        if noise is not None and self.training:
+            seed = hash(tuple(noise((1,)).flatten().tolist())) & 0x7FFF_FFFF_FFFF_FFFF
+            mags = self.augment(mags, torch.Generator(device=mags.device).manual_seed(seed))
+        target = self.to_input(mags)
+        posterior = self.encoder(target)
+        assert isinstance(posterior, DiagonalPosterior)
+        z = posterior.mean
+        if noise is not None:  # the diagonal scale, without building scale_tril
+            z = z + posterior.std * noise(tuple(z.shape[1:]))
+        recon = self.output(z)
+        return (recon - target).pow(2).mean(dim=(1, 2)), posterior.kl()
+
+    def forward(
+        self, mag: torch.Tensor, *, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, Posterior]:
+        """The parent's training pass, on augmented magnitudes while training."""
+        if self.training:
+            mag = self.augment(mag, generator)
+        return super().forward(mag, generator=generator)

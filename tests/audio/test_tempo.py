@@ -1,0 +1,155 @@
+"""Tests of tempo analysis and the beat grid, on the package's own synthesized loops and hits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from soundmorph.audio import synth, tempo
+from soundmorph.config import SAMPLE_RATE
+from soundmorph.errors import SoundmorphError
+
+# (seed, style, bpm, bars): tempi across 70-180 BPM, 1, 2 and 4 bars, every style.
+TEMPI = (72, 84, 96, 103, 118, 125, 131, 138, 147, 155, 162, 171, 178, 90, 110, 140)
+BARS = (2, 1, 4, 2, 1, 4, 2, 2, 1, 2, 4, 2, 1, 2, 4, 1)
+CASES = [
+    (seed, synth.STYLES[seed % 4], bpm, bars)
+    for seed, (bpm, bars) in enumerate(zip(TEMPI, BARS, strict=True))
+]
+
+
+def _right(found: tempo.Tempo, bpm: float, bars: int) -> bool:
+    return found.kind == "loop" and found.bars == bars and abs(float(found.bpm or 0) - bpm) <= 1.0
+
+
+def test_synthesized_loops_get_their_tempo_and_bars() -> None:
+    right = [
+        _right(tempo.analyse(synth.drum_loop(seed=100 + seed, style=style, bpm=bpm, bars=bars)), bpm, bars)
+        for seed, style, bpm, bars in CASES
+    ]
+    assert sum(right) >= len(CASES) - 1, [case for case, ok in zip(CASES, right, strict=True) if not ok]
+
+
+@pytest.mark.parametrize("voice", synth.VOICES)
+def test_one_shots_are_one_shots(voice: str) -> None:
+    for seed in range(3):
+        found = tempo.analyse(synth.one_shot(voice, seed=seed))
+        assert found.kind == "oneshot" and found.bpm is None and found.bars is None
+        assert found.downbeat < 0.03  # the hit starts the file
+
+
+def test_a_one_shot_after_silence_has_its_onset_found() -> None:
+    hit = synth.one_shot("snare", seed=1)
+    found = tempo.analyse(np.concatenate([np.zeros(SAMPLE_RATE // 4, np.float32), hit]))
+    assert found.kind == "oneshot"
+    assert abs(found.downbeat - 0.25) < 0.03
+
+
+def test_a_misleading_name_does_not_change_a_clear_answer() -> None:
+    loop = synth.drum_loop(seed=7, style="techno", bpm=126, bars=2)
+    plain = tempo.analyse(loop)
+    assert _right(plain, 126, 2)
+    for name in ("loop_90bpm.wav", "kick 63 BPM.wav", "x.wav", "loop_126bpm.wav"):
+        assert tempo.analyse(loop, name=name).bars == 2
+
+
+def test_bpm_from_name() -> None:
+    assert tempo.bpm_from_name("dev_001_minimal_135bpm.wav") == 135
+    assert tempo.bpm_from_name("Break 92.5 BPM.wav") == 92.5
+    assert tempo.bpm_from_name("loop_1350bpm.wav") is None  # out of range
+    assert tempo.bpm_from_name("snare_07.wav") is None
+
+
+def test_a_loop_cut_late_has_its_first_beat_found() -> None:
+    loop = synth.drum_loop(seed=3, style="techno", bpm=120, bars=2)
+    assert tempo.analyse(loop).downbeat == 0.0
+    late = np.roll(loop, -round(0.1 * SAMPLE_RATE))  # cut 0.1 s after a beat: the next is at 0.4 s
+    found = tempo.analyse(late)
+    assert found.kind == "loop" and found.bars == 2
+    assert abs(found.downbeat - 0.4) < 0.02
+
+
+def test_grid_samples_and_validation() -> None:
+    assert tempo.grid_samples(100, 2) == round(4.8 * SAMPLE_RATE)
+    assert tempo.Grid(140, 2).samples() == 75_600
+    with pytest.raises(SoundmorphError, match="bars"):
+        tempo.Grid(120, 0)
+    with pytest.raises(SoundmorphError, match="bpm"):
+        tempo.Grid(1000, 2)
+    with pytest.raises(SoundmorphError, match="kind"):
+        tempo.Tempo("drone", None, None, 0.0, 1.0)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("method", ["wsola", "resample"])
+def test_to_grid_puts_every_beat_on_the_grid(method: tempo.StretchMethod) -> None:
+    """A loop at 100 BPM stretched to 130 BPM: its kicks land where the 130 BPM loop's kicks are."""
+    slow = synth.drum_loop(seed=5, style="techno", bpm=100, bars=2)
+    fast = synth.drum_loop(seed=5, style="techno", bpm=130, bars=2)
+    grid = tempo.Grid(130, 2)
+    stretched = tempo.to_grid(slow, tempo.analyse(slow), grid, method=method)
+    assert stretched.shape == (grid.samples(),) and stretched.dtype == np.float32
+    low = [tempo.onset_envelope(x, max_hz=tempo.KICK_HZ, circular=True) for x in (stretched, fast)]
+    hop = tempo.ONSET_HOP / SAMPLE_RATE
+    found, truth = (tempo.onset_times(envelope, hop_seconds=hop) for envelope in low)
+    strong = truth[low[1][np.round(truth / hop).astype(int)] >= 0.5 * low[1].max()]
+    assert len(strong) >= 8  # four on the floor, 2 bars
+    assert max(np.min(np.abs(found - kick)) for kick in strong) <= 0.012
+
+
+def test_to_grid_repeats_a_short_loop_and_cuts_a_long_one() -> None:
+    one_bar = synth.drum_loop(seed=2, style="house", bpm=120, bars=1)
+    found = tempo.Tempo("loop", 120.0, 1, 0.0, 1.0)
+    two = tempo.to_grid(one_bar, found, tempo.Grid(120, 2))
+    assert np.allclose(two[: len(one_bar)], one_bar, atol=1e-6)
+    assert np.allclose(two[len(one_bar) :], one_bar, atol=1e-6)
+    four_bars = synth.drum_loop(seed=2, style="house", bpm=120, bars=4)
+    cut = tempo.to_grid(four_bars, tempo.Tempo("loop", 120.0, 4, 0.0, 1.0), tempo.Grid(120, 1))
+    assert np.array_equal(cut, four_bars[: len(cut)])
+
+
+def test_a_one_shot_is_aligned_not_stretched() -> None:
+    hit = synth.one_shot("kick", seed=0)
+    late = np.concatenate([np.zeros(3000, np.float32), hit])
+    grid = tempo.Grid(140, 2)
+    placed = tempo.to_grid(late, tempo.analyse(late), grid)
+    assert placed.shape == (grid.samples(),)
+    start = int(np.flatnonzero(np.abs(placed) > 1e-4)[0])
+    assert start <= tempo.ONSET_LEAD + 600  # the onset moved to the start (within one analysis frame)
+    peak = np.argmax(np.abs(placed))
+    assert np.isclose(np.abs(placed[peak]), np.abs(hit).max())  # same samples: not stretched
+
+
+def test_wsola_keeps_pitch_and_periodicity() -> None:
+    t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
+    tone = np.sin(2 * np.pi * 441 * t)  # a whole number of periods in one second
+    longer = tempo.stretch(tone, round(1.25 * SAMPLE_RATE), method="wsola")
+    spectrum = np.abs(np.fft.rfft(longer))
+    assert abs(np.argmax(spectrum) / 1.25 - 441) <= 1.0  # bin spacing 0.8 Hz
+    seam = abs(float(longer[0] - longer[-1]))
+    inside = float(np.median(np.abs(np.diff(longer))))
+    assert seam < 4 * inside + 1e-3  # periodic: no jump from the end back to the start
+
+
+def test_stretch_frames_is_circular_and_exact_for_equal_lengths() -> None:
+    mag = np.random.default_rng(0).random((5, 12))
+    assert np.allclose(tempo.stretch_frames(mag, 12), mag)
+    assert tempo.stretch_frames(mag, 18).shape == (5, 18)
+
+
+def test_transient_sharpness_drops_when_hits_are_smeared() -> None:
+    mag = np.full((4, 64), 1e-3)
+    mag[:, ::16] = 1.0
+    smeared = mag + 0.1 * np.roll(mag, -1, -1) + 0.01 * np.roll(mag, -2, -1)  # a rise over 3 frames
+    assert tempo.transient_sharpness(mag) > 0.9
+    assert tempo.transient_sharpness(smeared) < 0.6 * tempo.transient_sharpness(mag)
+
+
+def test_bad_input() -> None:
+    with pytest.raises(SoundmorphError, match="mono"):
+        tempo.analyse(np.zeros((2, 100)))
+    with pytest.raises(SoundmorphError, match="one-shot"):
+        tempo.to_bars(np.zeros(100), tempo.Tempo("oneshot", None, None, 0.0, 1.0), 1)
+    with pytest.raises(SoundmorphError, match="unknown"):
+        tempo.stretch(np.zeros(100), 50, method="pv")  # type: ignore[arg-type]
+    with pytest.raises(SoundmorphError, match="voice"):
+        synth.one_shot("cowbell", seed=0)

@@ -1,0 +1,119 @@
+"""The sequence VAE: any clip length, the per-frame PCA start, augmentation, the posterior, saving."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch.distributions import Normal, kl_divergence
+
+from soundmorph import evaluate
+from soundmorph.config import AudioConfig, ModelConfig, Preset, TrainConfig, get_preset
+from soundmorph.data.dataset import ArrayClips
+from soundmorph.models import DiagonalPosterior, SequenceVAE, build_model, latent_size
+from soundmorph.models.sequence import from_steps, to_steps
+from soundmorph.training import checkpoint, fit
+from soundmorph.training.loop import batch_magnitudes
+
+N_FREQ = 129
+TINY = ModelConfig(latent="sequence", latent_dim=4, global_dim=3, channels=8, input_scale="power", power=0.6)
+
+
+def random_mags(batch: int, frames: int, seed: int = 0) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    tilt = torch.linspace(3.0, 0.01, N_FREQ)[:, None]
+    return torch.rand(batch, N_FREQ, frames, generator=generator) * tilt
+
+
+@pytest.mark.parametrize(("frames", "step"), [(37, 1), (50, 1), (50, 4), (7, 3)])
+def test_any_length_and_step(frames: int, step: int) -> None:
+    config = ModelConfig(**{**TINY.__dict__, "step_frames": step})
+    model = build_model(config, n_freq=N_FREQ, n_frames=frames).eval()
+    assert isinstance(model, SequenceVAE)
+    mags = random_mags(2, frames)
+    z = model.encode(mags).mode()
+    assert z.shape == (2, latent_size(config, frames)) == (2, 3 + -(-frames // step) * 4)
+    out = model.decode(z)
+    assert out.shape == mags.shape and bool((out >= 0).all())
+
+
+def test_steps_round_trip() -> None:
+    x = random_mags(2, 10)
+    assert torch.equal(from_steps(to_steps(x, 3), N_FREQ, 10), x)
+
+
+def test_starts_as_the_per_frame_pca() -> None:
+    model = build_model(TINY, n_freq=N_FREQ, n_frames=20).eval()
+    train, clips = random_mags(6, 20), random_mags(3, 20, seed=1)
+    model.init_from_data(train)
+    with torch.no_grad():
+        recon = model.decode(model.encode(clips).mode())
+    expected = evaluate.frame_pca_baseline(train, clips, components=4, power=0.6)
+    torch.testing.assert_close(recon, expected, rtol=1e-3, atol=1e-4)
+
+
+def test_latents_are_whitened_at_the_start() -> None:
+    model = build_model(TINY, n_freq=N_FREQ, n_frames=20).eval()
+    train = random_mags(8, 20)
+    model.init_from_data(train)
+    with torch.no_grad():
+        local = model.encode(train).mode()[:, 3:].reshape(-1, 4)
+    torch.testing.assert_close(local.std(0), torch.ones(4), rtol=0.05, atol=0.05)
+
+
+def test_augmentation_is_seeded_and_only_in_training() -> None:
+    config = ModelConfig(**{**TINY.__dict__, "augment_shift": True, "augment_mix": 1.0})
+    model = build_model(config, n_freq=N_FREQ, n_frames=12)
+    assert isinstance(model, SequenceVAE)
+    mags = random_mags(4, 12)
+    one = model.augment(mags, torch.Generator().manual_seed(3))
+    two = model.augment(mags, torch.Generator().manual_seed(3))
+    assert torch.equal(one, two) and not torch.equal(one, mags)
+    shift_only = ModelConfig(**{**TINY.__dict__, "augment_shift": True})
+    shifted = build_model(shift_only, n_freq=N_FREQ, n_frames=12)
+    assert isinstance(shifted, SequenceVAE)
+    out = shifted.augment(mags, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(out.sum(-1), mags.sum(-1))  # a circular shift keeps every bin's energy
+    model.eval()
+    target, _, _ = model(mags, generator=torch.Generator().manual_seed(3))
+    torch.testing.assert_close(target, model.to_input(mags))
+
+
+def test_diagonal_posterior_matches_torch() -> None:
+    generator = torch.Generator().manual_seed(0)
+    mean, std = torch.randn(3, 5, generator=generator), torch.rand(3, 5, generator=generator) + 0.1
+    posterior = DiagonalPosterior(mean, std)
+    expected = kl_divergence(Normal(mean, std), Normal(0.0, 1.0)).sum(-1)
+    torch.testing.assert_close(posterior.kl(), expected)
+    sample = posterior.sample(torch.Generator().manual_seed(1))
+    assert sample.shape == mean.shape and torch.equal(posterior.mode(), mean)
+    assert torch.equal(posterior.scale_tril, torch.diag_embed(std))
+
+
+def test_training_improves_on_the_pca_start_and_saves(tmp_path: Path) -> None:
+    audio = AudioConfig(n_fft=256, win_length=256, hop_length=64, clip_seconds=0.5)
+    preset = Preset(
+        name="sequence",
+        audio=audio,
+        model=TINY,
+        train=TrainConfig(epochs=15, batch_size=4, learning_rate=3e-3, kl_weight=1e-5),
+    )
+    clips = np.random.default_rng(0).standard_normal((8, audio.clip_samples)).astype(np.float32) * 0.1
+    mags = batch_magnitudes(torch.from_numpy(clips), audio, torch.device("cpu"))
+    torch.manual_seed(0)
+    model = checkpoint.ModelInfo(preset, N_FREQ, audio.clip_frames).build()
+    history = fit(model, preset, tmp_path, ArrayClips(clips), None, progress=False)
+    assert history[-1].reconstruction < history[0].reconstruction
+    loaded, info = checkpoint.load_model(tmp_path)
+    assert isinstance(loaded, SequenceVAE) and info.preset == preset
+    with torch.no_grad():
+        again = loaded.decode(loaded.encode(mags).mode())
+        torch.testing.assert_close(again, model.decode(model.encode(mags).mode()))
+
+
+def test_sequence_preset_builds_a_sequence_model() -> None:
+    preset = get_preset("sequence").replace(audio={"clip_seconds": 1.0})
+    model = checkpoint.ModelInfo(preset, preset.audio.n_freq, preset.audio.clip_frames).build()
+    assert isinstance(model, SequenceVAE)
