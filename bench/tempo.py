@@ -203,7 +203,7 @@ def stretch_comparison(count: int) -> dict[str, Any]:
 
 def morph_alignment(pairs: int, *, quick: bool) -> dict[str, Any] | None:
     """Morphs at alpha 0.5 between the shared loops furthest apart in tempo, from a model trained
-    with crop/pad (today's ``default``, grid off) and one on the beat grid (``default``, grid auto):
+    with crop/pad (``linear``, grid off) and one on the beat grid (``linear``, grid auto):
     onset alignment with each source (stretched to the morph's length), the seam, the sharpness.
 
     The reference row is a beat-aligned mix: both sources stretched (WSOLA) to the mean tempo and
@@ -231,8 +231,8 @@ def morph_alignment(pairs: int, *, quick: bool) -> dict[str, Any] | None:
         links = hidden_copy([item["file"] for item in items], Path(tmp) / "lib")
         link_of = {item["file"]: link.name for item, link in zip(items, links, strict=True)}
         models = {
-            "crop/pad (today)": api.get_preset("default").replace(tempo={"mode": "off"}),
-            "beat grid": api.get_preset("default"),
+            "crop/pad (today)": api.get_preset("linear").replace(tempo={"mode": "off"}),
+            "beat grid": api.get_preset("linear"),
         }
         loaded = {}
         for key, preset in models.items():
@@ -393,7 +393,7 @@ def _morph_md(morph: dict[str, Any]) -> str:
     lines = [
         "\n## Morphs between loops of different tempo\n",
         f"{len(morph['pairs'])} pairs of shared loops furthest apart in tempo (the slowest with the fastest, "
-        f"first pair {morph['pairs'][0][0]} / {morph['pairs'][0][1]}), morphed at alpha 0.5 by the `default` "
+        f"first pair {morph['pairs'][0][0]} / {morph['pairs'][0][1]}), morphed at alpha 0.5 by the `linear` "
         f"preset trained on the 160 loops (hidden names) with crop/pad (grid off) and on the beat grid "
         f"({g['bars']} bars at {g['bpm']} BPM, {g['stretch']}; rendered with the seam cross-fade, and with "
         "the phase method's periodic mode). Onset alignment: correlation at lag 0 of the "

@@ -133,7 +133,7 @@ class BadFile:
     make: Callable[[Path], None]
     usable: bool = False  # True: read (maybe with a warning); False: refused with one line
     word: str | None = None  # a word of the error (or warning) line
-    header_ok: bool = False  # its header reads: `list` (headers only) shows it, decoding refuses it
+    header_ok: bool = False  # its header reads (api.list_sounds shows it), decoding refuses it
 
 
 def _bytes(data: Callable[[], bytes]) -> Callable[[Path], None]:

@@ -40,7 +40,10 @@ def hidden_loops(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def loop_model(hidden_loops: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("model") / "m"
-    assert cli.main(["train", str(hidden_loops), "--out", str(out), "--device", "cpu"]) == 0
+    assert (
+        cli.main(["train", str(hidden_loops), "--out", str(out), "--preset", "linear", "--device", "cpu"])
+        == 0
+    )
     return out
 
 

@@ -76,7 +76,7 @@ def test_on_grid(tempo_library: data.Library) -> None:
 
 
 def test_training_on_loops_uses_the_grid(tempo_library: data.Library, tmp_path: Path) -> None:
-    result = workflow.train(tempo_library.root, tmp_path / "m", preset="default", progress=False)
+    result = workflow.train(tempo_library.root, tmp_path / "m", preset="linear", progress=False)
     info = checkpoint.read_info(tmp_path / "m")
     assert info.preset.tempo.mode == "loop" and info.preset.tempo.bpm == 125.0
     assert info.preset.audio.clip_samples == round(2 * 240 / 125 * SAMPLE_RATE)
@@ -90,7 +90,7 @@ def test_training_on_loops_uses_the_grid(tempo_library: data.Library, tmp_path: 
     workflow.train(
         tempo_library.root,
         tmp_path / "n",
-        preset="default",
+        preset="linear",
         bpm=120,
         bars=1,
         tempo_file=edits,
@@ -106,7 +106,7 @@ def test_resume_keeps_the_grid_and_the_corrections(tempo_library: data.Library, 
     edits = tmp_path / "tempo.json"
     edits.write_text(json.dumps({"s3.wav": {"kind": "loop", "bars": 1}}))
     out = tmp_path / "r"
-    workflow.train(tempo_library.root, out, preset="default", epochs=1, tempo_file=edits, progress=False)
+    workflow.train(tempo_library.root, out, preset="linear", epochs=1, tempo_file=edits, progress=False)
     first = checkpoint.read_info(out).preset
     workflow.train(tempo_library.root, out, epochs=2, resume=True, progress=False)
     assert checkpoint.read_info(out).preset.tempo == first.tempo

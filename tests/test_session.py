@@ -45,7 +45,7 @@ def reconstruction(model: session.SoundModel, source: int, options: RenderOption
 def test_load_gives_the_library_with_its_split_and_latents(model: session.SoundModel, tiny_model) -> None:
     assert model.names == tiny_model.result.library.names
     assert model.splits.count("holdout") == int(tiny_model.result.holdout.sum()) == 1
-    assert model.latents.shape == (len(model.names), model.preset.model.latent_dim)
+    assert model.latents.shape == (len(model.names), model.latent_size)
     assert model.root == tiny_model.library.resolve()
     assert not model.model.training
 
@@ -92,7 +92,7 @@ def test_stored_latents_are_the_posterior_means_of_the_library(
 
 def test_an_unseen_file_is_encoded_on_the_fly(model: session.SoundModel, unseen: Path) -> None:
     z = model.encode(unseen)
-    assert z.shape == (model.preset.model.latent_dim,)
+    assert z.shape == (model.latent_size,)
     torch.testing.assert_close(z, model.encode_audio(audio.read(unseen, sample_rate=model.sample_rate)))
     assert not any(torch.allclose(z, stored) for stored in model.latents)
     sound = model.morph(unseen, 0, 0.5, options=FAST)

@@ -411,6 +411,7 @@ def sequence() -> Preset:
         ),
         train=TrainConfig(epochs=80, learning_rate=1e-3, kl_weight=1e-5),
         phase=linear().phase,
+        tempo=TempoConfig(mode="auto"),  # loops on a beat grid, one-shots on their onset
     )
 
 

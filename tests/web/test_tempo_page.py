@@ -22,7 +22,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
         clip = synth.drum_loop(seed=90 + index, style="house", bpm=bpm, bars=2)
         audio.write(folder / f"l{index}.wav", clip, sample_rate=SAMPLE_RATE)
     out = tmp_path_factory.mktemp("model") / "m"
-    workflow.train(folder, out, progress=False, device="cpu")
+    workflow.train(folder, out, preset="linear", progress=False, device="cpu")
     model = session.load(out, device="cpu")
     fast = model.preset.replace(phase={"n_iter": 4})  # fast renders: only lengths matter here
     model.info = dataclasses.replace(model.info, preset=fast)

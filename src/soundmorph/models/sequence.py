@@ -208,17 +208,32 @@ class SequenceVAE(SpectrogramVAE):
         """Length of a clip's flat latent."""
         return latent_size(self.config, self.n_frames)
 
+    def loss_terms(
+        self, mags: torch.Tensor, noise: Callable[[tuple[int, ...]], torch.Tensor] | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(reconstruction MSE [batch], KL [batch]) for the training loop: the default loss on
+        magnitudes augmented as :meth:`forward` does while training (``noise`` given: a training
+        step). The augmentation's generator is seeded from the batch's per-clip draws, so a run is
+        reproducible and resumable."""
+        if noise is not None and self.training:
+            seed = hash(tuple(noise((1,)).flatten().tolist())) & 0x7FFF_FFFF_FFFF_FFFF
+            mags = self.augment(mags, torch.Generator(device=mags.device).manual_seed(seed))
+        target = self.to_input(mags)
+        posterior = self.encoder(target)
+        assert isinstance(posterior, DiagonalPosterior)
+        z = posterior.mean
+        if noise is not None:  # the diagonal scale, without building scale_tril
+            z = z + posterior.std * noise(tuple(z.shape[1:]))
+        recon = self.output(z)
+        return (recon - target).pow(2).mean(dim=(1, 2)), posterior.kl()
+
     @torch.no_grad()
     def init_from_data(self, mags: torch.Tensor) -> None:
         """Normalisation statistics (with ``normalize``), then both linear paths at the whitened PCA
         of the training steps [clips * steps, step_frames * freq] in the network's scale."""
-        if self.config.normalize:
-            scaled = self.scale(mags.to(self.device))
-            self.freq_mean.copy_(scaled.mean(dim=(0, 2)).unsqueeze(-1))
-            self.freq_std.copy_(scaled.std(dim=(0, 2)).clamp_min(1e-3).unsqueeze(-1))
-        targets = self.to_input(mags.to(self.device))
-        if not bool(torch.isfinite(targets).all()):
-            return  # no PCA of broken data: training reports the non-finite loss instead
+        targets = self._fit_inputs(mags)
+        if targets is None:
+            return
         rows = to_steps(targets, self.config.step_frames).flatten(0, 1)
         axes, std, mean = _pca_frames(rows, self.config.latent_dim)
         encoder, decoder = self.encoder, self.decoder
@@ -251,25 +266,6 @@ class SequenceVAE(SpectrogramVAE):
             blend = (w * mag.pow(2) + (1 - w) * mag[partner].pow(2)).sqrt()
             mag = torch.where(mixed[:, None, None], blend, mag)
         return mag
-
-    def loss_terms(
-        self, mags: torch.Tensor, noise: Callable[[tuple[int, ...]], torch.Tensor] | None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(reconstruction MSE [batch], KL [batch]) for the training loop: the default loss on
-        magnitudes augmented as :meth:`forward` does while training (``noise`` given: a training
-        step). The augmentation's generator is seeded from the batch's per-clip draws, so a run is
-        reproducible and resumable."""
-        if noise is not None and self.training:
-            seed = hash(tuple(noise((1,)).flatten().tolist())) & 0x7FFF_FFFF_FFFF_FFFF
-            mags = self.augment(mags, torch.Generator(device=mags.device).manual_seed(seed))
-        target = self.to_input(mags)
-        posterior = self.encoder(target)
-        assert isinstance(posterior, DiagonalPosterior)
-        z = posterior.mean
-        if noise is not None:  # the diagonal scale, without building scale_tril
-            z = z + posterior.std * noise(tuple(z.shape[1:]))
-        recon = self.output(z)
-        return (recon - target).pow(2).mean(dim=(1, 2)), posterior.kl()
 
     def forward(
         self, mag: torch.Tensor, *, generator: torch.Generator | None = None

@@ -315,18 +315,26 @@ class SpectrogramVAE(nn.Module):
         about the learning rate, far too little to learn a mean spectrogram from zero. A no-op for
         ``paper``.
         """
-        if self.config.normalize:
-            scaled = self.scale(mags.to(self.device))
-            self.freq_mean.copy_(scaled.mean(dim=(0, 2)).unsqueeze(-1))
-            self.freq_std.copy_(scaled.std(dim=(0, 2)).clamp_min(1e-3).unsqueeze(-1))
-        targets = self.to_input(mags.to(self.device))
-        if not bool(torch.isfinite(targets).all()):
-            return  # no PCA of broken data: training reports the non-finite loss instead
+        targets = self._fit_inputs(mags)
+        if targets is None:
+            return
         linear = getattr(self.decoder, "linear", self.decoder)
         if isinstance(linear, LinearDecoder):
             linear.init_pca(targets)
         if isinstance(self.encoder, LinearEncoder):
             self.encoder.init_pca(targets)
+
+    @torch.no_grad()
+    def _fit_inputs(self, mags: torch.Tensor) -> torch.Tensor | None:
+        """Set the normalisation statistics (with ``normalize``) from ``mags`` [n, freq, frames] and
+        return them as the network sees them; None when they are not finite (no PCA start of broken
+        data: training reports the non-finite loss instead)."""
+        if self.config.normalize:
+            scaled = self.scale(mags.to(self.device))
+            self.freq_mean.copy_(scaled.mean(dim=(0, 2)).unsqueeze(-1))
+            self.freq_std.copy_(scaled.std(dim=(0, 2)).clamp_min(1e-3).unsqueeze(-1))
+        targets = self.to_input(mags.to(self.device))
+        return targets if bool(torch.isfinite(targets).all()) else None
 
     def to_input(self, mag: torch.Tensor) -> torch.Tensor:
         """Magnitude [batch, freq, frames] -> network input/target of the same shape."""
