@@ -47,7 +47,7 @@ fi
 echo "gpu.sh: using $py ($($py -c 'import torch; print(torch.__version__, torch.cuda.is_available())'))"
 left=$(( budget - ($(date +%s) - start) - 10 ))
 [ "$left" -gt 30 ] || fail "no time left for the benchmark after the setup"
-PYTHONPATH=src OMP_NUM_THREADS=$(( $(nproc) < 4 ? $(nproc) : 4 )) timeout "$left" "$py" -m bench.gpu $dry
+PYTHONPATH="src${PYTHONPATH:+:$PYTHONPATH}" OMP_NUM_THREADS=$(( $(nproc) < 4 ? $(nproc) : 4 )) timeout "$left" "$py" -m bench.gpu $dry
 status=$?
 [ $status -eq 124 ] && fail "bench.gpu ran past the ${left}-s limit"
 echo "gpu.sh: done in $(( $(date +%s) - start )) s (status $status)"
