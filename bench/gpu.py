@@ -140,13 +140,26 @@ def morph_latency(model: Any, device: torch.device, repeats: int = 5) -> dict[st
             times.append(time.perf_counter() - tic)
         return statistics.median(times) * 1000
 
+    from soundmorph.audio import phase
+    from soundmorph.config import RenderOptions
+
     _reset_peak(device)
     morph_ms = timed(lambda: model.morph(0, 1, 0.5))
+    gl32 = RenderOptions(method="gl", n_iter=32)
+    morph_gl_ms = timed(lambda: model.morph(0, 1, 0.5, options=gl32))
     sweep_ms = timed(lambda: model.sweep(0, 1, steps=11))
+    sweep_gl_ms = timed(lambda: model.sweep(0, 1, steps=11, options=gl32))
+    a = model.info.preset.audio
+    mags = torch.rand(64, a.n_freq, a.clip_frames, device=device)
+    batch_gl_ms = timed(lambda: phase.reconstruct(mags, gl32, a, length=a.clip_samples))
     return {
         "morph_ms": morph_ms,
+        "morph_gl32_ms": morph_gl_ms,
         "sweep11_ms": sweep_ms,
         "sweep11_ms_per_step": sweep_ms / 11,
+        "sweep11_gl32_ms": sweep_gl_ms,
+        "griffin_lim32_batch64_ms": batch_gl_ms,
+        "render_default": f"{RenderOptions().method}-{RenderOptions().n_iter}",
         "clip_seconds": model.info.preset.audio.clip_seconds,
         "peak_gpu_mb": _peak_mb(device),
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ import torch
 
 from soundmorph import audio, data, grid, workflow
 from soundmorph.audio import spectral, synth
-from soundmorph.config import SAMPLE_RATE, RenderOptions, get_preset
+from soundmorph.config import SAMPLE_RATE, Preset, RenderOptions, get_preset
 from soundmorph.errors import SoundmorphError
 from soundmorph.training import checkpoint
 
@@ -26,27 +27,37 @@ def tempo_library(tmp_path_factory: pytest.TempPathFactory) -> data.Library:
     return data.scan(folder, sample_rate=SAMPLE_RATE)
 
 
+def _prepare(library: data.Library, preset: Preset, **fixed: Any) -> Preset:
+    return grid.prepare(preset, library.analyse_tempo(), median_seconds=library.median_seconds(), **fixed)
+
+
 def test_prepare_resolves_a_loop_grid(tempo_library: data.Library) -> None:
-    preset = grid.prepare(tempo_library, get_preset("default"))
+    preset = _prepare(tempo_library, get_preset("default"))
     assert preset.tempo.mode == "loop" and preset.tempo.bars == 2 and preset.tempo.bpm == 125.0
     assert preset.audio.clip_samples == round(2 * 240 / 125 * SAMPLE_RATE)
-    fixed = grid.prepare(tempo_library, get_preset("default"), bpm=100, bars=1)
+    fixed = _prepare(tempo_library, get_preset("default"), bpm=100, bars=1)
     assert (fixed.tempo.bpm, fixed.tempo.bars) == (100.0, 1)
     assert fixed.audio.clip_samples == round(2.4 * SAMPLE_RATE)
 
 
 def test_paper_keeps_its_reference_geometry(tempo_library: data.Library) -> None:
     paper = get_preset("paper")
-    assert grid.prepare(tempo_library, paper) == paper  # crop/pad, 148 frames
+    assert _prepare(tempo_library, paper) == paper  # crop/pad, 148 frames
     assert paper.audio.clip_frames == 148
-    switched = grid.prepare(tempo_library, paper, bpm=140)  # asked for: a grid
+    switched = _prepare(tempo_library, paper, bpm=140)  # asked for: a grid
     assert switched.tempo.mode == "loop" and switched.tempo.bpm == 140.0
+
+
+def test_tempo_overrides_need_a_grid(tempo_library: data.Library, tmp_path: Path) -> None:
+    edits = tmp_path / "tempo.json"
+    edits.write_text(json.dumps({"s0.wav": {"bpm": 100}}))
     with pytest.raises(SoundmorphError, match="overrides need a grid"):
-        grid.prepare(tempo_library, paper, overrides={"s0.wav": {"bpm": 100}})
+        workflow.train(tempo_library.root, tmp_path / "m", preset="paper", tempo_file=edits, progress=False)
+    assert not (tmp_path / "m" / "config.json").exists()
 
 
 def test_mix_bpm_is_linear_in_bpm_and_can_be_fixed(tempo_library: data.Library) -> None:
-    preset = grid.prepare(tempo_library, get_preset("default"))
+    preset = _prepare(tempo_library, get_preset("default"))
     assert grid.mix_bpm([124.0, 146.0], [0.5, 0.5], preset=preset) == 135.0
     assert grid.mix_bpm([100.0, None], [0.25, 0.75], preset=preset) == pytest.approx(0.25 * 100 + 0.75 * 125)
     assert grid.mix_bpm([124.0, 146.0], [0.5, 0.5], preset=preset, fixed=100) == 100.0
@@ -56,7 +67,7 @@ def test_mix_bpm_is_linear_in_bpm_and_can_be_fixed(tempo_library: data.Library) 
 
 
 def test_render_bars_gives_exact_whole_bars(tempo_library: data.Library) -> None:
-    preset = grid.prepare(tempo_library, get_preset("default"))
+    preset = _prepare(tempo_library, get_preset("default"))
     clips = tempo_library.on_grid(preset.tempo, preset.audio.clip_samples)
     mags = spectral.magnitude(torch.from_numpy(clips[:2]))
     out = grid.render_bars(mags, preset, [100.0, 135.0], RenderOptions(n_iter=4))
@@ -65,7 +76,7 @@ def test_render_bars_gives_exact_whole_bars(tempo_library: data.Library) -> None
 
 
 def test_on_grid(tempo_library: data.Library) -> None:
-    preset = grid.prepare(tempo_library, get_preset("default"))
+    preset = _prepare(tempo_library, get_preset("default"))
     placed = grid.on_grid(tempo_library.clips[0], preset)
     assert placed.shape == (preset.audio.clip_samples,)
     paper = get_preset("paper")
@@ -83,7 +94,7 @@ def test_training_on_loops_uses_the_grid(tempo_library: data.Library, tmp_path: 
     entries = checkpoint.load_library(tmp_path / "m").entries
     assert [e.tempo.kind for e in entries if e.tempo] == ["loop", "loop", "loop", "oneshot"]
     assert [round(e.tempo.bpm or 0) for e in entries[:3] if e.tempo] == [110, 125, 140]
-    assert result.library.tempos[3].kind == "oneshot"
+    assert result.tempos[3] is not None and result.tempos[3].kind == "oneshot"
 
     edits = tmp_path / "tempo.json"
     edits.write_text(json.dumps({"s0.wav": {"bpm": 55, "bars": 1}}))

@@ -87,7 +87,12 @@ def test_stored_latents_are_the_posterior_means_of_the_library(
 ) -> None:
     outside = tmp_path / "copy.wav"
     shutil.copy(model.root / model.names[1], outside)  # the same audio, as a file outside the library
-    torch.testing.assert_close(model.encode(outside), model.latents[1], atol=1e-5, rtol=1e-4)
+    # training read the clip from the decoded-audio cache (int16 at the clip's peak): the same latent
+    # up to that quantization, a small fraction of the spread between the library's latents
+    spread = float(model.latents.std(dim=0).mean())
+    torch.testing.assert_close(model.encode(outside), model.latents[1], atol=0.02 * spread, rtol=0)
+    distances = (model.latents - model.encode(outside)).norm(dim=1)
+    assert int(distances.argmin()) == 1 and float(distances[1]) < 0.01 * float(distances.sort().values[1])
 
 
 def test_an_unseen_file_is_encoded_on_the_fly(model: session.SoundModel, unseen: Path) -> None:

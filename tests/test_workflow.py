@@ -46,6 +46,7 @@ def test_model_folder_holds_everything(tiny_model) -> None:
         "config.json",
         "model.safetensors",
         "library.json",
+        "latents.safetensors",
         "history.csv",
         "loss.png",
         "latent_map.png",
@@ -77,13 +78,13 @@ def test_library_index_lists_every_sound_with_split_and_latent(tiny_model) -> No
     assert np.array_equal(tiny_model.result.holdout, mask)
     size = tiny_model.result.model.latent_size  # the sequence model's: global + steps * latent_dim
     assert size >= tiny_model.preset.model.latent_dim
-    assert all(len(entry.latent) == size for entry in library.entries)
+    assert library.latents(size).shape == (len(names), size)
 
 
 def test_every_sound_encodes_to_a_latent_of_the_priors_scale(tiny_model) -> None:
     library = checkpoint.load_library(tiny_model.folder)
-    for entry in library.entries:
-        assert max(abs(x) for x in entry.latent) < 50, (entry.name, entry.split)
+    latents = library.latents(tiny_model.result.model.latent_size)
+    assert torch.isfinite(latents).all() and float(latents.abs().max()) < 50
 
 
 def test_clip_length_defaults_to_the_librarys_median(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import torch
@@ -153,17 +152,19 @@ def stretch_joined(mag: torch.Tensor, n_samples: int, hop_length: int) -> torch.
 
 
 def prepare(
-    library: data.Library,
     preset: Preset,
+    tempos: Sequence[Tempo],
     *,
+    median_seconds: float,
     bpm: float | None = None,
     bars: int | None = None,
-    overrides: dict[str, dict[str, Any]] | None = None,
 ) -> Preset:
-    """``preset`` with its grid resolved for ``library`` (training): the mode by the library's
+    """``preset`` with its grid resolved for a library (training): the mode by the library's
     majority when ``auto``, the grid tempo and bars (``bpm`` / ``bars`` override them and switch a
     grid that is ``off`` to ``loop``), and the clip length (a loop grid's bars; else the preset's, or
-    the library's median). Analyses the library's tempi (with the per-file ``overrides``) on the way.
+    the library's ``median_seconds``).
+
+    ``tempos``: the library's tempi (corrections applied), one per sound.
     """
     bpm = check_bpm(bpm)
     if bars is not None and (int(bars) != bars or bars < 1):
@@ -177,17 +178,14 @@ def prepare(
             bpm=bpm if bpm is not None else config.bpm,
             bars=int(bars) if bars is not None else config.bars,
         )
-    if config.mode == "off":
-        if overrides:
-            raise SoundmorphError("per-file tempo overrides need a grid (a preset with one, or --bpm/--bars)")
-        resolved = preset
-    else:
-        config = data.resolve_grid(config, library.analyse_tempo(overrides))
+    resolved = preset
+    if config.mode != "off":
+        config = data.resolve_grid(config, list(tempos))
         resolved = preset.replace(tempo=config)
         if config.mode == "loop":
             assert config.bpm is not None and config.bars is not None
             seconds = tempo.grid_samples(config.bpm, config.bars, preset.audio.sample_rate)
             return resolved.replace(audio={"clip_seconds": seconds / preset.audio.sample_rate})
     if resolved.audio.clip_seconds is None:
-        resolved = resolved.replace(audio={"clip_seconds": library.median_seconds()})
+        resolved = resolved.replace(audio={"clip_seconds": median_seconds})
     return resolved

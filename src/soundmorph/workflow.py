@@ -13,7 +13,7 @@ import multiprocessing
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from soundmorph import evaluate as metrics
 from soundmorph.audio import synth
 from soundmorph.audio.tempo import Tempo
 from soundmorph.config import MAX_DEMO_CLIPS, Preset, check_int, get_preset
-from soundmorph.data.dataset import ArrayClips, CachedClips, StepSampler, epoch_order, make_loader, steps_of
+from soundmorph.data.dataset import CachedClips, StepSampler, epoch_order, make_loader, steps_of
 from soundmorph.errors import SoundmorphError
 from soundmorph.quality import SweepQuality
 from soundmorph.session import SoundModel
@@ -51,6 +51,7 @@ MODEL_FOLDER_FILES: dict[str, files.Kind] = {
     checkpoint.CONFIG_FILE: "json",
     checkpoint.WEIGHTS_FILE: "safetensors",
     checkpoint.LIBRARY_FILE: "json",
+    checkpoint.LATENTS_FILE: "safetensors",
     "history.csv": "csv",
     "loss.png": "png",
     "latent_map.png": "png",
@@ -91,8 +92,8 @@ def describe_sounds(
 class TrainResult:
     folder: Path
     history: list[EpochStats]
-    library: data.AudioCache | data.Library  # the library's clips (names, skipped files): cached, or
-    # decoded in memory for a grid
+    library: data.AudioCache  # the library's decoded clips (names, skipped files)
+    tempos: list[Tempo | None]  # each clip's tempo as the model was trained with it (None: no grid)
     holdout: np.ndarray  # bool [clips]
     seconds: float
     model: SoundModel  # the best weights with the library, ready to render
@@ -181,55 +182,54 @@ def train(
     chosen = distributed.on_main(world, check)
     rate = chosen.audio.sample_rate
     target = distributed.device_for(world, session.pick_device(device))
-    train_set: Dataset
-    holdout_set: Dataset | None
-    listing: data.AudioCache | data.Library
-    if _has_grid(chosen, bpm, bars):
-        # the beat grid: whole files decoded and analysed, clips put on the grid in memory
-        library = data.scan(folder, sample_rate=rate, clip_seconds=_read_seconds(chosen))
-        listing = library
-        data.require_clips(library, minimum=2 if chosen.train.holdout > 0 else 1)
-        edits: dict[str, dict[str, Any]] | None = None
+    grid_on = _has_grid(chosen, bpm, bars)
+    if tempo_file is not None and not grid_on:
+        raise SoundmorphError("per-file tempo overrides need a grid (a preset with one, or --bpm/--bars)")
+    # streamed from the decoded-audio cache (memory does not grow with the library); rank 0 decodes
+    # what is new, the others then only read the index
+    distributed.on_main(world, lambda: data.open_cache(folder, sample_rate=rate, progress=progress)[1])
+    cache, _ = data.open_cache(folder, sample_rate=rate, progress=False)
+    data.require_clips(cache, minimum=2 if chosen.train.holdout > 0 else 1)
+    names = cache.names
+    tempos: list[Tempo | None] = [None] * len(names)
+    if grid_on:
+        # the beat grid: every file's tempo found (once per file, kept in the cache), every clip put
+        # on the grid once and stored beside the cache (see soundmorph.data.gridded)
         if resume:  # the tempi the model was trained with, corrections included
             stored = checkpoint.load_library(out).entries
             edits = {
                 e.name: {"kind": e.tempo.kind, "bpm": e.tempo.bpm, "bars": e.tempo.bars}
                 for e in stored
-                if e.tempo is not None and e.name in library.names
+                if e.tempo is not None and e.name in cache.entries
             }
         else:
-            edits = data.read_tempo_file(tempo_file) if tempo_file is not None else None
-        chosen = grid.prepare(library, chosen, bpm=bpm, bars=bars, overrides=edits)
-        names = library.names
-        mask = data.holdout_mask(names, chosen.train.holdout, seed=chosen.train.seed)
-        gridded = library.on_grid(chosen.tempo, chosen.audio.clip_samples)
-        all_clips: Dataset = ArrayClips(gridded)
-        train_set = ArrayClips(gridded[~mask])
-        holdout_set = ArrayClips(gridded[mask]) if mask.any() else None
-        tempos: list[Tempo | None] = list(library.tempos) or [None] * len(names)
-        workers = 0
+            edits = data.read_tempo_file(tempo_file) if tempo_file is not None else {}
+        distributed.on_main(world, lambda: len(data.cached_tempos(cache, names, progress=progress)))
+        seconds = [cache.entries[name].samples / rate for name in names]
+        analysed = data.cached_tempos(cache, names, progress=False)
+        found = [t.rounded() for t in data.apply_overrides(names, analysed, seconds, edits, root=cache.root)]
+        chosen = grid.prepare(chosen, found, median_seconds=cache.median_seconds(), bpm=bpm, bars=bars)
+        placed = chosen
+        distributed.on_main(
+            world,
+            lambda: len(
+                data.grid_clips(
+                    cache, names, found, placed.tempo, placed.audio.clip_samples, progress=progress
+                )
+            ),
+        )
+        all_clips = data.grid_clips(
+            cache, names, found, chosen.tempo, chosen.audio.clip_samples, progress=False
+        )
+        tempos = list(found)
     else:
-        # no grid: streamed from the decoded-audio cache (memory does not grow with the library)
-        if tempo_file is not None and not resume:
-            raise SoundmorphError("per-file tempo overrides need a grid (a preset with one, or --bpm/--bars)")
-        # rank 0 decodes what is new; the others then only read the index
-        distributed.on_main(world, lambda: data.open_cache(folder, sample_rate=rate, progress=progress)[1])
-        cache, _ = data.open_cache(folder, sample_rate=rate, progress=False)
-        listing = cache
-        data.require_clips(cache, minimum=2 if chosen.train.holdout > 0 else 1)
         if chosen.audio.clip_seconds is None:
             chosen = chosen.replace(audio={"clip_seconds": cache.median_seconds()})
-        names = cache.names
-        mask = data.holdout_mask(names, chosen.train.holdout, seed=chosen.train.seed)
-        held = [name for name, h in zip(names, mask, strict=True) if h]
-        n_samples = chosen.audio.clip_samples
-        all_clips = CachedClips(cache, names, n_samples)
-        train_set = CachedClips(
-            cache, [name for name, h in zip(names, mask, strict=True) if not h], n_samples
-        )
-        holdout_set = CachedClips(cache, held, n_samples) if held else None
-        tempos = [None] * len(names)
-        workers = loader_workers(len(names))
+        all_clips = CachedClips.of(cache, names, chosen.audio.clip_samples)
+    mask = data.holdout_mask(names, chosen.train.holdout, seed=chosen.train.seed)
+    train_set: Dataset = all_clips.select(np.flatnonzero(~mask))
+    holdout_set: Dataset | None = all_clips.select(np.flatnonzero(mask)) if mask.any() else None
+    workers = loader_workers(len(names))
     a = chosen.audio
     with torch.random.fork_rng(devices=[]):  # the model is built on the CPU: seed its initialisation
         torch.random.default_generator.manual_seed(chosen.train.seed)
@@ -252,9 +252,10 @@ def train(
         index = LibraryIndex(
             Path(folder).resolve(),
             tuple(
-                LibraryEntry(name, "holdout" if h else "train", tuple(z), tempo)
-                for name, h, z, tempo in zip(names, mask, latents.tolist(), tempos, strict=True)
+                LibraryEntry(name, "holdout" if h else "train", tempo)
+                for name, h, tempo in zip(names, mask, tempos, strict=True)
             ),
+            latents,
         )
         checkpoint.save_library(out, index)
         loaded = SoundModel(best, info, index, out)
@@ -262,7 +263,7 @@ def train(
     distributed.barrier(world)
     if not world.is_main:
         loaded = session.load(out, device=target)
-    return TrainResult(out, history, listing, mask, time.perf_counter() - tic, loaded)
+    return TrainResult(out, history, cache, tempos, mask, time.perf_counter() - tic, loaded)
 
 
 def _has_grid(preset: Preset, bpm: float | None, bars: int | None) -> bool:
@@ -291,12 +292,6 @@ def _latents(model: torch.nn.Module, clips: Dataset, preset: Preset, workers: in
     return torch.cat(means)
 
 
-def _read_seconds(preset: Preset) -> float | None:
-    """How much of each file to decode: the clip length, or all of it (up to the longest clip a
-    model may have) for a grid, whose analysis needs a loop's whole length."""
-    return preset.audio.clip_seconds if preset.tempo.mode == "off" else None
-
-
 def _write_pictures(out: Path, history: list[EpochStats], model: SoundModel) -> None:
     if history:
         losses = {"train": [h.loss for h in history]}
@@ -321,26 +316,21 @@ def evaluate(
     (:data:`soundmorph.evaluate.BASELINES`) are fitted on the training clips: those evaluated, or
     for another folder the training library's, re-read when its folder is still there.
 
-    A model without a beat grid is evaluated in batches streamed from the decoded-audio cache
-    (memory does not grow with the library; the PCA baselines are fitted on at most
-    :data:`BASELINE_PCA_CLIPS` training clips, a seeded choice). A model with a grid decodes and
-    analyses the whole files in memory, as its training did.
+    The clips are streamed in batches from the decoded-audio cache, on the model's beat grid when it
+    has one (memory does not grow with the library; the PCA baselines are fitted on at most
+    :data:`BASELINE_PCA_CLIPS` training clips, a seeded choice).
     """
     if not isinstance(model, SoundModel):
         model = session.load(model, device=device)
     root = Path(folder) if folder is not None else model.root
     if root is None:
         raise SoundmorphError(f"{model.folder}: no library recorded; name a folder to evaluate on")
-    if model.preset.tempo.mode != "off":
-        return _evaluate_in_memory(model, root)
-    library, _ = data.open_cache(root, sample_rate=model.sample_rate, progress=False)
-    data.require_clips(library)
-    names = library.names
+    library, clips = _model_clips(model, root)
+    names = clips.names
     same = model.root is not None and root.resolve() == model.root.resolve()
     split_of = dict(zip(model.names, model.splits, strict=True)) if same else {}
     splits = [split_of.get(name, "other") for name in names]
     preset = model.info.preset
-    clips = CachedClips(library, names, model.clip_samples)
     train_rows = [i for i, split in enumerate(splits) if split == "train"]
     baselines = (
         _fit_baselines(clips, train_rows, preset, model.device) if train_rows else _other_baselines(model)
@@ -380,41 +370,25 @@ def evaluate(
     return report
 
 
-def _evaluate_in_memory(model: SoundModel, root: Path) -> dict[str, Any]:
-    """:func:`evaluate` of a model with a beat grid: the whole files decoded and analysed in memory."""
-    library = data.scan(root, sample_rate=model.sample_rate, clip_seconds=_read_seconds(model.preset))
-    data.require_clips(library)
+def _model_clips(
+    model: SoundModel, root: Path, names: Sequence[str] | None = None
+) -> tuple[data.AudioCache, CachedClips]:
+    """The sounds ``names`` (default: all) of the folder ``root`` as ``model`` sees them, streamed
+    from the decoded-audio cache: on its beat grid (the tempi of its training sounds as it was
+    trained with them, those of other sounds found now), or cropped/padded for a model without one."""
+    cache, _ = data.open_cache(root, sample_rate=model.sample_rate, progress=False)
+    data.require_clips(cache)
+    names = cache.names if names is None else list(names)
+    if model.preset.tempo.mode == "off":
+        return cache, CachedClips.of(cache, names, model.clip_samples)
     same = model.root is not None and root.resolve() == model.root.resolve()
-    split_of = dict(zip(model.names, model.splits, strict=True)) if same else {}
-    splits = [split_of.get(name, "other") for name in library.names]
-    mags = model.magnitudes(library.clips)
-    recon = model.reconstruction(mags)
-    per_clip = metrics.reconstruction_metrics(mags, recon)
-    report: dict[str, Any] = {
-        "model": str(model.folder),
-        "folder": str(root),
-        "clips": [
-            {"index": i, "name": name, "split": split, **{k: float(v[i]) for k, v in per_clip.items()}}
-            for i, (name, split) in enumerate(zip(library.names, splits, strict=True))
-        ],
-        "skipped": [{"path": str(s.path), "reason": s.reason} for s in library.skipped],
-        "summary": {},
-    }
-    train_mask = torch.tensor([s == "train" for s in splits])
-    estimates = {"model": recon}
-    train = mags[train_mask.to(mags.device)] if train_mask.any() else _training_magnitudes(model)
-    if train is not None:
-        estimates |= {name: predict(train, mags) for name, predict in metrics.BASELINES.items()}
-    for split in sorted(set(splits)):
-        rows = torch.tensor([s == split for s in splits]).to(mags.device)
-        report["summary"][split] = {
-            system: {
-                k: float(v.mean()) for k, v in metrics.reconstruction_metrics(mags[rows], est[rows]).items()
-            }
-            | {"clips": int(rows.sum())}
-            for system, est in estimates.items()
-        }
-    return report
+    stored = dict(zip(model.names, model.tempos, strict=True)) if same else {}
+    new = [name for name in names if stored.get(name) is None]
+    found = dict(zip(new, data.cached_tempos(cache, new, progress=False), strict=True))
+    tempos = [stored.get(name) or found[name] for name in names]
+    return cache, data.grid_clips(
+        cache, names, tempos, model.preset.tempo, model.clip_samples, progress=False
+    )
 
 
 def _batches(
@@ -450,27 +424,15 @@ def _other_baselines(
     None when that folder or every training file is gone."""
     if model.root is None or not model.root.is_dir():
         return None
-    library, _ = data.open_cache(model.root, sample_rate=model.sample_rate, progress=False)
-    present = set(library.names)
+    cache, _ = data.open_cache(model.root, sample_rate=model.sample_rate, progress=False)
+    present = set(cache.names)
     train = [
         n for n, split in zip(model.names, model.splits, strict=True) if split == "train" and n in present
     ]
     if not train:
         return None
-    clips = CachedClips(library, train, model.clip_samples)
+    _, clips = _model_clips(model, model.root, train)
     return _fit_baselines(clips, list(range(len(train))), model.info.preset, model.device)
-
-
-def _training_magnitudes(model: SoundModel) -> torch.Tensor | None:
-    """Magnitudes [clips, freq, frames] of the model's training clips, re-read from its library
-    folder; None when the folder or every training file is gone."""
-    if model.root is None or not model.root.is_dir():
-        return None
-    seconds = model.preset.audio.clip_seconds
-    library = data.scan(model.root, sample_rate=model.sample_rate, clip_seconds=seconds)
-    train = {name for name, split in zip(model.names, model.splits, strict=True) if split == "train"}
-    clips = [clip for name, clip in zip(library.names, library.clips, strict=True) if name in train]
-    return model.magnitudes(clips) if clips else None
 
 
 @dataclass(frozen=True)
@@ -530,6 +492,7 @@ def demo(
         checkpoint.CONFIG_FILE,
         checkpoint.WEIGHTS_FILE,
         checkpoint.LIBRARY_FILE,
+        checkpoint.LATENTS_FILE,
         "loss.png",
         "latent_map.png",
     ]

@@ -18,7 +18,7 @@ from soundmorph.data.cache import open_cache
 def test_cached_clips_equal_the_prepared_clips_of_a_scan(loops_dir: Path, tmp_path: Path) -> None:
     cache, _ = open_cache(loops_dir, sample_rate=SAMPLE_RATE, base=tmp_path, progress=False)
     n = SAMPLE_RATE // 2
-    clips = dataset.CachedClips(cache, cache.names, n)
+    clips = dataset.CachedClips.of(cache, cache.names, n)
     scanned = data.scan(loops_dir, sample_rate=SAMPLE_RATE).fitted(n)
     assert len(clips) == len(scanned)
     for index in range(len(clips)):
@@ -30,7 +30,7 @@ def test_cached_clips_equal_the_prepared_clips_of_a_scan(loops_dir: Path, tmp_pa
 def test_a_loader_with_workers_gives_the_same_batches(loops_dir: Path, tmp_path: Path) -> None:
     shutil.copytree(loops_dir, tmp_path / "lib")
     cache, _ = open_cache(tmp_path / "lib", sample_rate=SAMPLE_RATE, base=tmp_path / "c", progress=False)
-    clips = dataset.CachedClips(cache, cache.names, 4096)
+    clips = dataset.CachedClips.of(cache, cache.names, 4096)
     sampler = dataset.StepSampler()
     sampler.set_steps(dataset.epoch_steps(len(clips), 4, seed=0, epoch=3))
     plain = [(a.clone(), p.clone()) for a, p in dataset.make_loader(clips, sampler, workers=0)]

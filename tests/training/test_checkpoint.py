@@ -11,6 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from soundmorph.audio.tempo import Tempo
 from soundmorph.config import Preset, get_preset
 from soundmorph.errors import ModelFolderError
 from soundmorph.models import MODELS, SpectrogramVAE, build_model, latent_size
@@ -295,18 +296,38 @@ def test_refuses_truncated_weights(saved: tuple[Path, SpectrogramVAE]) -> None:
 
 
 def test_library_round_trip(tmp_path: Path) -> None:
+    tempo = Tempo("loop", 128.0, 2, 0.01, 1.0)
     library = checkpoint.LibraryIndex(
         Path("/sounds"),
         (
-            checkpoint.LibraryEntry("a.wav", "train", (0.5, -1.0)),
-            checkpoint.LibraryEntry("b/c.wav", "holdout", (0.0, 2.0)),
+            checkpoint.LibraryEntry("a.wav", "train", tempo),
+            checkpoint.LibraryEntry("b/c.wav", "holdout"),
         ),
+        torch.tensor([[0.5, -1.0], [0.0, 2.0]]),
     )
     checkpoint.save_library(tmp_path, library)
-    assert checkpoint.load_library(tmp_path) == library
+    loaded = checkpoint.load_library(tmp_path)
+    assert loaded == library and loaded != checkpoint.LibraryIndex(None)
     saved = json.loads((tmp_path / checkpoint.LIBRARY_FILE).read_text())
-    assert saved["files"][0] == {"name": "a.wav", "split": "train", "latent": [0.5, -1.0]}
-    assert library.latents(2).shape == (2, 2)
+    assert saved["files"][1] == {"name": "b/c.wav", "split": "holdout"}  # latents in their own file
+    assert saved["files"][0]["bpm"] == 128.0
+    assert torch.equal(loaded.latents(2), torch.tensor([[0.5, -1.0], [0.0, 2.0]]))
+    with pytest.raises(ValueError, match="latents of shape"):
+        loaded.latents(3)
+
+
+def test_a_library_with_latents_in_its_json_still_loads(tmp_path: Path) -> None:
+    files = [{"name": "a.wav", "split": "train", "latent": [0.5, -1.0]}, {"name": "b.wav", "latent": [1, 2]}]
+    (tmp_path / checkpoint.LIBRARY_FILE).write_text(json.dumps({"root": "/x", "files": files}))
+    loaded = checkpoint.load_library(tmp_path)
+    assert loaded.names == ["a.wav", "b.wav"] and loaded.splits == ["train", "train"]
+    assert torch.equal(loaded.latents(2), torch.tensor([[0.5, -1.0], [1.0, 2.0]]))
+
+
+def test_a_library_without_its_latents_is_refused(tmp_path: Path) -> None:
+    (tmp_path / checkpoint.LIBRARY_FILE).write_text('{"root": "/x", "files": [{"name": "a.wav"}]}')
+    with pytest.raises(ModelFolderError, match="1 library entries but 0 latents"):
+        checkpoint.load_library(tmp_path)
 
 
 def test_missing_library_is_empty(tmp_path: Path) -> None:

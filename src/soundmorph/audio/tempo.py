@@ -28,6 +28,7 @@ from soundmorph.config import SAMPLE_RATE
 from soundmorph.errors import SoundmorphError
 
 Kind = Literal["loop", "oneshot"]
+ANALYSIS_VERSION = 1  # bump when analyse() may give another answer (cached analyses are redone)
 BEATS_PER_BAR = 4  # 4/4
 BAR_CHOICES = (1, 2, 4, 8)  # whole bars a loop may hold
 BPM_RANGE = (60.0, 200.0)  # tempi a loop may have
@@ -84,6 +85,12 @@ class Tempo:
         if self.bpm is None or self.bars is None:
             return None
         return bar_seconds(self.bpm) * self.bars
+
+    def rounded(self) -> Tempo:
+        """This tempo as a model's ``library.json`` keeps it (BPM to 0.001, downbeat to 0.1 ms, no
+        confidence), so that a clip put on a grid at training is put there alike later."""
+        bpm = None if self.bpm is None else round(self.bpm, 3)
+        return Tempo(self.kind, bpm, self.bars, round(self.downbeat, 4), 1.0)
 
     def to_dict(self) -> dict[str, object]:
         return {

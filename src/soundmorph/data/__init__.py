@@ -1,11 +1,14 @@
 """Data: a library of sounds scanned from a folder, each sound's tempo, the beat grid (:mod:`.library`),
-its decoded-audio cache (:mod:`.cache`) and the streaming datasets over it (:mod:`.dataset`)."""
+its decoded-audio cache (:mod:`.cache`), the cached tempi and beat-grid store beside it
+(:mod:`.gridded`) and the streaming datasets over them (:mod:`.dataset`)."""
 
 from soundmorph.data.cache import AudioCache, open_cache
+from soundmorph.data.gridded import cached_tempos, grid_clips
 from soundmorph.data.library import (
     SPECTROGRAM_BATCH,
     Library,
     Listing,
+    apply_overrides,
     describe,
     fit_to_grid,
     holdout_mask,
@@ -24,8 +27,11 @@ __all__ = [
     "AudioCache",
     "Library",
     "Listing",
+    "apply_overrides",
+    "cached_tempos",
     "describe",
     "fit_to_grid",
+    "grid_clips",
     "holdout_mask",
     "iter_spectrograms",
     "list_headers",

@@ -228,7 +228,7 @@ def _load(folder: Path, root: Path, sample_rate: int) -> AudioCache:
 
 
 @contextlib.contextmanager
-def _locked(folder: Path) -> Iterator[None]:
+def locked(folder: Path) -> Iterator[None]:
     """One writer per cache (POSIX advisory lock); other processes wait."""
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / ".lock", "a") as handle:
@@ -266,7 +266,7 @@ def open_cache(
     folder = cache_folder(root, sample_rate=sample_rate, base=base)
     report = UpdateReport()
     try:
-        with _locked(folder):
+        with locked(folder):
             cache = _load(folder, root, sample_rate)
             cache.root = root
             jobs = []

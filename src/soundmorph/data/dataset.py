@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -41,8 +42,8 @@ def mix_seed(*values: int) -> int:
 def prepare_clip(clip: np.ndarray, n_samples: int) -> np.ndarray:
     """The one place a decoded clip becomes a training item: float32 ``[n_samples]``.
 
-    Today: crop or zero-pad at the end. A beat-grid fit (tempo) hooks in here, and every path that
-    trains or evaluates (in memory, cached, distributed) goes through it.
+    Crop or zero-pad at the end: clips on a beat grid are put there once, when their store is built
+    (:mod:`soundmorph.data.gridded`), and arrive here at their length already.
     """
     return audio.fit_length(clip, n_samples)
 
@@ -66,21 +67,56 @@ class ArrayClips(Dataset[tuple[np.ndarray, int]]):
 
 
 class CachedClips(Dataset[tuple[np.ndarray, int]]):
-    """Clips of an :class:`~soundmorph.data.cache.AudioCache`, read from disk per item.
+    """Clips stored as int16 shards (the decoded-audio cache, or a library on a beat grid), read
+    from disk per item: clip ``i`` is ``samples[i]`` int16 samples at byte ``offset[i]`` of shard
+    ``shard[i]`` of ``folder``, times ``scale[i]``.
 
-    Holds only four small arrays (where each clip is), so it pickles to DataLoader workers in
-    microseconds and each worker opens the shards itself.
+    Holds only four small arrays, so it pickles to DataLoader workers in microseconds and each
+    worker opens the shards itself. :meth:`of` reads an :class:`~soundmorph.data.cache.AudioCache`.
     """
 
-    def __init__(self, cache: AudioCache, names: Sequence[str], n_samples: int) -> None:
-        entries = [cache.entries[name] for name in names]
-        self.folder = cache.folder
+    def __init__(
+        self,
+        folder: Path,
+        names: Sequence[str],
+        n_samples: int,
+        *,
+        shard: np.ndarray,
+        offset: np.ndarray,
+        samples: np.ndarray,
+        scale: np.ndarray,
+    ) -> None:
+        self.folder = Path(folder)
         self.names = list(names)
         self.n_samples = n_samples
-        self.shard = np.array([e.shard for e in entries], dtype=np.int64)
-        self.offset = np.array([e.offset for e in entries], dtype=np.int64)
-        self.samples = np.array([e.samples for e in entries], dtype=np.int64)
-        self.scale = np.array([e.scale for e in entries], dtype=np.float64)
+        self.shard, self.offset, self.samples, self.scale = shard, offset, samples, scale
+
+    @classmethod
+    def of(cls, cache: AudioCache, names: Sequence[str], n_samples: int) -> CachedClips:
+        """The clips ``names`` of ``cache``, each cropped or zero-padded to ``n_samples``."""
+        entries = [cache.entries[name] for name in names]
+        return cls(
+            cache.folder,
+            names,
+            n_samples,
+            shard=np.array([e.shard for e in entries], dtype=np.int64),
+            offset=np.array([e.offset for e in entries], dtype=np.int64),
+            samples=np.array([e.samples for e in entries], dtype=np.int64),
+            scale=np.array([e.scale for e in entries], dtype=np.float64),
+        )
+
+    def select(self, rows: Sequence[int] | np.ndarray) -> CachedClips:
+        """The clips at positions ``rows``, in that order."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return CachedClips(
+            self.folder,
+            [self.names[i] for i in rows],
+            self.n_samples,
+            shard=self.shard[rows],
+            offset=self.offset[rows],
+            samples=self.samples[rows],
+            scale=self.scale[rows],
+        )
 
     def __len__(self) -> int:
         return len(self.names)

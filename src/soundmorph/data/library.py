@@ -8,7 +8,7 @@ import dataclasses
 import hashlib
 import json
 import statistics
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -77,19 +77,12 @@ class Library:
     def analyse_tempo(self, overrides: dict[str, dict[str, Any]] | None = None) -> list[Tempo]:
         """Find every clip's kind, tempo and bars (see :func:`soundmorph.audio.tempo.analyse`), with
         per-file ``overrides`` (name -> ``{"kind", "bpm", "bars"}``, see :func:`read_tempo_file`)."""
-        overrides = overrides or {}
-        unknown = sorted(set(overrides) - set(self.names))
-        if unknown:
-            raise SoundmorphError(f"tempo override for a file not in {self.root}: {unknown[0]}")
-        self.tempos = [
-            override_tempo(
-                tempo_analysis.analyse(clip, sample_rate=self.sample_rate, name=name),
-                overrides.get(name, {}),
-                seconds=len(clip) / self.sample_rate,
-                name=name,
-            )
+        found = [
+            tempo_analysis.analyse(clip, sample_rate=self.sample_rate, name=name)
             for name, clip in zip(self.names, self.clips, strict=True)
         ]
+        seconds = [len(clip) / self.sample_rate for clip in self.clips]
+        self.tempos = apply_overrides(self.names, found, seconds, overrides, root=self.root)
         return self.tempos
 
     def on_grid(self, config: TempoConfig, n_samples: int) -> np.ndarray:
@@ -178,6 +171,26 @@ def override_tempo(found: Tempo, override: dict[str, Any], *, seconds: float, na
         return Tempo("loop", float(bpm), int(bars), downbeat, 1.0)  # type: ignore[arg-type]
     except (TypeError, ValueError, SoundmorphError) as error:
         raise SoundmorphError(f"{name}: bad tempo override {override} ({error})") from None
+
+
+def apply_overrides(
+    names: Sequence[str],
+    found: Sequence[Tempo],
+    seconds: Sequence[float],
+    overrides: dict[str, dict[str, Any]] | None,
+    *,
+    root: Path,
+) -> list[Tempo]:
+    """``found`` (the tempo of each clip ``names`` of ``seconds``) with the per-file ``overrides``
+    of :func:`read_tempo_file` applied (see :func:`override_tempo`)."""
+    overrides = overrides or {}
+    unknown = sorted(set(overrides) - set(names))
+    if unknown:
+        raise SoundmorphError(f"tempo override for a file not in {root}: {unknown[0]}")
+    return [
+        override_tempo(tempo, overrides.get(name, {}), seconds=length, name=name)
+        for name, tempo, length in zip(names, found, seconds, strict=True)
+    ]
 
 
 def read_tempo_file(path: str | Path) -> dict[str, dict[str, Any]]:

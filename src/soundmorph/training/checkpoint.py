@@ -5,7 +5,8 @@
     MODEL/
       config.json          format version, class, soundmorph version, every setting, the geometry
       model.safetensors    the best weights (and the normalisation statistics)
-      library.json         the training library: index -> file, split, posterior mean
+      library.json         the training library: index -> file, split, kind and tempo
+      latents.safetensors  the posterior mean of each library sound, [sounds, latent] in index order
       history.csv          loss per epoch; loss.png, its curve
       train/state.safetensors
                            the resumable training state, ONE file: last weights, best weights
@@ -42,6 +43,7 @@ FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 LIBRARY_FILE = "library.json"
+LATENTS_FILE = "latents.safetensors"
 TRAIN_DIR = "train"
 TRAIN_STATE_FILE = "state.safetensors"
 TRAIN_FORMAT_VERSION = 2  # 1: three files (last.safetensors, optimizer.safetensors, state.json)
@@ -156,12 +158,11 @@ SPLITS = ("train", "holdout")  # the split a library entry was in
 
 @dataclass(frozen=True)
 class LibraryEntry:
-    """One training sound in ``library.json``: its file (relative to the root), split and latent,
-    and its kind and tempo as the model was trained with them (a model with a grid)."""
+    """One training sound in ``library.json``: its file (relative to the root) and split, and its
+    kind and tempo as the model was trained with them (a model with a grid)."""
 
     name: str  # POSIX path relative to the library root
     split: str  # one of SPLITS
-    latent: tuple[float, ...]  # posterior mean
     tempo: Tempo | None = None  # kind, bpm, bars, downbeat; None: a model without a grid
 
     def __post_init__(self) -> None:
@@ -171,15 +172,35 @@ class LibraryEntry:
             raise ValueError(f"{self.name}: unknown split {self.split!r}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LibraryIndex:
-    """``library.json``: the folder a model was trained on and, per sound, its entry.
+    """The library a model was trained on: ``library.json`` (the folder and, per sound, its entry)
+    and ``latents.safetensors`` (the sounds' posterior means, one row per entry).
 
-    Its schema is written and read only here (:func:`save_library`, :func:`load_library`).
+    The latents are a tensor file, not JSON: a latent that keeps time is over a thousand numbers per
+    sound, and a library of 100k sounds would make a JSON of gigabytes. The schema is written and
+    read only here (:func:`save_library`, :func:`load_library`).
     """
 
     root: Path | None  # None: unknown (a model saved without its library)
     entries: tuple[LibraryEntry, ...] = ()
+    latent_rows: torch.Tensor | None = None  # [entries, latent] float32; None only when empty
+
+    def __post_init__(self) -> None:
+        rows = 0 if self.latent_rows is None else len(self.latent_rows)
+        if rows != len(self.entries):
+            raise ValueError(f"{len(self.entries)} library entries but {rows} latents")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, LibraryIndex):
+            return NotImplemented
+        mine, theirs = self.latent_rows, other.latent_rows
+        same_latents = (mine is None or len(mine) == 0) and (theirs is None or len(theirs) == 0)
+        if mine is not None and theirs is not None and len(mine) and len(theirs):
+            same_latents = mine.shape == theirs.shape and torch.equal(mine.float(), theirs.float())
+        return (self.root, self.entries) == (other.root, other.entries) and same_latents
+
+    __hash__ = None  # type: ignore[assignment]  # mutable tensor inside
 
     @property
     def names(self) -> list[str]:
@@ -190,41 +211,39 @@ class LibraryIndex:
         return [entry.split for entry in self.entries]
 
     def latents(self, latent_dim: int) -> torch.Tensor:
-        """The entries' latents [n, latent_dim]; a ValueError when an entry has another size."""
-        for entry in self.entries:
-            if len(entry.latent) != latent_dim:
-                raise ValueError(
-                    f"{entry.name}: latent of size {len(entry.latent)}, the model has {latent_dim}"
-                )
-        return torch.tensor([entry.latent for entry in self.entries], dtype=torch.float32).reshape(
-            -1, latent_dim
-        )
+        """The entries' latents [n, latent_dim]; a ValueError when they have another size."""
+        if self.latent_rows is None or len(self.latent_rows) == 0:
+            return torch.zeros(0, latent_dim)
+        if self.latent_rows.ndim != 2 or self.latent_rows.shape[1] != latent_dim:
+            raise ValueError(f"latents of shape {tuple(self.latent_rows.shape)}, the model has {latent_dim}")
+        return self.latent_rows.float()
 
     def to_dict(self) -> dict[str, Any]:
+        """``library.json`` (the latents go to their own file)."""
         return {
             "root": None if self.root is None else str(self.root),
-            "files": [
-                {"name": e.name, "split": e.split, "latent": list(e.latent)} | _tempo_fields(e.tempo)
-                for e in self.entries
-            ],
+            "files": [{"name": e.name, "split": e.split} | _tempo_fields(e.tempo) for e in self.entries],
         }
 
     @classmethod
-    def from_dict(cls, data: Any) -> LibraryIndex:
-        """Parse the JSON object; a ValueError (or KeyError, TypeError) names what is wrong."""
+    def from_dict(cls, data: Any, latents: torch.Tensor | None = None) -> LibraryIndex:
+        """Parse the JSON object of ``library.json`` with the ``latents`` of ``latents.safetensors``
+        (an index of an earlier version keeps each latent in its JSON entry). A ValueError (or
+        KeyError, TypeError) names what is wrong."""
         if not isinstance(data, dict) or not isinstance(data.get("files"), list):
             raise ValueError("not a soundmorph library index")
         root = data.get("root")
+        items = data["files"]
         entries = tuple(
-            LibraryEntry(
-                name=item["name"],
-                split=item.get("split", "train"),
-                latent=tuple(float(x) for x in item["latent"]),
-                tempo=_tempo_of(item),
-            )
-            for item in data["files"]
+            LibraryEntry(name=item["name"], split=item.get("split", "train"), tempo=_tempo_of(item))
+            for item in items
         )
-        return cls(Path(root) if root else None, entries)
+        if latents is None and items and all("latent" in item for item in items):
+            rows = [[float(x) for x in item["latent"]] for item in items]
+            if len({len(row) for row in rows}) != 1:
+                raise ValueError("library entries have latents of different sizes")
+            latents = torch.tensor(rows, dtype=torch.float32)
+        return cls(Path(root) if root else None, entries, latents)
 
 
 def _tempo_fields(found: Tempo | None) -> dict[str, Any]:
@@ -248,17 +267,22 @@ def _tempo_of(item: dict[str, Any]) -> Tempo | None:
 
 
 def save_library(folder: Path, library: LibraryIndex) -> None:
-    """Write ``library.json``."""
+    """Write ``latents.safetensors``, then ``library.json`` (each atomically)."""
+    rows = library.latent_rows if library.latent_rows is not None else torch.zeros(0, 0)
+    _save_tensors(folder / LATENTS_FILE, {"latents": rows.float()})
     atomic_write_json(folder / LIBRARY_FILE, library.to_dict())
 
 
 def load_library(folder: Path) -> LibraryIndex:
-    """Read ``library.json``; an empty library when a model was saved without one."""
+    """Read ``library.json`` and ``latents.safetensors``; an empty library when a model was saved
+    without one."""
     path = folder / LIBRARY_FILE
     if not path.exists():
         return LibraryIndex(None)
+    stored = folder / LATENTS_FILE
+    latents = _load_tensors(stored).get("latents") if stored.exists() else None
     try:
-        return LibraryIndex.from_dict(_read_json(path))
+        return LibraryIndex.from_dict(_read_json(path), latents)
     except (KeyError, TypeError, ValueError) as error:
         raise ModelFolderError(f"{path}: not a valid soundmorph library index ({error})") from None
 

@@ -1,0 +1,264 @@
+"""A library on a model's beat grid, streamed: each file's tempo found once, each clip put on the
+grid once, both kept beside the decoded-audio cache (:mod:`.cache`).
+
+::
+
+    CACHE/
+      tempo.jsonl               one JSON line per analysed clip: name, size, mtime, analysis version,
+                                kind, bpm, bars, downbeat, confidence (appended; the last line wins)
+      grid-KEY/                 the clips of one library on one grid, one after another
+        shard-00000.i16         int16, every clip ``n_samples`` long
+        grid.json               names and scales; written last, so a folder without it is unfinished
+
+Why a second store, not a stretch per item
+    Putting a loop on the grid (WSOLA) costs about 0.17 s of CPU; done per item it would cost that
+    every epoch (a 160-loop library trained for 80 epochs: over half an hour), done once it costs it
+    once. Stored as int16 like the cache, a grid is as large as the audio it holds, and memory holds
+    one batch of it at a time whatever the library's size.
+Keys
+    A grid folder is named by a hash of the grid (mode, tempo, bars, stretch), the clip length and
+    every clip's name, size, mtime and tempo (corrections included): any change builds a new one.
+    Only the :data:`KEEP_GRIDS` most recently used grids of a cache are kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import multiprocessing
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from soundmorph import files
+from soundmorph.audio import tempo as tempo_analysis
+from soundmorph.audio.tempo import Tempo
+from soundmorph.config import TempoConfig
+from soundmorph.data.cache import FULL_SCALE, AudioCache, locked, read_entry
+from soundmorph.data.dataset import CachedClips
+from soundmorph.data.library import fit_to_grid
+from soundmorph.errors import SoundmorphError
+
+TEMPO_FILE = "tempo.jsonl"
+GRID_INFO = "grid.json"
+GRID_VERSION = 1  # bump when fit_to_grid changes what it makes of a clip
+KEEP_GRIDS = 3  # grid folders kept per cache (the most recently used)
+FLUSH_EVERY = 64  # clips between flushes while writing
+
+
+def _workers(jobs: int, workers: int | None) -> int:
+    return max(1, min(workers or min(os.cpu_count() or 1, 8), jobs))
+
+
+def _pool(count: int) -> contextlib.AbstractContextManager[Any]:
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    return context.Pool(count) if count > 1 else contextlib.nullcontext()
+
+
+# --- tempo -----------------------------------------------------------------------------------------
+
+
+def _analyse(job: tuple[str, str, int, int, int, float, int]) -> dict[str, Any]:
+    """Worker: the tempo of one cached clip as a dict."""
+    folder, name, shard, offset, samples, scale, sample_rate = job
+    clip = read_entry(Path(folder), shard, offset, samples, scale)
+    found = tempo_analysis.analyse(clip, sample_rate=sample_rate, name=name)
+    return dataclasses.asdict(found)
+
+
+def cached_tempos(
+    cache: AudioCache, names: Sequence[str], *, workers: int | None = None, progress: bool = True
+) -> list[Tempo]:
+    """Kind, tempo and bars of each clip ``names`` of ``cache`` (see :func:`soundmorph.audio.tempo.analyse`),
+    rounded as a model keeps them (:meth:`~soundmorph.audio.tempo.Tempo.rounded`).
+
+    Clips analysed before (same file size and mtime, same analysis version) are read from
+    ``tempo.jsonl``; the others are analysed in ``workers`` processes and appended to it.
+    """
+    path = cache.folder / TEMPO_FILE
+    version = tempo_analysis.ANALYSIS_VERSION
+    with locked(cache.folder):
+        known: dict[str, dict[str, Any]] = {}
+        if path.is_file():
+            with path.open("rb") as handle:
+                for line in handle:
+                    try:
+                        record = json.loads(line)
+                        known[record["name"]] = record
+                    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+                        continue  # a line torn by a kill: analysed again
+
+        def fresh(name: str) -> bool:
+            record, entry = known.get(name), cache.entries[name]
+            return record is not None and (
+                record.get("size"),
+                record.get("mtime_ns"),
+                record.get("version"),
+            ) == (
+                entry.size,
+                entry.mtime_ns,
+                version,
+            )
+
+        missing = [name for name in names if not fresh(name)]
+        if missing:
+            jobs = [
+                (str(cache.folder), name, e.shard, e.offset, e.samples, e.scale, cache.sample_rate)
+                for name in missing
+                for e in [cache.entries[name]]
+            ]
+            with _pool(_workers(len(jobs), workers)) as pool, path.open("ab") as log:
+                results = pool.imap(_analyse, jobs, chunksize=4) if pool is not None else map(_analyse, jobs)
+                bar = tqdm(
+                    results, total=len(jobs), unit="file", desc="tempo", disable=not progress, delay=1.0
+                )
+                for done, (name, found) in enumerate(zip(missing, bar, strict=True), 1):
+                    entry = cache.entries[name]
+                    record = {
+                        "name": name,
+                        "size": entry.size,
+                        "mtime_ns": entry.mtime_ns,
+                        "version": version,
+                    }
+                    known[name] = record | found
+                    log.write((json.dumps(known[name]) + "\n").encode())
+                    if done % FLUSH_EVERY == 0:
+                        log.flush()
+    fields = [f.name for f in dataclasses.fields(Tempo)]
+    return [Tempo(**{k: known[name][k] for k in fields}).rounded() for name in names]
+
+
+# --- the grid --------------------------------------------------------------------------------------
+
+
+def _grid_key(
+    cache: AudioCache, names: Sequence[str], tempos: Sequence[Tempo], config: TempoConfig, n_samples: int
+) -> str:
+    parts = [
+        GRID_VERSION,
+        cache.sample_rate,
+        n_samples,
+        dataclasses.asdict(config),
+        [
+            [name, cache.entries[name].size, cache.entries[name].mtime_ns, dataclasses.asdict(found)]
+            for name, found in zip(names, tempos, strict=True)
+        ],
+    ]
+    return hashlib.sha1(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _place(job: tuple[str, int, int, int, float, Tempo, TempoConfig, int, int]) -> tuple[float, bytes]:
+    """Worker: one cached clip on the grid as (scale, int16 bytes of ``n_samples``)."""
+    folder, shard, offset, samples, scale, found, config, n_samples, sample_rate = job
+    clip = read_entry(Path(folder), shard, offset, samples, scale)
+    placed = fit_to_grid(clip, found, config, n_samples, sample_rate=sample_rate)
+    peak = float(np.max(np.abs(placed))) if len(placed) else 0.0
+    step = (peak if peak > 0 else 1.0) / FULL_SCALE
+    ints = np.clip(np.round(placed / step), -FULL_SCALE, FULL_SCALE).astype("<i2")
+    return step, ints.tobytes()
+
+
+def grid_clips(
+    cache: AudioCache,
+    names: Sequence[str],
+    tempos: Sequence[Tempo],
+    config: TempoConfig,
+    n_samples: int,
+    *,
+    workers: int | None = None,
+    progress: bool = True,
+) -> CachedClips:
+    """The clips ``names`` of ``cache`` on the grid of a resolved ``config``, ``n_samples`` each, as a
+    dataset read from disk per item (built in ``workers`` processes the first time).
+
+    Each clip becomes what :func:`~soundmorph.data.library.fit_to_grid` makes of it with its
+    ``tempos`` entry, stored as int16 with its own scale (the cache's precision).
+    """
+    if len(names) != len(tempos):
+        raise SoundmorphError(f"{len(names)} clips but {len(tempos)} tempi")
+    folder = cache.folder / f"grid-{_grid_key(cache, names, tempos, config, n_samples)}"
+    info = folder / GRID_INFO
+    try:
+        with locked(cache.folder):
+            if not info.is_file():
+                _build(cache, folder, names, tempos, config, n_samples, workers=workers, progress=progress)
+            os.utime(info)  # most recently used
+            _prune(cache.folder)
+            stored = json.loads(info.read_text())
+    except OSError as error:
+        raise SoundmorphError(f"{folder}: cannot write the grid ({error.strerror or error})") from None
+    if stored.get("names") != list(names) or stored.get("samples") != n_samples:
+        raise SoundmorphError(f"{folder}: grid does not match its key; delete it to rebuild")
+    count = len(names)
+    return CachedClips(
+        folder,
+        names,
+        n_samples,
+        shard=np.zeros(count, dtype=np.int64),
+        offset=np.arange(count, dtype=np.int64) * 2 * n_samples,
+        samples=np.full(count, n_samples, dtype=np.int64),
+        scale=np.asarray(stored["scales"], dtype=np.float64),
+    )
+
+
+def _build(
+    cache: AudioCache,
+    folder: Path,
+    names: Sequence[str],
+    tempos: Sequence[Tempo],
+    config: TempoConfig,
+    n_samples: int,
+    *,
+    workers: int | None,
+    progress: bool,
+) -> None:
+    if folder.exists():
+        shutil.rmtree(folder)  # an unfinished build (no grid.json): start again
+    folder.mkdir(parents=True)
+    jobs = [
+        (
+            str(cache.folder),
+            e.shard,
+            e.offset,
+            e.samples,
+            e.scale,
+            found,
+            config,
+            n_samples,
+            cache.sample_rate,
+        )
+        for name, found in zip(names, tempos, strict=True)
+        for e in [cache.entries[name]]
+    ]
+    scales: list[float] = []
+    with _pool(_workers(len(jobs), workers)) as pool, (folder / "shard-00000.i16").open("wb") as shard:
+        results = pool.imap(_place, jobs, chunksize=4) if pool is not None else map(_place, jobs)
+        for scale, data in tqdm(
+            results, total=len(jobs), unit="clip", desc="beat grid", disable=not progress, delay=1.0
+        ):
+            shard.write(data)
+            scales.append(scale)
+        shard.flush()
+        os.fsync(shard.fileno())
+    files.atomic_write_json(
+        folder / GRID_INFO, {"names": list(names), "samples": n_samples, "scales": scales}
+    )
+
+
+def _prune(cache_folder: Path) -> None:
+    """Delete all but the :data:`KEEP_GRIDS` most recently used grid folders of a cache."""
+    grids = [p for p in cache_folder.glob("grid-*") if p.is_dir()]
+    unfinished = [p for p in grids if not (p / GRID_INFO).is_file()]  # a killed build (we hold the lock)
+    done = sorted(
+        set(grids) - set(unfinished), key=lambda p: (p / GRID_INFO).stat().st_mtime_ns, reverse=True
+    )
+    for old in unfinished + done[KEEP_GRIDS:]:
+        shutil.rmtree(old, ignore_errors=True)
