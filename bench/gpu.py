@@ -159,7 +159,7 @@ def morph_latency(model: Any, device: torch.device, repeats: int = 5) -> dict[st
         "sweep11_ms_per_step": sweep_ms / 11,
         "sweep11_gl32_ms": sweep_gl_ms,
         "griffin_lim32_batch64_ms": batch_gl_ms,
-        "render_default": f"{RenderOptions().method}-{RenderOptions().n_iter}",
+        "render_default": f"{model.render_options.method}-{model.render_options.n_iter}",
         "clip_seconds": model.info.preset.audio.clip_seconds,
         "peak_gpu_mb": _peak_mb(device),
     }
