@@ -83,9 +83,8 @@ def describe_sounds(
     """Every usable sound of ``folder`` decoded and analysed: ``{"sounds": [{"index", "name",
     "seconds", "sample_rate", "channels", "kind", "bpm", "bars"}], "skipped": [{"name", "reason"}]}``
     (``sample_rate`` and ``channels`` are the file's; ``tempo_file``: per-file corrections)."""
-    library = data.scan(folder, sample_rate=sample_rate)
-    library.analyse_tempo(data.read_tempo_file(tempo_file) if tempo_file is not None else None)
-    return data.describe(library)
+    overrides = data.read_tempo_file(tempo_file) if tempo_file is not None else None
+    return data.describe(folder, sample_rate=sample_rate, overrides=overrides)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from soundmorph import audio, data
-from soundmorph.config import SAMPLE_RATE
+from soundmorph.config import MAX_CLIP_SECONDS, SAMPLE_RATE
 from soundmorph.data import cache as cache_module
 from soundmorph.data.cache import open_cache
 from soundmorph.errors import SoundmorphError
@@ -36,6 +36,15 @@ def test_cache_holds_every_clip_within_int16_precision(library: Path, tmp_path: 
         assert cached.shape == clip.shape and cached.dtype == np.float32
         assert np.max(np.abs(cached - clip)) <= np.max(np.abs(clip)) / cache_module.FULL_SCALE
         assert np.array_equal(cache.memmap(name) * np.float32(cache.entries[name].scale), cached)
+
+
+def test_a_long_file_is_cached_up_to_the_longest_clip_a_model_may_have(tmp_path: Path, sine) -> None:
+    (tmp_path / "lib").mkdir()
+    audio.write(tmp_path / "lib" / "long.wav", sine(110, MAX_CLIP_SECONDS + 8), sample_rate=SAMPLE_RATE)
+    cache, _ = build(tmp_path / "lib", tmp_path / "c")
+    scanned = data.scan(tmp_path / "lib", sample_rate=SAMPLE_RATE)
+    assert cache.entries["long.wav"].samples == len(scanned.clips[0])
+    assert MAX_CLIP_SECONDS * SAMPLE_RATE <= len(scanned.clips[0]) < (MAX_CLIP_SECONDS + 1) * SAMPLE_RATE
 
 
 def test_a_second_open_decodes_nothing(

@@ -195,15 +195,23 @@ def _tempo_folder(tmp_path: Path) -> Path:
 
 
 def test_analyse_tempo_and_describe(tmp_path: Path) -> None:
-    lib = data.scan(_tempo_folder(tmp_path), sample_rate=SAMPLE_RATE)
-    described = data.describe(lib)
+    folder = _tempo_folder(tmp_path)
+    (folder / "broken.wav").write_bytes(b"RIFF0000WAVEnope")
+    described = data.describe(folder, sample_rate=SAMPLE_RATE)
     sounds = described["sounds"]
     assert [s["kind"] for s in sounds] == ["loop", "loop", "loop", "oneshot"]
     assert [s["bars"] for s in sounds] == [2, 2, 4, None]
     assert [round(s["bpm"]) if s["bpm"] else None for s in sounds] == [110, 125, 150, None]
     assert set(sounds[0]) == {"index", "name", "seconds", "sample_rate", "channels", "kind", "bpm", "bars"}
     assert sounds[0]["sample_rate"] == SAMPLE_RATE and sounds[0]["channels"] == 1
-    assert described["skipped"] == []
+    assert [s["index"] for s in sounds] == [0, 1, 2, 3] and sounds[3]["name"] == "sound_3.wav"
+    assert [s["name"] for s in described["skipped"]] == ["broken.wav"]
+    found = data.scan(folder, sample_rate=SAMPLE_RATE).analyse_tempo()
+    assert [s["bpm"] for s in sounds] == [None if t.bpm is None else round(t.bpm, 2) for t in found]
+    edited = data.describe(folder, sample_rate=SAMPLE_RATE, overrides={"sound_1.wav": {"bars": 4}})
+    assert edited["sounds"][1]["bars"] == 4 and edited["sounds"][1]["bpm"] == pytest.approx(250, abs=0.5)
+    with pytest.raises(SoundmorphError, match=r"nope\.wav"):
+        data.describe(folder, sample_rate=SAMPLE_RATE, overrides={"nope.wav": {"bpm": 120}})
 
 
 def test_resolve_grid_by_majority_and_overrides() -> None:
@@ -240,7 +248,7 @@ def test_tempo_overrides_from_a_file(tmp_path: Path) -> None:
     assert (found[0].bpm, found[0].bars) == (50.0, 1)  # 1 bar fits the clip at 50 BPM
     assert found[3].kind == "loop" and found[3].bars == 1
     listed = tmp_path / "listed.json"
-    described = data.describe(lib)
+    described = data.describe(tmp_path / "lib", sample_rate=SAMPLE_RATE)
     described["sounds"][1]["bars"] = 4
     listed.write_text(json.dumps(described))
     assert data.read_tempo_file(listed)["sound_1.wav"]["bars"] == 4  # 'list --json' output, edited

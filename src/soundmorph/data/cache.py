@@ -1,4 +1,6 @@
-"""The decoded-audio cache: every file of a library decoded once, at the model's rate, as int16.
+"""The decoded-audio cache: every file of a library decoded once, at the model's rate, as int16
+(up to :data:`~soundmorph.config.MAX_CLIP_SECONDS`, the longest clip a model may have, like
+:func:`soundmorph.data.scan`).
 
 ::
 
@@ -45,10 +47,10 @@ from tqdm import tqdm
 
 from soundmorph import audio, files
 from soundmorph.audio.io import RESAMPLE_QUALITY, Skipped
-from soundmorph.config import clip_seconds_from_lengths
+from soundmorph.config import MAX_CLIP_SECONDS, READ_MARGIN_SECONDS, clip_seconds_from_lengths
 from soundmorph.errors import AudioError, SoundmorphError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: files decoded up to the longest clip a model may have (as data.scan)
 HEADER_FILE = "cache.json"
 INDEX_FILE = "index.jsonl"
 SHARD_BYTES = 1 << 30  # a new shard starts past 1 GiB (about 6.8 h of audio at 22,050 Hz)
@@ -190,7 +192,7 @@ def _decode(job: tuple[str, str, int, int, int]) -> tuple[dict[str, Any], bytes]
     """Worker: decode one file; (index record without its place, int16 bytes)."""
     path, name, size, mtime_ns, sample_rate = job
     try:
-        clip = audio.read(path, sample_rate=sample_rate)
+        clip = audio.read(path, sample_rate=sample_rate, max_seconds=MAX_CLIP_SECONDS + READ_MARGIN_SECONDS)
     except AudioError as error:
         reason = Skipped.from_error(path, error).reason
         return {"name": name, "size": size, "mtime_ns": mtime_ns, "reason": reason}, b""

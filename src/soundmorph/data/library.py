@@ -223,30 +223,51 @@ def read_tempo_file(path: str | Path) -> dict[str, dict[str, Any]]:
     return out
 
 
-def describe(library: Library) -> dict[str, list[dict[str, Any]]]:
-    """What ``soundmorph list --json`` prints: every usable sound with its file's rate and
-    channels, kind, tempo and bars, and every skipped file with its reason."""
-    if len(library.tempos) != len(library.clips):
-        library.analyse_tempo()
+def describe(
+    folder: str | Path, *, sample_rate: int, overrides: dict[str, dict[str, Any]] | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """What ``soundmorph list --json`` prints: every usable sound of ``folder`` with its file's rate
+    and channels, kind, tempo and bars (the per-file ``overrides`` applied), and every skipped file
+    with its reason.
+
+    One file is decoded and analysed at a time, so memory does not grow with the folder.
+    """
+    root = Path(folder)
+    found, skipped = audio.walk_audio(root)
+    names = [_relative(path, root) for path in found]
+    overrides = overrides or {}
+    unknown = sorted(set(overrides) - set(names))
+    if unknown:
+        raise SoundmorphError(f"tempo override for a file not in {root}: {unknown[0]}")
     sounds = []
-    for index, (path, name, clip, found) in enumerate(
-        zip(library.files, library.names, library.clips, library.tempos, strict=True)
-    ):
-        header = audio.info(path)
+    for path, name in zip(found, names, strict=True):
+        try:
+            header = audio.info(path)
+            clip = audio.read(
+                path, sample_rate=sample_rate, max_seconds=MAX_CLIP_SECONDS + READ_MARGIN_SECONDS
+            )
+        except AudioError as error:
+            skipped.append(Skipped.from_error(path, error))
+            continue
+        seconds = len(clip) / sample_rate
+        tempo = tempo_analysis.analyse(clip, sample_rate=sample_rate, name=name)
+        tempo = override_tempo(tempo, overrides.get(name, {}), seconds=seconds, name=name)
         sounds.append(
             {
-                "index": index,
+                "index": len(sounds),
                 "name": name,
-                "seconds": round(len(clip) / library.sample_rate, 4),
+                "seconds": round(seconds, 4),
                 "sample_rate": header.sample_rate,
                 "channels": header.channels,
-                "kind": found.kind,
-                "bpm": None if found.bpm is None else round(found.bpm, 2),
-                "bars": found.bars,
+                "kind": tempo.kind,
+                "bpm": None if tempo.bpm is None else round(tempo.bpm, 2),
+                "bars": tempo.bars,
             }
         )
-    skipped = [{"name": _relative(s.path, library.root), "reason": s.reason} for s in library.skipped]
-    return {"sounds": sounds, "skipped": skipped}
+    return {
+        "sounds": sounds,
+        "skipped": [{"name": _relative(s.path, root), "reason": s.reason} for s in skipped],
+    }
 
 
 def _relative(path: Path, root: Path) -> str:
