@@ -30,6 +30,47 @@ def test_synthesized_loops_get_their_tempo_and_bars() -> None:
     assert sum(right) >= len(CASES) - 1, [case for case, ok in zip(CASES, right, strict=True) if not ok]
 
 
+def _sequence(lines: dict[str, str], *, bpm: float, bars: int, kit: int) -> np.ndarray:
+    """A loop sequenced from the one-shots of ``kit``: one bar of 16ths per voice (X accent,
+    x normal, o ghost, . rest), repeated ``bars`` times; tails wrap round."""
+    n = tempo.grid_samples(bpm, bars)
+    step = n / (synth.STEPS_PER_BAR * bars)
+    velocity = {"X": 1.0, "x": 0.6, "o": 0.3}
+    out = np.zeros(n)
+    for voice, line in lines.items():
+        hit = synth.one_shot(voice, seed=kit)[:n].astype(np.float64)
+        for index in range(bars * synth.STEPS_PER_BAR):
+            mark = line[index % synth.STEPS_PER_BAR]
+            if mark != ".":
+                start = round(index * step)
+                np.add.at(out, (start + np.arange(len(hit))) % n, velocity[mark] * hit)
+    return (0.9 * out / np.abs(out).max()).astype(np.float32)
+
+
+# Sparse "minimal" grooves: hats and rims on off 16ths, the kick on the beats or fewer. Read at half
+# tempo, their off 16ths become odd 32nds; a 1-bar reading at 70 BPM was the old analysis's answer.
+MINIMAL = {
+    "syncopated": {"kick": "X.....X...X.....", "closed_hat": "..x...x...x...x.", "snare": ".....x.....x..o."},
+    "off 16ths": {"kick": "X...X...X...X...", "closed_hat": "o..x.o.xo..x.o.x"},
+}
+
+
+@pytest.mark.parametrize("groove", sorted(MINIMAL))
+def test_a_sparse_minimal_loop_is_not_read_at_half_tempo(groove: str) -> None:
+    for kit in range(4):
+        found = tempo.analyse(_sequence(MINIMAL[groove], bpm=140, bars=2, kit=kit))
+        assert _right(found, 140, 2), (kit, found)
+
+
+def test_a_slow_loop_of_16th_hats_is_not_read_at_double_tempo() -> None:
+    """Four on the floor at 82 BPM with 16th hats: at 164 BPM the hats would be 8ths, but the kicks
+    would miss every other beat."""
+    lines = {"kick": "X...X...X...X...", "clap": "....X.......X...", "closed_hat": "xoxoxoxoxoxoxoxo"}
+    for kit in range(4):
+        found = tempo.analyse(_sequence(lines, bpm=82, bars=2, kit=kit))
+        assert _right(found, 82, 2), (kit, found)
+
+
 @pytest.mark.parametrize("voice", synth.VOICES)
 def test_one_shots_are_one_shots(voice: str) -> None:
     for seed in range(3):

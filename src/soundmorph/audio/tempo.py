@@ -5,11 +5,21 @@ Pure numpy functions on mono audio at any rate (22,050 Hz in the package).
 
 How a loop is found. A loop is cut to whole bars of 4/4, so its duration ``D`` fixes its tempo up
 to the bar count: ``bpm = bars * 240 / D``. The candidates are ``bars`` in :data:`BAR_CHOICES` with a
-tempo in :data:`BPM_RANGE`. The onset envelope of a loop is periodic with period ``D``, so its
-circular autocorrelation is exact (no edge effects). Each candidate is scored by how strongly the
-envelope repeats at its beat period (a comb over the multiples of the beat, and half beats, which is
-where drum patterns put their hits), weighted by a log-normal tempo prior around 120 BPM (the usual
-remedy for octave errors). A BPM written in the file name only breaks near-ties: it is a hint.
+tempo in :data:`BPM_RANGE`: they differ by octaves, so choosing one is an octave decision. The
+onset envelope of a loop is periodic with period ``D``, so its circular autocorrelation is exact (no
+edge effects). Each candidate is scored by metrical evidence at its own note values:
+
+- the full-band envelope repeats at the 8th note (drum patterns put their hits on 8ths), less at the
+  16th and hardly at the 32nd: a candidate whose 16ths or 32nds repeat strongly is too slow (its
+  16ths are the true 8ths, its 32nds the true 16ths: a syncopated 16th-note groove read at half tempo
+  has hits on odd 32nds);
+- the kick band (below :data:`KICK_HZ`) repeats at the beat and not at the 8th: kicks fall on beats
+  (four on the floor, or beats 1 and 3), rarely on every 8th, so kicks that repeat at a candidate's
+  8th say it is too slow, and kicks missing from its beats that it is too fast;
+- a broad log-normal tempo prior (one octave) around :data:`PRIOR_BPM` settles what the rhythm
+  leaves open.
+
+A BPM written in the file name only breaks near-ties: it is a hint.
 
 A one-shot is a sound too short for one bar at 200 BPM, or with fewer than :data:`MIN_LOOP_ONSETS`
 strong onsets, or whose onsets all lie in its first part (a decaying hit, a flam, a clap's bursts).
@@ -32,13 +42,19 @@ ANALYSIS_VERSION = 1  # bump when analyse() may give another answer (cached anal
 BEATS_PER_BAR = 4  # 4/4
 BAR_CHOICES = (1, 2, 4, 8)  # whole bars a loop may hold
 BPM_RANGE = (60.0, 200.0)  # tempi a loop may have
-PRIOR_BPM = 120.0  # centre of the log-normal tempo prior
-PRIOR_OCTAVES = 0.58  # its standard deviation, in octaves
-# Weights of the autocorrelation at a candidate's 8th- and 16th-note lags in its log-score. These and
-# the prior were chosen on a grid (by the worst of the three accuracies) over 160 synthesized loops
-# at 70-180 BPM and the two shared sets; ``python -m bench tempo`` checks them on fresh ones.
-EIGHTH_WEIGHT = 2.0
-SIXTEENTH_WEIGHT = 1.0
+PRIOR_BPM = 130.0  # centre of the log-normal tempo prior (house and techno: 120-135 BPM)
+PRIOR_OCTAVES = 1.0  # its standard deviation, in octaves: broad, the rhythm decides
+# Weights, in a candidate's log-score, of the autocorrelation of the full-band onset envelope at its
+# 8th-, 16th- and 32nd-note lags and of the kick-band envelope at its beat and 8th-note lags. Their
+# signs follow from the metrical argument in the module docstring; their sizes and the prior were
+# chosen on a coarse grid (by the worst accuracy) over the two shared sets and 200 synthesized loops
+# at 60-200 BPM, 1-8 bars, and checked on 200 synthesized loops of other seeds (bench/tempo.py
+# measures yet other ones).
+EIGHTH_WEIGHT = 1.0
+SIXTEENTH_WEIGHT = 0.5
+THIRTY_SECOND_WEIGHT = 2.0
+KICK_BEAT_WEIGHT = 0.5
+KICK_EIGHTH_WEIGHT = 1.0
 MIN_LOOP_SECONDS = 0.95 * BAR_CHOICES[0] * BEATS_PER_BAR * 60 / BPM_RANGE[1]  # one bar at 200 BPM, -5 %
 MIN_LOOP_ONSETS = 4  # strong onsets a loop has at least
 ONSET_THRESHOLD = 0.25  # a strong onset peaks above this fraction of the largest one
@@ -237,21 +253,23 @@ def analyse(audio: np.ndarray, *, sample_rate: int = SAMPLE_RATE, name: str | No
     candidates = [bars for bars in BAR_CHOICES if BPM_RANGE[0] <= bars * 240 / duration <= BPM_RANGE[1]]
     if not candidates:
         return oneshot
-    # The envelope over exactly one period of the loop, for a circular autocorrelation.
-    n = len(envelope) - 1 if len(envelope) > 1 else 1
-    cycle = envelope[:n] - envelope[:n].mean()
-    spectrum = np.fft.rfft(cycle)
-    autocorr = np.fft.irfft(np.abs(spectrum) ** 2, n)
-    autocorr /= max(float(autocorr[0]), 1e-12)
+    kicks = onset_envelope(audio, sample_rate=sample_rate, max_hz=KICK_HZ, circular=True)
+    n = len(envelope) - 1 if len(envelope) > 1 else 1  # frames in one period of the loop
+    autocorr, kick_autocorr = _autocorrelation(envelope, n), _autocorrelation(kicks, n)
     hint = bpm_from_name(name) if name else None
     scores = []
     for bars in candidates:
         bpm = bars * 240 / duration
         beat = n / (bars * BEATS_PER_BAR)  # frames per beat (fractional)
-        eighth, sixteenth = (float(_at(autocorr, np.array([beat / k]))[0]) for k in (2, 4))
-        # Drum patterns repeat at the 8th note; a strong repeat at the 16th too means the
-        # candidate is too slow (its 16ths are the true 8ths). Then a log-normal tempo prior.
-        log_score = EIGHTH_WEIGHT * eighth - SIXTEENTH_WEIGHT * sixteenth
+        eighth, sixteenth, thirty_second = _at(autocorr, beat / np.array([2, 4, 8]))
+        kick_beat, kick_eighth = _at(kick_autocorr, beat / np.array([1, 2]))
+        log_score = float(
+            EIGHTH_WEIGHT * eighth
+            - SIXTEENTH_WEIGHT * sixteenth
+            - THIRTY_SECOND_WEIGHT * thirty_second
+            + KICK_BEAT_WEIGHT * kick_beat
+            - KICK_EIGHTH_WEIGHT * kick_eighth
+        )
         log_score -= 0.5 * (math.log2(bpm / PRIOR_BPM) / PRIOR_OCTAVES) ** 2
         if hint is not None and abs(bpm - hint) <= 1.5:
             log_score += NAME_HINT_WEIGHT
@@ -260,8 +278,16 @@ def analyse(audio: np.ndarray, *, sample_rate: int = SAMPLE_RATE, name: str | No
     best = int(np.argmax(weights))
     bars = candidates[best]
     bpm = bars * 240 / duration
-    downbeat = _downbeat(audio, sample_rate, bpm, bars)
+    downbeat = _downbeat(kicks if float(kicks.max()) > 0 else envelope, sample_rate, bpm, bars)
     return Tempo("loop", bpm, bars, downbeat, float(weights[best] / weights.sum()))
+
+
+def _autocorrelation(envelope: np.ndarray, n: int) -> np.ndarray:
+    """Circular autocorrelation [n] of the first ``n`` frames of ``envelope`` (one period of a loop:
+    no edge effects), mean removed, 1 at lag 0 (all zeros for a flat envelope)."""
+    cycle = envelope[:n] - envelope[:n].mean()
+    autocorr = np.fft.irfft(np.abs(np.fft.rfft(cycle)) ** 2, n)
+    return autocorr / max(float(autocorr[0]), 1e-12)
 
 
 def _at(values: np.ndarray, positions: np.ndarray) -> np.ndarray:
@@ -272,19 +298,17 @@ def _at(values: np.ndarray, positions: np.ndarray) -> np.ndarray:
     return np.maximum(values[low], values[(low + 1) % n])
 
 
-def _downbeat(audio: np.ndarray, sample_rate: int, bpm: float, bars: int) -> float:
-    """Seconds of the first downbeat, taken to be the first beat: the beat phase where kick-band
-    onsets line up best, 0 when it is within :data:`PHASE_SNAP` frames of 0.
+def _downbeat(envelope: np.ndarray, sample_rate: int, bpm: float, bars: int) -> float:
+    """Seconds of the first downbeat, taken to be the first beat: the beat phase where the onsets of
+    ``envelope`` (circular, the kick band: the full band would put offbeat open hats on a par with
+    the kicks) line up best, 0 when it is within :data:`PHASE_SNAP` frames of 0.
 
     Which beat of the bar is the downbeat is not guessed: telling beat 1 from beat 3 by its kicks
-    moved 40 % of the shared loops (all cut on a downbeat) off their downbeat; loops are cut on
-    bars, so the first beat is the better bet.
+    moved 40 % of the shared loops (all cut on a downbeat) off their downbeat, and a backbeat
+    template (kicks on 1 and 3, snares on 2 and 4) finds even the half-bar phase of only 68 % of
+    them; loops are cut on bars, so the first beat is the better bet.
     """
     hop_seconds = ONSET_HOP / sample_rate
-    # Kicks mark the beats; the full band would put offbeat open hats on a par with them.
-    envelope = onset_envelope(audio, sample_rate=sample_rate, max_hz=KICK_HZ, circular=True)
-    if float(envelope.max()) <= 0:
-        envelope = onset_envelope(audio, sample_rate=sample_rate, circular=True)
     n = max(len(envelope) - 1, 1)
     beat = n / (bars * BEATS_PER_BAR)
     beats = beat * np.arange(bars * BEATS_PER_BAR)
