@@ -110,6 +110,8 @@ def measure_size(library: Path, work: Path, env: dict[str, str]) -> dict[str, An
     assert train["returncode"] == 0, train["stderr"]
     with (work / "model" / "history.csv").open() as handle:
         history = list(csv.DictReader(handle))
+    grids = [p for p in (work / "cache").glob("*/grid-*/shard-*")]
+    latents = work / "model" / "latents.safetensors"
     return {
         "clips": clips,
         "decoded": int(decoded),
@@ -124,6 +126,8 @@ def measure_size(library: Path, work: Path, env: dict[str, str]) -> dict[str, An
         "train_peak_main_rss_mb": train["peak_main_rss_mb"],
         "train_processes": train["processes"],
         "epoch_seconds": float(history[-1]["seconds"]),
+        "grid_bytes": sum(p.stat().st_size for p in grids),
+        "latent_bytes_per_clip": latents.stat().st_size / clips if latents.exists() else 0.0,
         "clips_per_second": float(history[-1]["clips_per_second"]),
     }
 
@@ -137,16 +141,17 @@ def _line(x: list[float], y: list[float]) -> tuple[float, float]:
 
 
 def project(rows: list[dict[str, Any]], gpu: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """Linear in the clip count. The DataLoader workers start at 512 clips (a step, not a slope), so
-    the whole tree's peak is projected as the largest measurement plus the main process's slope."""
-    x = [float(r["clips"]) for r in rows]
-    fits = {
-        key: _line(x, [float(r[key]) for r in rows])
-        for key in ("train_peak_main_rss_mb", "cache_peak_pss_mb")
-    }
-    slope = fits["train_peak_main_rss_mb"][1]
+    """Linear in the clip count, from the largest measurement. A memory slope is at least what the
+    main process must hold per clip (the library's latents, counted three times: the tensor, its
+    pieces before concatenation and the index), never negative: between two noisy points a flat
+    curve can fit a falling line, and memory does not fall with the library."""
     largest = rows[-1]
-    fits["train_peak_pss_mb"] = (largest["train_peak_pss_mb"] - slope * largest["clips"], slope)
+    floor = 3 * max(float(r.get("latent_bytes_per_clip", 0.0)) for r in rows) / 2**20
+    x = [float(r["clips"]) for r in rows]
+    fits = {}
+    for key in ("train_peak_main_rss_mb", "train_peak_pss_mb", "cache_peak_pss_mb"):
+        slope = max(_line(x, [float(r[key]) for r in rows])[1], floor if key.startswith("train") else 0.0)
+        fits[key] = (largest[key] - slope * largest["clips"], slope)
     per_clip_cache = max(r["cache_seconds_per_clip"] for r in rows)
     per_clip_bytes = sum(r["cache_bytes"] / r["clips"] for r in rows) / len(rows)
     cpu_rate = min(r["clips_per_second"] for r in rows)
@@ -158,6 +163,7 @@ def project(rows: list[dict[str, Any]], gpu: dict[str, Any] | None) -> list[dict
             row[key] = a + b * n
         row["cache_hours"] = per_clip_cache * n / 3600
         row["cache_gb"] = per_clip_bytes * n / 1e9
+        row["grid_gb"] = largest.get("grid_bytes", 0) / largest["clips"] * n / 1e9
         row["cpu_epoch_hours"] = n / cpu_rate / 3600
         row["gpu_epoch_minutes"] = n / gpu_rate / 60 if gpu_rate else None
         out.append(row)
@@ -230,9 +236,10 @@ def _markdown(record: dict[str, Any]) -> str:
         f"commit {m['commit']}.{' **Quick run.**' if record['quick'] else ''}\n",
         "Libraries from `soundmorph synth --seed 0` (80-175 BPM, 1/2/4 bars; the smaller library is the "
         "first files of the larger). Each size: a cold cache build, then "
-        "`soundmorph train LIB --out M --epochs 1` (default preset, CPU) on the warm cache. Memory: peak "
-        "PSS summed over the process and its DataLoader workers, sampled every 50 ms, and the main "
-        "process's peak RSS.\n",
+        "`soundmorph train LIB --out M --epochs 1` (default preset, CPU) on the warm cache; its wall time "
+        "includes finding every file's tempo and building the beat-grid store (once per library and "
+        "grid; `grid MB` on disk). Memory: peak PSS summed over the process and its worker processes, "
+        "sampled every 50 ms, and the main process's peak RSS.\n",
         "## Measured\n",
         table(
             [
@@ -241,6 +248,8 @@ def _markdown(record: dict[str, Any]) -> str:
                 "cache ms/clip",
                 "cache MB",
                 "cache peak MB",
+                "grid MB",
+                "train wall s",
                 "train peak PSS MB",
                 "main RSS MB",
                 "processes",
@@ -254,6 +263,8 @@ def _markdown(record: dict[str, Any]) -> str:
                     r["cache_seconds_per_clip"] * 1000,
                     r["cache_bytes"] / 1e6,
                     r["cache_peak_pss_mb"],
+                    r.get("grid_bytes", 0) / 1e6,
+                    r["train_seconds"],
                     r["train_peak_pss_mb"],
                     r["train_peak_main_rss_mb"],
                     r["train_processes"],
@@ -266,13 +277,15 @@ def _markdown(record: dict[str, Any]) -> str:
         ),
         f"\nPeak training memory from the smallest to the largest library: {record['peak_delta_mb']:+.0f} MB "
         f"(target: within {record['target_delta_mb']:.0f} MB).\n",
-        "## Projected (linear fit through the measured sizes)\n",
+        "## Projected (from the largest library; memory slopes: at least the per-clip latents, never "
+        "negative)\n",
         table(
             [
                 "clips",
                 "train peak PSS MB",
                 "cache build h (this CPU)",
                 "cache GB",
+                "grid GB",
                 "epoch h (this CPU)",
                 "epoch min (1 GPU)",
             ],
@@ -282,6 +295,7 @@ def _markdown(record: dict[str, Any]) -> str:
                     p["train_peak_pss_mb"],
                     p["cache_hours"],
                     p["cache_gb"],
+                    p.get("grid_gb", 0.0),
                     p["cpu_epoch_hours"],
                     fmt(p["gpu_epoch_minutes"]) if p["gpu_epoch_minutes"] is not None else "not measured",
                 ]
