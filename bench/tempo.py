@@ -215,10 +215,12 @@ def stretch_comparison(count: int) -> dict[str, Any]:
 
 # --- morphs between loops of different tempo ------------------------------------------------------
 
+MORPH_PRESET = "default"  # the model a user gets
+
 
 def morph_alignment(pairs: int, *, quick: bool) -> dict[str, Any] | None:
     """Morphs at alpha 0.5 between the shared loops furthest apart in tempo, from a model trained
-    with crop/pad (``linear``, grid off) and one on the beat grid (``linear``, grid auto):
+    with crop/pad (:data:`MORPH_PRESET`, grid off) and one on the beat grid (its own, ``auto``):
     onset alignment with each source (stretched to the morph's length), the seam, the sharpness.
 
     The reference row is a beat-aligned mix: both sources stretched (WSOLA) to the mean tempo and
@@ -246,8 +248,8 @@ def morph_alignment(pairs: int, *, quick: bool) -> dict[str, Any] | None:
         links = hidden_copy([item["file"] for item in items], Path(tmp) / "lib", copy=True)
         link_of = {item["file"]: link.name for item, link in zip(items, links, strict=True)}
         models = {
-            "crop/pad (today)": api.get_preset("linear").replace(tempo={"mode": "off"}),
-            "beat grid": api.get_preset("linear"),
+            "crop/pad (today)": api.get_preset(MORPH_PRESET).replace(tempo={"mode": "off"}),
+            "beat grid": api.get_preset(MORPH_PRESET),
         }
         loaded = {}
         for key, preset in models.items():
@@ -287,6 +289,7 @@ def morph_alignment(pairs: int, *, quick: bool) -> dict[str, Any] | None:
     source_seams = [looping.seam_figures(audio.read(item["file"])) for item in items]
     return {
         "pairs": [[slow["file"].name, fast["file"].name] for slow, fast in chosen],
+        "preset": MORPH_PRESET,
         "grid": {"bpm": grid_preset.bpm, "bars": grid_preset.bars, "stretch": grid_preset.stretch},
         "rows": summary,
         "source_seams": {k: float(np.mean([s[k] for s in source_seams])) for k in source_seams[0]},
@@ -422,8 +425,9 @@ def _morph_md(morph: dict[str, Any]) -> str:
     lines = [
         "\n## Morphs between loops of different tempo\n",
         f"{len(morph['pairs'])} pairs of shared loops furthest apart in tempo (the slowest with the fastest, "
-        f"first pair {morph['pairs'][0][0]} / {morph['pairs'][0][1]}), morphed at alpha 0.5 by the `linear` "
-        f"preset trained on the 160 loops (hidden names) with crop/pad (grid off) and on the beat grid "
+        f"first pair {morph['pairs'][0][0]} / {morph['pairs'][0][1]}), morphed at alpha 0.5 by the "
+        f"`{morph.get('preset', 'linear')}` preset trained on the 160 loops (hidden names) with crop/pad "
+        "(grid off) and on the beat grid "
         f"({g['bars']} bars at {g['bpm']} BPM, {g['stretch']}; rendered with the seam cross-fade, and with "
         "the phase method's periodic mode). Onset alignment: correlation at lag 0 of the "
         "morph's onset envelope with each source's, stretched to the morph's length (a, b), and whether the "
