@@ -111,6 +111,7 @@ def measure_size(library: Path, work: Path, env: dict[str, str]) -> dict[str, An
     with (work / "model" / "history.csv").open() as handle:
         history = list(csv.DictReader(handle))
     grids = [p for p in (work / "cache").glob("*/grid-*/shard-*")]
+    tempo = json.loads((work / "model" / "config.json").read_text())["preset"]["tempo"]
     latents = work / "model" / "latents.safetensors"
     return {
         "clips": clips,
@@ -127,6 +128,7 @@ def measure_size(library: Path, work: Path, env: dict[str, str]) -> dict[str, An
         "train_processes": train["processes"],
         "epoch_seconds": float(history[-1]["seconds"]),
         "grid_bytes": sum(p.stat().st_size for p in grids),
+        "grid": f"{tempo['bars']} bars at {tempo['bpm']} BPM" if tempo["mode"] == "loop" else tempo["mode"],
         "latent_bytes_per_clip": latents.stat().st_size / clips if latents.exists() else 0.0,
         "clips_per_second": float(history[-1]["clips_per_second"]),
     }
@@ -238,7 +240,9 @@ def _markdown(record: dict[str, Any]) -> str:
         "first files of the larger). Each size: a cold cache build, then "
         "`soundmorph train LIB --out M --epochs 1` (default preset, CPU) on the warm cache; its wall time "
         "includes finding every file's tempo and building the beat-grid store (once per library and "
-        "grid; `grid MB` on disk). Memory: peak PSS summed over the process and its worker processes, "
+        "grid; `grid MB` on disk). Each library gets the grid its loops resolve to (the median tempo, "
+        "the most common bar count), so clips/s compare only between rows of the same grid. "
+        "Memory: peak PSS summed over the process and its worker processes, "
         "sampled every 50 ms, and the main process's peak RSS.\n",
         "## Measured\n",
         table(
@@ -248,6 +252,7 @@ def _markdown(record: dict[str, Any]) -> str:
                 "cache ms/clip",
                 "cache MB",
                 "cache peak MB",
+                "grid",
                 "grid MB",
                 "train wall s",
                 "train peak PSS MB",
@@ -263,6 +268,7 @@ def _markdown(record: dict[str, Any]) -> str:
                     r["cache_seconds_per_clip"] * 1000,
                     r["cache_bytes"] / 1e6,
                     r["cache_peak_pss_mb"],
+                    r.get("grid", "?"),
                     r.get("grid_bytes", 0) / 1e6,
                     r["train_seconds"],
                     r["train_peak_pss_mb"],
