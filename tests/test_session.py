@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import shutil
 from pathlib import Path
 
@@ -69,6 +70,16 @@ def test_a_sound_is_named_by_index_digits_or_file_name(model: session.SoundModel
     assert torch.equal(model.encode(2), model.latents[2])
     assert torch.equal(model.encode("2"), model.latents[2])
     assert torch.equal(model.encode(model.names[2]), model.latents[2])
+    assert torch.equal(model.encode(Path(model.names[2]).stem), model.latents[2])  # without its suffix
+
+
+def test_a_name_without_suffix_must_be_unambiguous(model: session.SoundModel) -> None:
+    stem = Path(model.names[2]).stem
+    twin = copy.copy(model)
+    twin.names = [*model.names, f"{stem}.flac"]
+    with pytest.raises(SoundmorphError, match="more than one library file"):
+        twin.index_of(stem)
+    assert twin.index_of(f"{stem}.flac") == len(model.names)
 
 
 @pytest.mark.parametrize("index", [6, 99, "42"])

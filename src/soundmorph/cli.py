@@ -147,10 +147,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     held = int(result.holdout.sum())
     print(f"trained on {len(result.library) - held} clips ({held} held out) in {result.seconds:.1f} s")
     if last is not None:
-        print(
-            f"epoch {last.epoch}: loss {last.loss:.5g}, held-out {last.holdout_loss:.5g}, "
-            f"{last.clips_per_second:.0f} clips/s"
-        )
+        held_out = f", held-out {last.holdout_loss:.5g}" if held else ""
+        print(f"epoch {last.epoch}: loss {last.loss:.5g}{held_out}, {last.clips_per_second:.0f} clips/s")
     print(f"model folder: {result.folder}")
 
 

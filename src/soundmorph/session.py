@@ -204,7 +204,8 @@ class SoundModel:
 
     # -- sources ----------------------------------------------------------------------------
     def index_of(self, source: Source) -> int | None:
-        """Library index of ``source`` (an index, or a library file name), None for other sources."""
+        """Library index of ``source`` (an index, or a library file name, with or without its suffix
+        when that is unambiguous), None for other sources."""
         if isinstance(source, SourceSound):
             return source.index
         if isinstance(source, bool):  # True == 1 in Python, but not a sound
@@ -224,7 +225,15 @@ class SoundModel:
         name = Path(str(source)).as_posix()
         if name in self.names:
             return self.names.index(name)
-        return None
+        if Path(str(source)).exists():
+            return None  # a file outside the library
+        matches = [i for i, known in enumerate(self.names) if known.rsplit(".", 1)[0] == name]
+        if len(matches) > 1:
+            names = ", ".join(self.names[i] for i in matches[:4])
+            raise UnknownSourceError(
+                f"{source}: more than one library file has that name ({names}); add the suffix"
+            )
+        return matches[0] if matches else None  # the name without its suffix
 
     def resolve(self, source: Source) -> SourceSound:
         """The record of ``source``: a library sound (stored latent), or an audio file (read and
