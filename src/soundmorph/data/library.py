@@ -239,7 +239,7 @@ def describe(
     unknown = sorted(set(overrides) - set(names))
     if unknown:
         raise SoundmorphError(f"tempo override for a file not in {root}: {unknown[0]}")
-    sounds = []
+    sounds: list[dict[str, Any]] = []
     for path, name in zip(found, names, strict=True):
         try:
             header = audio.info(path)
