@@ -167,6 +167,14 @@ class ModelConfig:
     kernel: int = 3  # steps each temporal convolution sees (odd)
     augment_shift: bool = False  # training: circular shifts by whole steps (sequence)
     augment_mix: float = 0.0  # training: probability of mixing a clip with another (sequence)
+    # training: a random smooth EQ per clip (sequence), peak +-this many dB: another kit's colour
+    augment_eq_db: float = 0.0
+    # training: every clip's frequency axis scaled by a random factor in [1 - this, 1 + this]
+    # (sequence): another kit's tuning
+    augment_stretch: float = 0.0
+    # weight of a log-magnitude term added to the loss (sequence): the mean squared difference of
+    # ln max(|D|, log_floor), which values quiet bins as the log-spectral distance does
+    log_weight: float = 0.0
 
     def __post_init__(self) -> None:
         from soundmorph.models.vae import DECODERS, ENCODERS, INPUT_SCALES  # the registries
@@ -187,6 +195,10 @@ class ModelConfig:
         _check(self.temporal_layers >= 0, f"temporal_layers must be >= 0, got {self.temporal_layers}")
         _check(self.kernel >= 1 and self.kernel % 2 == 1, f"kernel must be odd and >= 1, got {self.kernel}")
         _check(0.0 <= self.augment_mix <= 1.0, f"augment_mix must be in [0, 1], got {self.augment_mix}")
+        _check(self.log_weight >= 0.0, f"log_weight must be >= 0, got {self.log_weight}")
+        _check(self.augment_eq_db >= 0.0, f"augment_eq_db must be >= 0, got {self.augment_eq_db}")
+        stretch = self.augment_stretch
+        _check(0.0 <= stretch < 1.0, f"augment_stretch must be in [0, 1), got {stretch}")
 
 
 @dataclass(frozen=True)
