@@ -138,6 +138,11 @@ def test_frame_pca_error_falls_with_more_components() -> None:
 
 def test_every_baseline_is_registered_with_its_shape() -> None:
     train = torch.rand(4, 20, 12, generator=torch.Generator().manual_seed(0))
-    assert list(evaluate.BASELINES) == ["mean spectrogram", "PCA-16", "per-frame PCA-8"]
+    assert list(evaluate.BASELINES) == [
+        "mean spectrogram",
+        "PCA-16",
+        "per-frame PCA-8",
+        "per-frame PCA-12",
+    ]
     for predict in evaluate.BASELINES.values():
         assert predict(train, train[:2]).shape == (2, 20, 12)

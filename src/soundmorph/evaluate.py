@@ -117,9 +117,14 @@ def _pca16(train: torch.Tensor, clips: torch.Tensor) -> torch.Tensor:
     return pca_baseline(train, clips, components=min(16, len(train)))
 
 
+def _frame_pca12(train: torch.Tensor, clips: torch.Tensor) -> torch.Tensor:
+    return frame_pca_baseline(train, clips, components=12)
+
+
 # What every evaluation compares a model with: name -> (training magnitudes, clips) -> estimate.
 BASELINES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "mean spectrogram": mean_spectrogram_baseline,
     "PCA-16": _pca16,
     "per-frame PCA-8": frame_pca_baseline,
+    "per-frame PCA-12": _frame_pca12,  # as many numbers per frame as the default model's latent
 }

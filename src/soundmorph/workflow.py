@@ -342,6 +342,7 @@ def evaluate(
             estimates["mean spectrogram"] = mean.expand_as(mags)
             estimates[f"PCA-{PCA_COMPONENTS}"] = metrics.pca_project(mags, pca_mean, axes)
             estimates["per-frame PCA-8"] = metrics.frame_pca_baseline(sample, mags)
+            estimates["per-frame PCA-12"] = metrics.frame_pca_baseline(sample, mags, components=12)
             assert set(estimates) == {"model", *BASELINES}
         for system, estimate in estimates.items():
             measured = metrics.reconstruction_metrics(mags, estimate)

@@ -10,10 +10,11 @@ import torch
 from torch.distributions import Normal, kl_divergence
 
 from soundmorph import evaluate
+from soundmorph.audio import synth
 from soundmorph.config import AudioConfig, ModelConfig, Preset, TrainConfig, get_preset
 from soundmorph.data.dataset import ArrayClips
 from soundmorph.models import DiagonalPosterior, SequenceVAE, build_model, latent_size
-from soundmorph.models.sequence import from_steps, to_steps
+from soundmorph.models.sequence import from_steps, random_eq, stretch_frequency, to_steps
 from soundmorph.training import checkpoint, fit
 from soundmorph.training.loop import batch_magnitudes
 
@@ -81,6 +82,62 @@ def test_augmentation_is_seeded_and_only_in_training() -> None:
     torch.testing.assert_close(target, model.to_input(mags))
 
 
+def test_random_eq_is_smooth_seeded_and_within_its_peak() -> None:
+    cpu = torch.device("cpu")
+    gains = random_eq(16, N_FREQ, 6.0, torch.Generator().manual_seed(0), cpu)
+    again = random_eq(16, N_FREQ, 6.0, torch.Generator().manual_seed(0), cpu)
+    db = 20 * gains.log10()
+    assert torch.equal(gains, again) and gains.shape == (16, N_FREQ)
+    assert float(db.abs().max()) <= 6.0 + 1e-4 and float(db.abs().max()) > 1.0
+    # smooth: neighbouring bins above the lowest few differ by a small part of the range
+    assert float(db[:, 8:].diff(dim=1).abs().max()) < 0.1 * float(db.abs().max())
+
+
+def test_stretch_frequency_moves_a_partial_and_keeps_factor_one() -> None:
+    mags = torch.zeros(2, N_FREQ, 3)
+    mags[:, 40] = 1.0
+    out = stretch_frequency(mags, torch.tensor([1.0, 1.1]))
+    assert torch.equal(out[0], mags[0])
+    assert int(out[1, :, 0].argmax()) == 44
+    ramp = torch.arange(N_FREQ, dtype=torch.float32)[None, :, None].expand(1, N_FREQ, 2)
+    torch.testing.assert_close(stretch_frequency(ramp, torch.tensor([1.25])), ramp / 1.25)  # exact: linear
+
+
+def test_timbre_augmentation_colours_each_clip_by_one_curve() -> None:
+    config = ModelConfig(**{**TINY.__dict__, "augment_eq_db": 6.0})
+    model = build_model(config, n_freq=N_FREQ, n_frames=12)
+    assert isinstance(model, SequenceVAE)
+    mags = random_mags(4, 12) + 0.1
+    out = model.augment(mags, torch.Generator().manual_seed(1))
+    ratio = out / mags  # one gain per (clip, bin), the same in every frame
+    torch.testing.assert_close(ratio, ratio[..., :1].expand_as(ratio))
+    assert not torch.allclose(ratio[0], ratio[1])
+    stretched = ModelConfig(**{**TINY.__dict__, "augment_stretch": 0.05})
+    model = build_model(stretched, n_freq=N_FREQ, n_frames=12)
+    assert isinstance(model, SequenceVAE)
+    assert not torch.equal(model.augment(mags, torch.Generator().manual_seed(1)), mags)
+    assert torch.equal(build_model(TINY, n_freq=N_FREQ, n_frames=12).augment(mags, None), mags)  # type: ignore[operator]
+
+
+def test_log_weight_adds_the_log_magnitude_error_to_the_loss() -> None:
+    config = ModelConfig(**{**TINY.__dict__, "log_weight": 0.5})
+    model = build_model(config, n_freq=N_FREQ, n_frames=12).eval()
+    assert isinstance(model, SequenceVAE)
+    mags = random_mags(3, 12)
+    model.init_from_data(mags)
+    loss, _ = model.loss_terms(mags, None)
+    plain = build_model(TINY, n_freq=N_FREQ, n_frames=12).eval()
+    plain.load_state_dict(model.state_dict())
+    assert isinstance(plain, SequenceVAE)
+    mse, _ = plain.loss_terms(mags, None)
+    with torch.no_grad():
+        recon = model.decode(model.encode(mags).mode())
+    floor = config.log_floor
+    log_error = (recon.clamp_min(floor).log() - mags.clamp_min(floor).log()).pow(2).mean(dim=(1, 2))
+    torch.testing.assert_close(loss, mse + 0.5 * log_error)
+    assert bool((log_error > 0).all())
+
+
 def test_diagonal_posterior_matches_torch() -> None:
     generator = torch.Generator().manual_seed(0)
     mean, std = torch.randn(3, 5, generator=generator), torch.rand(3, 5, generator=generator) + 0.1
@@ -117,3 +174,28 @@ def test_sequence_preset_builds_a_sequence_model() -> None:
     preset = get_preset("sequence").replace(audio={"clip_seconds": 1.0})
     model = checkpoint.ModelInfo(preset, preset.audio.n_freq, preset.audio.clip_frames).build()
     assert isinstance(model, SequenceVAE)
+
+
+def _trained_lsd(tmp_path: Path, log_weight: float) -> float:
+    """LSD (dB) on its training clips of a tiny sequence model trained on generated drum loops."""
+    audio = AudioConfig(n_fft=256, win_length=256, hop_length=64, clip_seconds=0.5)
+    config = ModelConfig(**{**TINY.__dict__, "log_weight": log_weight, "augment_eq_db": 3.0})
+    preset = Preset(
+        name="sequence",
+        audio=audio,
+        model=config,
+        train=TrainConfig(epochs=20, batch_size=4, learning_rate=3e-3, kl_weight=1e-5),
+    )
+    loops = [synth.drum_loop(seed=i, bpm=240.0, bars=1)[: audio.clip_samples] for i in range(8)]
+    clips = np.stack(loops).astype(np.float32)
+    torch.manual_seed(0)
+    model = checkpoint.ModelInfo(preset, N_FREQ, audio.clip_frames).build()
+    fit(model, preset, tmp_path / str(log_weight), ArrayClips(clips), None, progress=False)
+    mags = batch_magnitudes(torch.from_numpy(clips), audio, torch.device("cpu"))
+    with torch.no_grad():
+        recon = model.decode(model.encode(mags).mode())
+    return float(evaluate.log_spectral_distance(mags, recon).mean())
+
+
+def test_log_weight_lowers_the_log_spectral_distance(tmp_path: Path) -> None:
+    assert _trained_lsd(tmp_path, 0.5) < _trained_lsd(tmp_path, 0.0)

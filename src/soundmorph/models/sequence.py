@@ -18,8 +18,12 @@ unchanged. The posterior is a diagonal Gaussian whose scale is learned per laten
 shared by all clips (as probabilistic PCA's is).
 
 Training augments each batch (only in ``train()`` mode, drawn from the loop's generator): circular
-shifts by whole steps (a loop started elsewhere is still a loop) and mixes of two clips (power sum
-of their magnitudes), so 100-1000 clips are enough.
+shifts by whole steps (a loop started elsewhere is still a loop), mixes of two clips (power sum
+of their magnitudes), and optionally a random smooth EQ per clip and a stretch of its frequency
+axis (another drum machine's colour and tuning), so 100-1000 clips are enough and loops of kits
+the library lacks are still reconstructed. ``log_weight`` adds the squared error of log magnitudes
+to the loss: the power scale's MSE alone neglects the quiet bins that the log-spectral distance
+counts, and on kits it never saw the residual made them worse than the PCA start.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from soundmorph.config import ModelConfig
 from soundmorph.models.vae import INPUT_SCALES, Posterior, SpectrogramVAE
 
 INITIAL_SCALE = 0.1  # posterior standard deviation at the start, in units of the prior's
+EQ_TERMS = 4  # cosines over log frequency that make a random EQ curve: up to 1.5 periods, smooth
 
 
 def n_steps(n_frames: int, step_frames: int) -> int:
@@ -91,6 +96,47 @@ def from_steps(y: torch.Tensor, n_freq: int, n_frames: int) -> torch.Tensor:
     """Inverse of :func:`to_steps`: [batch, steps, s * freq] -> [batch, freq, n_frames]."""
     b = y.shape[0]
     return y.reshape(b, -1, n_freq)[:, :n_frames].transpose(1, 2)
+
+
+def _uniform(
+    n: int, half_width: float, generator: torch.Generator | None, device: torch.device
+) -> torch.Tensor:
+    """``n`` numbers drawn uniformly from [-half_width, half_width]."""
+    return (2.0 * torch.rand(n, generator=generator, device=device) - 1.0) * half_width
+
+
+def random_eq(
+    n: int, n_freq: int, peak_db: float, generator: torch.Generator | None, device: torch.device
+) -> torch.Tensor:
+    """Linear gains [n, n_freq] of ``n`` random smooth EQ curves, each within +-``peak_db`` dB.
+
+    A curve is a random sum of :data:`EQ_TERMS` cosines over log frequency (a gain, a tilt, broad
+    boosts and cuts: what tells one drum machine or one mix from another), scaled so that its
+    largest excursion is a random fraction of ``peak_db``.
+    """
+    bins = torch.arange(n_freq, device=device, dtype=torch.float32)
+    u = torch.log1p(bins) / math.log(n_freq)  # log frequency in [0, 1]
+    basis = torch.cos(math.pi * torch.arange(EQ_TERMS, device=device)[:, None] * u)  # [terms, freq]
+    weights = 2.0 * torch.rand(n, EQ_TERMS, generator=generator, device=device) - 1.0
+    curves = weights @ basis  # [n, freq]
+    peak = curves.abs().amax(1, keepdim=True).clamp_min(1e-6)
+    level = torch.rand(n, 1, generator=generator, device=device) * peak_db
+    return torch.pow(10.0, curves / peak * level / 20.0)
+
+
+def stretch_frequency(mag: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    """Magnitudes [batch, freq, frames] with each clip's frequency axis scaled by ``factor`` [batch]
+    (bin ``f`` takes the magnitude at ``f / factor``, linearly interpolated; zero beyond Nyquist):
+    a pitch shift of the whole clip."""
+    n_freq = mag.shape[1]
+    source = torch.arange(n_freq, device=mag.device, dtype=mag.dtype)[None] / factor[:, None].to(mag.dtype)
+    low = source.floor().long().clamp(0, n_freq - 1)  # [b, freq]
+    high = (low + 1).clamp(max=n_freq - 1)
+    frac = (source - low).clamp(0.0, 1.0)[:, :, None]
+    below = torch.gather(mag, 1, low[:, :, None].expand_as(mag))
+    above = torch.gather(mag, 1, high[:, :, None].expand_as(mag))
+    out = (1 - frac) * below + frac * above
+    return torch.where((source <= n_freq - 1)[:, :, None], out, torch.zeros_like(out))
 
 
 class _Temporal(nn.Module):
@@ -211,7 +257,8 @@ class SequenceVAE(SpectrogramVAE):
     def loss_terms(
         self, mags: torch.Tensor, noise: Callable[[tuple[int, ...]], torch.Tensor] | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(reconstruction MSE [batch], KL [batch]) for the training loop: the default loss on
+        """(reconstruction loss [batch], KL [batch]) for the training loop: the MSE in the network's
+        scale plus ``log_weight`` times the MSE of the log magnitudes (floored at ``log_floor``), on
         magnitudes augmented as :meth:`forward` does while training (``noise`` given: a training
         step). The augmentation's generator is seeded from the batch's per-clip draws, so a run is
         reproducible and resumable."""
@@ -225,7 +272,27 @@ class SequenceVAE(SpectrogramVAE):
         if noise is not None:  # the diagonal scale, without building scale_tril
             z = z + posterior.std * noise(tuple(z.shape[1:]))
         recon = self.output(z)
-        return (recon - target).pow(2).mean(dim=(1, 2)), posterior.kl()
+        loss = (recon - target).pow(2).mean(dim=(1, 2))
+        if self.config.log_weight > 0:
+            loss = loss + self.config.log_weight * self._log_error(recon, target)
+        return loss, posterior.kl()
+
+    def _log_error(self, recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Mean squared difference [batch] of ``ln max(|D|, log_floor)`` between network outputs and
+        targets [batch, freq, frames]. For the power scale it is taken as ``ln(out)`` with the floor
+        in that scale, divided by ``power ** 2`` once: the same value without the power's cost (which
+        made each training step ~45 % slower)."""
+        cfg = self.config
+        if cfg.input_scale == "power" and not cfg.normalize:
+            floor = cfg.log_floor**cfg.power
+            with torch.no_grad():
+                reference = target.clamp_min(floor).log()
+            error = recon.clamp_min(floor).log() - reference
+            return error.square().mean(dim=(1, 2)) / cfg.power**2
+        with torch.no_grad():
+            reference = self.to_magnitude(target).clamp_min(cfg.log_floor).log()
+        error = self.to_magnitude(recon).clamp_min(cfg.log_floor).log() - reference
+        return error.square().mean(dim=(1, 2))
 
     @torch.no_grad()
     def init_from_data(self, mags: torch.Tensor) -> None:
@@ -265,6 +332,10 @@ class SequenceVAE(SpectrogramVAE):
             w = torch.rand(b, 1, 1, generator=generator, device=device)
             blend = (w * mag.pow(2) + (1 - w) * mag[partner].pow(2)).sqrt()
             mag = torch.where(mixed[:, None, None], blend, mag)
+        if cfg.augment_stretch > 0:
+            mag = stretch_frequency(mag, _uniform(b, cfg.augment_stretch, generator, device) + 1.0)
+        if cfg.augment_eq_db > 0:
+            mag = mag * random_eq(b, mag.shape[1], cfg.augment_eq_db, generator, device)[:, :, None]
         return mag
 
     def forward(
