@@ -32,6 +32,9 @@ QUICK_SIZES = (30, 120)
 PROJECT_TO = (30_000, 100_000)
 TARGET_DELTA_MB = 400.0  # the issue's target: peak within 400 MB from 300 to 3,000 clips
 TARGET_100K_GB = 4.0
+# The same grid for every size, so that sizes compare like for like (a library's own grid depends on
+# its median tempo and most common bar count: 2 bars for the first 300 files, 1 for all 3,000)
+FIXED_GRID = ("--bpm", "125", "--bars", "2")
 SAMPLE_SECONDS = 0.05
 WORK = ROOT / "bench" / ".work" / "scale"  # git-ignored scratch space
 
@@ -105,14 +108,8 @@ def measure_size(library: Path, work: Path, env: dict[str, str]) -> dict[str, An
     )
     assert build["returncode"] == 0, build["stderr"]
     _, decoded, skipped, median, disk = build["stdout"].split()
-    command = [sys.executable, "-m", "soundmorph", "train", str(library), "--out", str(work / "model")]
-    train = run_measured([*command, "--epochs", "1", "--device", "cpu", "--force"], cache_env)
-    assert train["returncode"] == 0, train["stderr"]
-    with (work / "model" / "history.csv").open() as handle:
-        history = list(csv.DictReader(handle))
-    grids = [p for p in (work / "cache").glob("*/grid-*/shard-*")]
-    tempo = json.loads((work / "model" / "config.json").read_text())["preset"]["tempo"]
-    latents = work / "model" / "latents.safetensors"
+    auto = _train(library, work / "model", cache_env, ())
+    fixed = _train(library, work / "model-fixed", cache_env, FIXED_GRID)
     return {
         "clips": clips,
         "decoded": int(decoded),
@@ -122,12 +119,28 @@ def measure_size(library: Path, work: Path, env: dict[str, str]) -> dict[str, An
         "cache_seconds": build["seconds"],
         "cache_seconds_per_clip": build["seconds"] / clips,
         "cache_peak_pss_mb": build["peak_pss_mb"],
+        **auto,
+        "grid_bytes": sum(p.stat().st_size for p in (work / "cache").glob("*/grid-*/shard-*")),
+        **{f"fixed_{key}": value for key, value in fixed.items()},
+    }
+
+
+def _train(library: Path, out: Path, env: dict[str, str], grid: tuple[str, ...]) -> dict[str, Any]:
+    """``soundmorph train LIBRARY --out OUT --epochs 1`` (with the ``grid`` options), measured."""
+    command = [sys.executable, "-m", "soundmorph", "train", str(library), "--out", str(out), *grid]
+    train = run_measured([*command, "--epochs", "1", "--device", "cpu", "--force"], env)
+    assert train["returncode"] == 0, train["stderr"]
+    with (out / "history.csv").open() as handle:
+        history = list(csv.DictReader(handle))
+    tempo = json.loads((out / "config.json").read_text())["preset"]["tempo"]
+    latents = out / "latents.safetensors"
+    clips = len(list(library.glob("*.wav")))
+    return {
         "train_seconds": train["seconds"],
         "train_peak_pss_mb": train["peak_pss_mb"],
         "train_peak_main_rss_mb": train["peak_main_rss_mb"],
         "train_processes": train["processes"],
         "epoch_seconds": float(history[-1]["seconds"]),
-        "grid_bytes": sum(p.stat().st_size for p in grids),
         "grid": f"{tempo['bars']} bars at {tempo['bpm']} BPM" if tempo["mode"] == "loop" else tempo["mode"],
         "latent_bytes_per_clip": latents.stat().st_size / clips if latents.exists() else 0.0,
         "clips_per_second": float(history[-1]["clips_per_second"]),
@@ -148,15 +161,15 @@ def project(rows: list[dict[str, Any]], gpu: dict[str, Any] | None) -> list[dict
     pieces before concatenation and the index), never negative: between two noisy points a flat
     curve can fit a falling line, and memory does not fall with the library."""
     largest = rows[-1]
-    floor = 3 * max(float(r.get("latent_bytes_per_clip", 0.0)) for r in rows) / 2**20
+    floor = 3 * max(float(r.get("fixed_latent_bytes_per_clip", 0.0)) for r in rows) / 2**20
     x = [float(r["clips"]) for r in rows]
     fits = {}
-    for key in ("train_peak_main_rss_mb", "train_peak_pss_mb", "cache_peak_pss_mb"):
-        slope = max(_line(x, [float(r[key]) for r in rows])[1], floor if key.startswith("train") else 0.0)
-        fits[key] = (largest[key] - slope * largest["clips"], slope)
+    for key in ("fixed_train_peak_main_rss_mb", "fixed_train_peak_pss_mb", "cache_peak_pss_mb"):
+        slope = max(_line(x, [float(r[key]) for r in rows])[1], floor if "train" in key else 0.0)
+        fits[key.removeprefix("fixed_")] = (largest[key] - slope * largest["clips"], slope)
     per_clip_cache = max(r["cache_seconds_per_clip"] for r in rows)
     per_clip_bytes = sum(r["cache_bytes"] / r["clips"] for r in rows) / len(rows)
-    cpu_rate = min(r["clips_per_second"] for r in rows)
+    cpu_rate = min(r["fixed_clips_per_second"] for r in rows)
     gpu_rate = float(gpu["synth_library"]["clips_per_second"]) if gpu and "synth_library" in gpu else None
     out = []
     for n in PROJECT_TO:
@@ -213,6 +226,7 @@ def main(*, quick: bool = False, out: Path, keep: bool = False) -> list[Path]:
     gpu = json.loads(gpu_path.read_text()) if gpu_path.exists() else None
     projected = project(rows, gpu)
     delta = rows[-1]["train_peak_pss_mb"] - rows[0]["train_peak_pss_mb"]
+    fixed_delta = rows[-1]["fixed_train_peak_pss_mb"] - rows[0]["fixed_train_peak_pss_mb"]
     record = {
         "machine": machine()
         | ({"commit": os.environ["BENCH_COMMIT"]} if "BENCH_COMMIT" in os.environ else {}),
@@ -221,6 +235,8 @@ def main(*, quick: bool = False, out: Path, keep: bool = False) -> list[Path]:
         "measured": rows,
         "projected": projected,
         "peak_delta_mb": delta,
+        "fixed_peak_delta_mb": fixed_delta,
+        "fixed_grid": " ".join(FIXED_GRID),
         "target_delta_mb": TARGET_DELTA_MB,
         "target_100k_gb": TARGET_100K_GB,
         "gpu_source": str(gpu_path) if gpu else None,
@@ -283,8 +299,27 @@ def _markdown(record: dict[str, Any]) -> str:
         ),
         f"\nPeak training memory from the smallest to the largest library: {record['peak_delta_mb']:+.0f} MB "
         f"(target: within {record['target_delta_mb']:.0f} MB).\n",
-        "## Projected (from the largest library; memory slopes: at least the per-clip latents, never "
-        "negative)\n",
+        f"\n### The same grid for every size (`train LIB --epochs 1 {record['fixed_grid']}`)\n",
+        table(
+            ["clips", "grid", "train wall s", "train peak PSS MB", "main RSS MB", "clips/s", "epoch s"],
+            [
+                [
+                    r["clips"],
+                    r["fixed_grid"],
+                    r["fixed_train_seconds"],
+                    r["fixed_train_peak_pss_mb"],
+                    r["fixed_train_peak_main_rss_mb"],
+                    r["fixed_clips_per_second"],
+                    r["fixed_epoch_seconds"],
+                ]
+                for r in record["measured"]
+            ],
+            digits=1,
+        ),
+        f"\nPeak training memory on the same grid: {record['fixed_peak_delta_mb']:+.0f} MB from the smallest "
+        "to the largest library.\n",
+        "## Projected (from the same-grid runs, the largest library; memory slopes: at least the "
+        "per-clip latents, never negative)\n",
         table(
             [
                 "clips",
