@@ -109,6 +109,7 @@ def measure_size(library: Path, work: Path, env: dict[str, str]) -> dict[str, An
     assert build["returncode"] == 0, build["stderr"]
     _, decoded, skipped, median, disk = build["stdout"].split()
     auto = _train(library, work / "model", cache_env, ())
+    grid_bytes = sum(p.stat().st_size for p in (work / "cache").glob("*/grid-*/shard-*"))
     fixed = _train(library, work / "model-fixed", cache_env, FIXED_GRID)
     return {
         "clips": clips,
@@ -120,7 +121,7 @@ def measure_size(library: Path, work: Path, env: dict[str, str]) -> dict[str, An
         "cache_seconds_per_clip": build["seconds"] / clips,
         "cache_peak_pss_mb": build["peak_pss_mb"],
         **auto,
-        "grid_bytes": sum(p.stat().st_size for p in (work / "cache").glob("*/grid-*/shard-*")),
+        "grid_bytes": grid_bytes,  # the library's own grid
         **{f"fixed_{key}": value for key, value in fixed.items()},
     }
 
