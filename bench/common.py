@@ -140,8 +140,9 @@ def table(headers: list[str], rows: list[list[Any]], digits: int = 3) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_results(name: str, record: dict[str, Any], markdown: str, out: Path = RESULTS) -> list[Path]:
-    """Write ``out/<name>.json`` and ``out/<name>.md``."""
+def write_results(name: str, record: dict[str, Any], markdown: str, out: Path | None = None) -> list[Path]:
+    """Write ``out/<name>.json`` and ``out/<name>.md`` (``out`` defaults to ``bench/results``)."""
+    out = RESULTS if out is None else out
     out.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out / f"{name}.json", out / f"{name}.md"
     json_path.write_text(json.dumps(record, indent=2, default=_jsonable) + "\n")
@@ -153,6 +154,16 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, np.generic | torch.Tensor):
         return value.item()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def machine_line(record: dict[str, Any]) -> str:
+    """``Machine: ...`` of a results page without a data split (its commit, a quick run marked)."""
+    m = record["machine"]
+    quick = " **Quick run: not representative.**" if record.get("quick") else ""
+    return (
+        f"Machine: {m['cpu']} ({m['cpu_count']} CPUs, torch {m['torch']}), {m['platform']}, {m['date']}, "
+        f"commit {m['commit']}.{quick}\n"
+    )
 
 
 def header(title: str, record: dict[str, Any]) -> str:

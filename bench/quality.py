@@ -322,5 +322,4 @@ def main(
     dataset: Dataset, *, quick: bool = False, progress: bool = False, out: Path | None = None
 ) -> list[Path]:
     record = run(dataset, quick=quick, progress=progress)
-    kwargs = {} if out is None else {"out": out}
-    return write_results("quality", record, markdown(record), **kwargs)
+    return write_results("quality", record, markdown(record), out)

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, fmt, machine, table, write_results
+from bench.common import ROOT, fmt, machine, machine_line, table, write_results
 
 SIZES = (300, 3_000)  # clips; 30,000 is projected (synthesizing it takes ~25 min on 2 cores)
 QUICK_SIZES = (30, 120)
@@ -247,12 +247,27 @@ def main(*, quick: bool = False, out: Path, keep: bool = False) -> list[Path]:
     return write_results("scale", record, _markdown(record), out)
 
 
+TRAIN_HEADERS = [
+    "grid",
+    "train wall s",
+    "train peak PSS MB",
+    "main RSS MB",
+    "processes",
+    "clips/s",
+    "epoch s",
+]
+
+
+def _train_cells(row: dict[str, Any], prefix: str = "") -> list[Any]:
+    """A measured row's training figures (``prefix``: ``"fixed_"`` for the fixed-grid run)."""
+    keys = ["grid", "train_seconds", "train_peak_pss_mb", "train_peak_main_rss_mb", "train_processes"]
+    return [row.get(prefix + key, "?") for key in [*keys, "clips_per_second", "epoch_seconds"]]
+
+
 def _markdown(record: dict[str, Any]) -> str:
-    m = record["machine"]
     lines = [
         "# soundmorph scale benchmark\n",
-        f"Machine: {m['cpu']} ({m['cpu_count']} CPUs, torch {m['torch']}), {m['platform']}, {m['date']}, "
-        f"commit {m['commit']}.{' **Quick run.**' if record['quick'] else ''}\n",
+        machine_line(record),
         "Libraries from `soundmorph synth --seed 0` (80-175 BPM, 1/2/4 bars; the smaller library is the "
         "first files of the larger). Each size: a cold cache build, then "
         "`soundmorph train LIB --out M --epochs 1` (default preset, CPU) on the warm cache; its wall time "
@@ -263,21 +278,7 @@ def _markdown(record: dict[str, Any]) -> str:
         "sampled every 50 ms, and the main process's peak RSS.\n",
         "## Measured\n",
         table(
-            [
-                "clips",
-                "median s",
-                "cache ms/clip",
-                "cache MB",
-                "cache peak MB",
-                "grid",
-                "grid MB",
-                "train wall s",
-                "train peak PSS MB",
-                "main RSS MB",
-                "processes",
-                "clips/s",
-                "epoch s",
-            ],
+            ["clips", "median s", "cache ms/clip", "cache MB", "cache peak MB", "grid MB", *TRAIN_HEADERS],
             [
                 [
                     r["clips"],
@@ -285,14 +286,8 @@ def _markdown(record: dict[str, Any]) -> str:
                     r["cache_seconds_per_clip"] * 1000,
                     r["cache_bytes"] / 1e6,
                     r["cache_peak_pss_mb"],
-                    r.get("grid", "?"),
                     r.get("grid_bytes", 0) / 1e6,
-                    r["train_seconds"],
-                    r["train_peak_pss_mb"],
-                    r["train_peak_main_rss_mb"],
-                    r["train_processes"],
-                    r["clips_per_second"],
-                    r["epoch_seconds"],
+                    *_train_cells(r),
                 ]
                 for r in record["measured"]
             ],
@@ -302,19 +297,8 @@ def _markdown(record: dict[str, Any]) -> str:
         f"(target: within {record['target_delta_mb']:.0f} MB).\n",
         f"\n### The same grid for every size (`train LIB --epochs 1 {record['fixed_grid']}`)\n",
         table(
-            ["clips", "grid", "train wall s", "train peak PSS MB", "main RSS MB", "clips/s", "epoch s"],
-            [
-                [
-                    r["clips"],
-                    r["fixed_grid"],
-                    r["fixed_train_seconds"],
-                    r["fixed_train_peak_pss_mb"],
-                    r["fixed_train_peak_main_rss_mb"],
-                    r["fixed_clips_per_second"],
-                    r["fixed_epoch_seconds"],
-                ]
-                for r in record["measured"]
-            ],
+            ["clips", *TRAIN_HEADERS],
+            [[r["clips"], *_train_cells(r, "fixed_")] for r in record["measured"]],
             digits=1,
         ),
         f"\nPeak training memory on the same grid: {record['fixed_peak_delta_mb']:+.0f} MB from the smallest "

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import LOOPS, fmt, machine, table, write_results
+from bench.common import LOOPS, fmt, machine, machine_line, table, write_results
 from soundmorph import audio, data
 from soundmorph.audio import synth, tempo
 from soundmorph.config import SAMPLE_RATE
@@ -360,11 +360,9 @@ def _pct(value: float | None) -> str:
 
 
 def markdown(record: dict[str, Any]) -> str:
-    m = record["machine"]
     lines = [
         "# Tempo, bars and the beat grid\n",
-        f"Machine: {m['cpu']} ({m['cpu_count']} CPUs), {m['platform']}, {m['date']}, commit {m['commit']}."
-        f"{' **Quick run: not representative.**' if record.get('quick') else ''}\n",
+        machine_line(record),
         "## Analysis accuracy (names hidden)\n",
         f"Right = a loop with the right bar count and a tempo within ±{TOLERANCE_BPM:g} BPM "
         f"(also within ±{LOOSE_BPM:g}); one-shots: classified as one-shots.\n",
