@@ -203,22 +203,14 @@ def train(
             }
         else:
             edits = data.read_tempo_file(tempo_file) if tempo_file is not None else {}
-        distributed.on_main(world, lambda: len(data.cached_tempos(cache, names, progress=progress)))
+        # rank 0 analyses and builds what is new; every rank gets its result
+        analysed = distributed.on_main(world, lambda: data.cached_tempos(cache, names, progress=progress))
         seconds = [cache.entries[name].samples / rate for name in names]
-        analysed = data.cached_tempos(cache, names, progress=False)
         found = [t.rounded() for t in data.apply_overrides(names, analysed, seconds, edits, root=cache.root)]
         chosen = grid.prepare(chosen, found, median_seconds=cache.median_seconds(), bpm=bpm, bars=bars)
-        placed = chosen
-        distributed.on_main(
-            world,
-            lambda: len(
-                data.grid_clips(
-                    cache, names, found, placed.tempo, placed.audio.clip_samples, progress=progress
-                )
-            ),
-        )
-        all_clips = data.grid_clips(
-            cache, names, found, chosen.tempo, chosen.audio.clip_samples, progress=False
+        config, n_samples = chosen.tempo, chosen.audio.clip_samples
+        all_clips = distributed.on_main(
+            world, lambda: data.grid_clips(cache, names, found, config, n_samples, progress=progress)
         )
         tempos = list(found)
     else:
