@@ -5,13 +5,10 @@ Each is one call behind :mod:`soundmorph.api`; the CLI prints what they return.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import math
-import multiprocessing
 import os
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -21,9 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 from torch.utils.data import Dataset
-from tqdm import tqdm
 
-from soundmorph import audio, data, files, grid, plot, session, sound
+from soundmorph import audio, data, files, grid, parallel, plot, session, sound
 from soundmorph import evaluate as metrics
 from soundmorph.audio import synth
 from soundmorph.audio.tempo import Tempo
@@ -509,11 +505,11 @@ def synth_library(
         raise SoundmorphError(f"{out}: exists and is not empty (use --force to overwrite)")
     specs = synth.varied_specs(count, seed=seed)
     jobs = [(spec, out / f"{spec.name}.wav", force) for spec in specs]
-    processes = min(os.cpu_count() or 1, 8) if count >= SYNTH_PARALLEL_FROM else 1
-    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-    with context.Pool(processes) if processes > 1 else contextlib.nullcontext() as pool:
-        results = pool.imap(_render_loop, jobs, chunksize=8) if pool is not None else map(_render_loop, jobs)
-        written = list(tqdm(results, total=count, unit="file", desc="synth", disable=not progress, delay=1.0))
+    processes = None if count >= SYNTH_PARALLEL_FROM else 1  # None: as many as the CPUs allow
+    with parallel.imap(
+        _render_loop, jobs, workers=processes, chunksize=8, desc="synth", progress=progress
+    ) as rendered:
+        written = list(rendered)
     rows = [
         {"file": path.name, **dataclasses.asdict(spec)} for path, spec in zip(written, specs, strict=True)
     ]

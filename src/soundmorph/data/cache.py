@@ -34,7 +34,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import multiprocessing
 import os
 import sys
 from collections.abc import Iterator
@@ -43,9 +42,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
-from soundmorph import audio, files
+from soundmorph import audio, files, parallel
 from soundmorph.audio.io import RESAMPLE_QUALITY, Skipped
 from soundmorph.config import MAX_CLIP_SECONDS, READ_MARGIN_SECONDS, clip_seconds_from_lengths
 from soundmorph.errors import AudioError, SoundmorphError
@@ -354,15 +352,9 @@ def _write(
         flush_lines()
         if not jobs:
             return
-        count = min(workers or min(os.cpu_count() or 1, 8), len(jobs))
-        context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
         shards = _Shards(cache)
         try:
-            with context.Pool(count) if count > 1 else contextlib.nullcontext() as pool:
-                results = pool.imap(_decode, jobs, chunksize=4) if pool is not None else map(_decode, jobs)
-                bar = tqdm(
-                    results, total=len(jobs), unit="file", desc="decoding", disable=not progress, delay=1.0
-                )
+            with parallel.imap(_decode, jobs, workers=workers, desc="decoding", progress=progress) as bar:
                 for done, (record, data) in enumerate(bar, 1):
                     if data:
                         shard, offset = shards.append(data)

@@ -23,22 +23,18 @@ Keys
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
-import multiprocessing
 import os
 import shutil
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
-from soundmorph import files
+from soundmorph import files, parallel
 from soundmorph.audio import tempo as tempo_analysis
 from soundmorph.audio.tempo import Tempo
 from soundmorph.config import TempoConfig
@@ -52,15 +48,6 @@ GRID_INFO = "grid.json"
 GRID_VERSION = 1  # bump when fit_to_grid changes what it makes of a clip
 KEEP_GRIDS = 3  # grid folders kept per cache (the most recently used)
 FLUSH_EVERY = 64  # clips between flushes while writing
-
-
-def _workers(jobs: int, workers: int | None) -> int:
-    return max(1, min(workers or min(os.cpu_count() or 1, 8), jobs))
-
-
-def _pool(count: int) -> contextlib.AbstractContextManager[Any]:
-    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-    return context.Pool(count) if count > 1 else contextlib.nullcontext()
 
 
 # --- tempo -----------------------------------------------------------------------------------------
@@ -115,11 +102,8 @@ def cached_tempos(
                 for name in missing
                 for e in [cache.entries[name]]
             ]
-            with _pool(_workers(len(jobs), workers)) as pool, path.open("ab") as log:
-                results = pool.imap(_analyse, jobs, chunksize=4) if pool is not None else map(_analyse, jobs)
-                bar = tqdm(
-                    results, total=len(jobs), unit="file", desc="tempo", disable=not progress, delay=1.0
-                )
+            analyses = parallel.imap(_analyse, jobs, workers=workers, desc="tempo", progress=progress)
+            with analyses as bar, path.open("ab") as log:
                 for done, (name, found) in enumerate(zip(missing, bar, strict=True), 1):
                     entry = cache.entries[name]
                     record = {
@@ -239,11 +223,9 @@ def _build(
         for e in [cache.entries[name]]
     ]
     scales: list[float] = []
-    with _pool(_workers(len(jobs), workers)) as pool, (folder / "shard-00000.i16").open("wb") as shard:
-        results = pool.imap(_place, jobs, chunksize=4) if pool is not None else map(_place, jobs)
-        for scale, data in tqdm(
-            results, total=len(jobs), unit="clip", desc="beat grid", disable=not progress, delay=1.0
-        ):
+    placed = parallel.imap(_place, jobs, workers=workers, desc="beat grid", unit="clip", progress=progress)
+    with placed as bar, (folder / "shard-00000.i16").open("wb") as shard:
+        for scale, data in bar:
             shard.write(data)
             scales.append(scale)
         shard.flush()
