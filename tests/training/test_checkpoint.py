@@ -324,6 +324,20 @@ def test_a_library_with_latents_in_its_json_still_loads(tmp_path: Path) -> None:
     assert torch.equal(loaded.latents(2), torch.tensor([[0.5, -1.0], [1.0, 2.0]]))
 
 
+def test_a_broken_latents_file_is_refused_with_its_name(tmp_path: Path) -> None:
+    library = checkpoint.LibraryIndex(
+        Path("/x"), (checkpoint.LibraryEntry("a.wav", "train"),), torch.ones(1, 3)
+    )
+    checkpoint.save_library(tmp_path, library)
+    latents = tmp_path / checkpoint.LATENTS_FILE
+    latents.write_bytes(latents.read_bytes()[:20])  # torn
+    with pytest.raises(ModelFolderError, match=checkpoint.LATENTS_FILE):
+        checkpoint.load_library(tmp_path)
+    save_file({"latents": torch.ones(2, 3)}, str(latents))  # another library's rows
+    with pytest.raises(ModelFolderError, match="1 library entries but 2 latents"):
+        checkpoint.load_library(tmp_path)
+
+
 def test_a_library_without_its_latents_is_refused(tmp_path: Path) -> None:
     (tmp_path / checkpoint.LIBRARY_FILE).write_text('{"root": "/x", "files": [{"name": "a.wav"}]}')
     with pytest.raises(ModelFolderError, match="1 library entries but 0 latents"):
