@@ -716,13 +716,15 @@ def test_synth_writes_a_library_that_trains(soundmorph, tmp_path: Path) -> None:
 def test_sweep_ends_at_the_sources_and_can_be_even_or_raw(soundmorph, tiny_model, tmp_path: Path) -> None:
     result = soundmorph("sweep", tiny_model.folder, 0, 1, "--steps", 5, "--out", tmp_path / "f", *FAST)
     assert result.code == 0, result.err
-    assert json.loads((tmp_path / "f" / "quality.json").read_text())["endpoint_distance"] < 0.5
-    even = tmp_path / "even"
+    even = json.loads((tmp_path / "f" / "quality.json").read_text())  # even spacing: the default
+    assert even["endpoint_distance"] < 0.5 and even["smoothness_cv"] < 0.05
+    linear = tmp_path / "linear"
     result = soundmorph(
-        "sweep", tiny_model.folder, 0, 1, "--steps", 5, "--spacing", "even", "--out", even, *FAST
+        "sweep", tiny_model.folder, 0, 1, "--steps", 5, "--spacing", "linear", "--out", linear, *FAST
     )
     assert result.code == 0, result.err
-    assert json.loads((even / "quality.json").read_text())["smoothness_cv"] < 0.05
+    assert sorted(p.name for p in linear.glob("*.wav"))[1].endswith("_a0.25.wav")
+    assert json.loads((linear / "quality.json").read_text())["endpoint_distance"] < 0.5
     raw = tmp_path / "raw"
     result = soundmorph("sweep", tiny_model.folder, 0, 1, "--steps", 5, "--raw", "--out", raw, *FAST)
     assert result.code == 0, result.err

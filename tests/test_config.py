@@ -42,6 +42,7 @@ from soundmorph.errors import SoundmorphError
         (ModelConfig, "augment_eq_db", -1.0),
         (ModelConfig, "augment_stretch", 1.0),
         (ModelConfig, "log_weight", -0.1),
+        (ModelConfig, "colour_terms", -1),
         (TrainConfig, "epochs", -1),
         (TrainConfig, "batch_size", 0),
         (TrainConfig, "learning_rate", 0.0),

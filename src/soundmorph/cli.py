@@ -371,9 +371,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=_whole, default=9)
     p.add_argument(
         "--spacing",
-        choices=["linear", "even"],
-        default="linear",
-        help="linear: evenly spaced ratios; even: ratios chosen so every step changes the sound equally",
+        choices=["even", "linear"],
+        default="even",
+        help="even (default): ratios chosen so every step changes the sound equally; linear: evenly "
+        "spaced ratios (equal steps in the latent)",
     )
     p.add_argument(
         "--out", type=_out_path, required=True, help="folder to write (also quality.json: morph figures)"

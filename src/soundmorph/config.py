@@ -172,6 +172,10 @@ class ModelConfig:
     # training: every clip's frequency axis scaled by a random factor in [1 - this, 1 + this]
     # (sequence): another kit's tuning
     augment_stretch: float = 0.0
+    # numbers of a clip's colour (sequence): its long-term spectrum, smoothed to this many cosines
+    # over log frequency, is divided out before the network and multiplied back after it, and the
+    # numbers lead the latent (0: none); another drum machine's or record's colour is then exact
+    colour_terms: int = 0
     # weight of a log-magnitude term added to the loss (sequence): the mean squared difference of
     # ln max(|D|, log_floor), which values quiet bins as the log-spectral distance does
     log_weight: float = 0.0
@@ -199,6 +203,7 @@ class ModelConfig:
         _check(self.augment_eq_db >= 0.0, f"augment_eq_db must be >= 0, got {self.augment_eq_db}")
         stretch = self.augment_stretch
         _check(0.0 <= stretch < 1.0, f"augment_stretch must be in [0, 1), got {stretch}")
+        _check(self.colour_terms >= 0, f"colour_terms must be >= 0, got {self.colour_terms}")
 
 
 @dataclass(frozen=True)
@@ -404,18 +409,21 @@ def linear() -> Preset:
 
 
 def sequence() -> Preset:
-    """A latent that keeps time (:mod:`soundmorph.models.sequence`): 12 numbers per STFT frame plus 8
-    per clip, on ``|D| ** 0.45``, started at the per-frame PCA and refined by a small non-linear
-    residual (128 channels, two temporal convolutions), trained with shifts by whole frames, mixes
-    of two clips and a random smooth EQ of up to +-6 dB per clip, on the MSE in ``|D| ** 0.45`` plus
-    0.05 x the MSE of ``ln max(|D|, 1e-3)``.
+    """A latent that keeps time (:mod:`soundmorph.models.sequence`): 16 numbers of the clip's colour,
+    8 more per clip and 12 per STFT frame, on ``|D| ** 0.45``, started at the per-frame PCA and
+    refined by a small non-linear residual (128 channels, two temporal convolutions), trained with
+    shifts by whole frames and mixes of two clips, on the MSE in ``|D| ** 0.45`` plus 0.05 x the MSE
+    of ``ln max(|D|, 1e-3)``.
 
-    Chosen for loops of drum kits it never saw (issue 9; 40 synthesized loops of unseen kits at
-    90-170 BPM, 1-4 bars, trained on 128 real loops): 8 numbers per frame capped the log-spectral
-    distance there at ~7.3 dB, and training made it worse than the per-frame PCA start; 12 per frame,
-    the EQ (other kits' colour) and the log term (the quiet bins the LSD counts) brought it to ~6.8 dB
-    at cosine ~0.974, while still beating the per-frame PCA-12 on held-out cosine and LSD. A random
-    frequency stretch (pitch) helped the unseen kits but cost held-out cosine, so it is off."""
+    Chosen for loops of drum kits it never saw (issue 9; synthesized loops of unseen kits at 80-175
+    BPM, 1-4 bars, clean and through two "sampled from a record" chains; trained on 128 real loops):
+    8 numbers per frame capped the log-spectral distance there at ~7.3 dB, and training made it
+    worse than the per-frame PCA start; 12 per frame and the log term (the quiet bins the LSD
+    counts) brought clean loops to ~7 dB at cosine ~0.975, while still beating the per-frame PCA-12
+    on held-out cosine and LSD. The measured colour took ~0.8 dB off the processed loops and made a
+    random EQ augmentation redundant (an EQ is now exact). 16 per frame beat the per-frame PCA-16
+    on LSD but not on cosine; a frequency stretch, a lower power (0.35) and simulated rooms, low-passes
+    and hiss were tried and did not pay (``python -m bench model``; closing notes of issue 9)."""
     return Preset(
         name="sequence",
         model=ModelConfig(
@@ -428,7 +436,7 @@ def sequence() -> Preset:
             covariance="diagonal",
             augment_shift=True,
             augment_mix=0.5,
-            augment_eq_db=6.0,
+            colour_terms=16,
             log_weight=0.05,
         ),
         train=TrainConfig(epochs=80, learning_rate=1e-3, kl_weight=1e-5),

@@ -497,13 +497,14 @@ class SoundModel:
         steps: int = 9,
         *,
         options: RenderOptions | None = None,
-        spacing: latent.Spacing = "linear",
+        spacing: latent.Spacing = "even",
         bpm: float | None = None,
     ) -> list[Sound]:
-        """``steps`` sounds from ``a`` to ``b``, rendered as one batch: at evenly spaced ratios
-        (``spacing="linear"``) or at ratios that make every step an equal log-mel distance
-        (``"even"``, :func:`soundmorph.latent.even_alphas`). A loop model plays each step at its own
-        interpolated tempo, or all at ``bpm``."""
+        """``steps`` sounds from ``a`` to ``b``, rendered as one batch: at ratios that make every
+        step an equal log-mel distance (``spacing="even"``, the default:
+        :func:`soundmorph.latent.even_alphas`) or at evenly spaced ratios (``"linear"``: equal steps
+        in the latent, which the ear hears as uneven where one sound masks the other). A loop model
+        plays each step at its own interpolated tempo, or all at ``bpm``."""
         if spacing not in latent.SPACINGS:
             raise SoundmorphError(f"unknown spacing {spacing!r}; choose one of: {', '.join(latent.SPACINGS)}")
         alphas = latent.sweep_alphas(steps)

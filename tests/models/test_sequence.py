@@ -14,7 +14,12 @@ from soundmorph.audio import synth
 from soundmorph.config import AudioConfig, ModelConfig, Preset, TrainConfig, get_preset
 from soundmorph.data.dataset import ArrayClips
 from soundmorph.models import DiagonalPosterior, SequenceVAE, build_model, latent_size
-from soundmorph.models.sequence import from_steps, random_eq, stretch_frequency, to_steps
+from soundmorph.models.sequence import (
+    from_steps,
+    random_eq,
+    stretch_frequency,
+    to_steps,
+)
 from soundmorph.training import checkpoint, fit
 from soundmorph.training.loop import batch_magnitudes
 
@@ -119,6 +124,42 @@ def test_timbre_augmentation_colours_each_clip_by_one_curve() -> None:
     assert torch.equal(build_model(TINY, n_freq=N_FREQ, n_frames=12).augment(mags, None), mags)  # type: ignore[operator]
 
 
+def test_colour_leads_the_latent_and_another_machines_colour_is_exact() -> None:
+    config = ModelConfig(**{**TINY.__dict__, "colour_terms": 8})
+    model = build_model(config, n_freq=N_FREQ, n_frames=20).eval()
+    assert isinstance(model, SequenceVAE)
+    mags = random_mags(4, 20) + 0.01
+    model.init_from_data(mags)
+    assert model.latent_size == latent_size(config, 20) == 8 + 3 + 20 * 4
+    torch.testing.assert_close(model.colour(mags).mean(0), torch.zeros(8), atol=1e-4, rtol=0)
+    eq = random_eq(4, N_FREQ, 9.0, torch.Generator().manual_seed(5), torch.device("cpu"))[:, :, None]
+    with torch.no_grad():
+        z, z_eq = model.encode(mags).mode(), model.encode(mags * eq).mode()
+        # the network sees the same sound: only the colour numbers move, by the EQ's power curve
+        torch.testing.assert_close(z_eq[:, 8:], z[:, 8:], atol=1e-4, rtol=1e-4)
+        assert float((z_eq[:, :8] - z[:, :8]).abs().max()) > 0.1
+        torch.testing.assert_close(model.decode(z_eq), model.decode(z) * eq, rtol=1e-3, atol=1e-6)
+        # a latent's colour half-way is the geometric mean of the two colours
+        mid = model.decode((z + z_eq) / 2)
+        torch.testing.assert_close(mid, model.decode(z) * eq.sqrt(), rtol=1e-3, atol=1e-6)
+    with pytest.raises(ValueError, match="latents must be"):
+        model.decode(z[:, 1:])
+
+
+def test_the_loss_of_a_coloured_model_is_that_of_the_sound_with_its_colour() -> None:
+    config = ModelConfig(**{**TINY.__dict__, "colour_terms": 8})
+    model = build_model(config, n_freq=N_FREQ, n_frames=12).eval()
+    assert isinstance(model, SequenceVAE)
+    mags = random_mags(3, 12) + 1.0
+    model.init_from_data(mags)
+    loss, _ = model.loss_terms(mags, None)
+    with torch.no_grad():
+        recon = model.decode(model.encode(mags).mode())
+    assert bool((recon > 0).all())  # no clamped bins: the network scale is exactly |D| ** power
+    expected = (model.to_input(recon) - model.to_input(mags)).pow(2).mean(dim=(1, 2))
+    torch.testing.assert_close(loss, expected, rtol=1e-4, atol=1e-7)
+
+
 def test_log_weight_adds_the_log_magnitude_error_to_the_loss() -> None:
     config = ModelConfig(**{**TINY.__dict__, "log_weight": 0.5})
     model = build_model(config, n_freq=N_FREQ, n_frames=12).eval()
@@ -149,12 +190,13 @@ def test_diagonal_posterior_matches_torch() -> None:
     assert torch.equal(posterior.scale_tril, torch.diag_embed(std))
 
 
-def test_training_improves_on_the_pca_start_and_saves(tmp_path: Path) -> None:
+@pytest.mark.parametrize("colour_terms", [0, 6])
+def test_training_improves_on_the_pca_start_and_saves(tmp_path: Path, colour_terms: int) -> None:
     audio = AudioConfig(n_fft=256, win_length=256, hop_length=64, clip_seconds=0.5)
     preset = Preset(
         name="sequence",
         audio=audio,
-        model=TINY,
+        model=ModelConfig(**{**TINY.__dict__, "colour_terms": colour_terms}),
         train=TrainConfig(epochs=15, batch_size=4, learning_rate=3e-3, kl_weight=1e-5),
     )
     clips = np.random.default_rng(0).standard_normal((8, audio.clip_samples)).astype(np.float32) * 0.1

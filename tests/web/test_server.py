@@ -216,7 +216,7 @@ def test_sweep_renders_every_step_with_quality_figures(fresh: TestClient, model)
     body = fresh.get("/api/sweep", params={"a": 1, "b": 3, "steps": 4}).json()
     steps = body["steps"]
     assert [s["alpha"] for s in steps] == pytest.approx([0, 1 / 3, 2 / 3, 1], abs=1e-4)
-    assert [s["name"] for s in steps] == [s.name for s in model.sweep(1, 3, 4)]
+    assert [s["name"] for s in steps] == [s.name for s in model.sweep(1, 3, 4, spacing="linear")]
     assert len({s["key"] for s in steps}) == 4
     for step in steps:
         assert fresh.get(step["wav"]).status_code == 200

@@ -10,12 +10,18 @@ full-frequency convolution (one map over all bins -> a vector per frame) and add
   (kernel 3, residual, GELU) and a head that adds to the linear path's latent (encoder) or output
   (decoder), started at zero;
 - a **global latent** of ``global_dim`` numbers (the mean over steps, through a dense head) that the
-  decoder adds to every step: it carries what a whole clip shares (the kit's colour).
+  decoder adds to every step: it carries what a whole clip shares;
+- with ``colour_terms``, the clip's **colour**, measured rather than learned: its long-term power
+  spectrum, fitted by ``colour_terms`` cosines over log frequency (:func:`colour_basis`), is divided
+  out before the network and multiplied back after it. Another drum machine's voicing, a record's
+  band limit or an EQ is then exact whatever the network has seen (the network sees every clip in
+  the library's average colour), and a lerp of two latents moves from one colour to the other
+  geometrically. The training loss is still that of the sound with its colour.
 
-The latent of a clip is one flat vector ``[global_dim + steps * latent_dim]`` (global first, then
-the steps in time order), so every piece of latent arithmetic (lerp, blends, the map) works on it
-unchanged. The posterior is a diagonal Gaussian whose scale is learned per latent dimension and
-shared by all clips (as probabilistic PCA's is).
+The latent of a clip is one flat vector ``[colour_terms + global_dim + steps * latent_dim]``
+(colour, global, then the steps in time order), so every piece of latent arithmetic (lerp, blends,
+the map) works on it unchanged. The posterior is a diagonal Gaussian whose scale is learned per
+latent dimension and shared by all clips (as probabilistic PCA's is); the colour's is ~0.
 
 Training augments each batch (only in ``train()`` mode, drawn from the loop's generator): circular
 shifts by whole steps (a loop started elsewhere is still a loop), mixes of two clips (power sum
@@ -39,6 +45,7 @@ from soundmorph.config import ModelConfig
 from soundmorph.models.vae import INPUT_SCALES, Posterior, SpectrogramVAE
 
 INITIAL_SCALE = 0.1  # posterior standard deviation at the start, in units of the prior's
+COLOUR_SCALE = 1e-6  # the posterior's scale of the colour numbers: measured, not inferred
 EQ_TERMS = 4  # cosines over log frequency that make a random EQ curve: up to 1.5 periods, smooth
 
 
@@ -48,8 +55,17 @@ def n_steps(n_frames: int, step_frames: int) -> int:
 
 
 def latent_size(config: ModelConfig, n_frames: int) -> int:
-    """Length of a clip's flat latent: ``global_dim + steps * latent_dim``."""
-    return config.global_dim + n_steps(n_frames, config.step_frames) * config.latent_dim
+    """Length of a clip's flat latent: ``colour_terms + global_dim + steps * latent_dim``."""
+    return config.colour_terms + config.global_dim + n_steps(n_frames, config.step_frames) * config.latent_dim
+
+
+def colour_basis(terms: int, n_freq: int) -> torch.Tensor:
+    """The smooth curves [terms, n_freq] a clip's colour is made of: cosines of 0 to ``terms - 1``
+    half periods over log frequency (as :func:`random_eq`'s, finer), so low bins are resolved as
+    finely as an octave band is and the top octave is not given half of the numbers."""
+    bins = torch.arange(n_freq, dtype=torch.float64)
+    u = torch.log1p(bins) / math.log(n_freq)
+    return torch.cos(math.pi * torch.arange(terms, dtype=torch.float64)[:, None] * u)
 
 
 class DiagonalPosterior(Posterior):
@@ -220,7 +236,7 @@ class SequenceDecoder(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         g, k = self.config.global_dim, self.config.latent_dim
-        expected = latent_size(self.config, self.n_frames)
+        expected = latent_size(self.config, self.n_frames) - self.config.colour_terms
         if z.ndim != 2 or z.shape[1] != expected:
             raise ValueError(f"latents must be [batch, {expected}] for this model, got {tuple(z.shape)}")
         local = z[:, g:].reshape(z.shape[0], -1, k)  # [b, steps, k]
@@ -234,9 +250,14 @@ class SequenceDecoder(nn.Module):
 class SequenceVAE(SpectrogramVAE):
     """:class:`SpectrogramVAE` with a latent per step (:class:`SequenceEncoder`, :class:`SequenceDecoder`).
 
-    Scaling, normalisation, ``encode``/``decode`` and the training pass are the parent's; this class
-    adds the per-step PCA start, the augmentation and the flat latent's size.
+    Scaling, normalisation, ``encode``/``decode`` and the training pass are the parent's, with the
+    colour (``colour_terms``) divided out before them and multiplied back after them; this class
+    adds the colour, the per-step PCA start, the augmentation and the flat latent's size.
     """
+
+    colour_basis: torch.Tensor  # [colour_terms, freq], buffers when colour_terms > 0
+    colour_fit: torch.Tensor  # [freq, colour_terms]
+    colour_mean: torch.Tensor  # [colour_terms]
 
     def __init__(self, config: ModelConfig, *, n_freq: int, n_frames: int) -> None:
         nn.Module.__init__(self)
@@ -248,11 +269,55 @@ class SequenceVAE(SpectrogramVAE):
         self.decoder = SequenceDecoder(config, n_freq=n_freq, n_frames=n_frames)
         self.register_buffer("freq_mean", torch.zeros(n_freq, 1))
         self.register_buffer("freq_std", torch.ones(n_freq, 1))
+        if config.colour_terms:
+            basis = colour_basis(config.colour_terms, n_freq)
+            fit = torch.linalg.pinv(basis.T).T  # [freq, terms]: log power -> least-squares colour
+            self.register_buffer("colour_basis", basis.float(), persistent=False)
+            self.register_buffer("colour_fit", fit.float(), persistent=False)
+            self.register_buffer("colour_mean", torch.zeros(config.colour_terms))  # the training clips' mean
 
     @property
     def latent_size(self) -> int:
         """Length of a clip's flat latent."""
         return latent_size(self.config, self.n_frames)
+
+    def colour(self, mag: torch.Tensor) -> torch.Tensor:
+        """The colour [batch, colour_terms] of magnitudes [batch, freq, frames]: the least-squares
+        fit of the clip's log mean power over frames (floored at ``log_floor ** 2``) by
+        :func:`colour_basis`, less the training clips' mean colour."""
+        power = mag.square().mean(2).clamp_min(self.config.log_floor**2)
+        return power.log() @ self.colour_fit - self.colour_mean
+
+    def colour_gain(self, colour: torch.Tensor) -> torch.Tensor:
+        """Magnitude gains [batch, freq, 1] of colours [batch, colour_terms] (power ``exp(c @ basis)``)."""
+        return torch.exp(0.5 * (colour @ self.colour_basis))[:, :, None]
+
+    def _split_colour(self, mag: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """(colour [batch, terms] or None without one, magnitudes with it divided out)."""
+        if not self.config.colour_terms:
+            return None, mag
+        colour = self.colour(mag)
+        return colour, mag / self.colour_gain(colour)
+
+    def encode(self, mag: torch.Tensor) -> Posterior:
+        """Posterior over the flat latent (the colour first, exact: its scale is ~0)."""
+        colour, mag = self._split_colour(mag)
+        posterior = self.encoder(self.to_input(mag))
+        if colour is None:
+            return posterior
+        assert isinstance(posterior, DiagonalPosterior)
+        exact = torch.full_like(colour, COLOUR_SCALE)
+        return DiagonalPosterior(torch.cat([colour, posterior.mean], 1), torch.cat([exact, posterior.std], 1))
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Magnitudes [batch, freq, frames] of flat latents [batch, latent_size]."""
+        terms = self.config.colour_terms
+        if not terms:
+            return super().decode(z)
+        if z.ndim != 2 or z.shape[1] != self.latent_size:
+            expected = f"[batch, {self.latent_size}]"
+            raise ValueError(f"latents must be {expected} for this model, got {tuple(z.shape)}")
+        return super().decode(z[:, terms:]) * self.colour_gain(z[:, :terms])
 
     def loss_terms(
         self, mags: torch.Tensor, noise: Callable[[tuple[int, ...]], torch.Tensor] | None
@@ -265,14 +330,21 @@ class SequenceVAE(SpectrogramVAE):
         if noise is not None and self.training:
             seed = hash(tuple(noise((1,)).flatten().tolist())) & 0x7FFF_FFFF_FFFF_FFFF
             mags = self.augment(mags, torch.Generator(device=mags.device).manual_seed(seed))
-        target = self.to_input(mags)
+        colour, plain = self._split_colour(mags)  # the colour is exact: no loss of its own
+        target = self.to_input(plain)
         posterior = self.encoder(target)
         assert isinstance(posterior, DiagonalPosterior)
         z = posterior.mean
         if noise is not None:  # the diagonal scale, without building scale_tril
             z = z + posterior.std * noise(tuple(z.shape[1:]))
         recon = self.output(z)
-        loss = (recon - target).pow(2).mean(dim=(1, 2))
+        error = recon - target
+        degree = self.input_scale.degree
+        if colour is not None and degree is not None and not self.config.normalize:
+            # the error of the sound with its colour, as without one: the colour's gain g scales
+            # the network's values by g ** degree
+            error = error * self.colour_gain(colour).pow(degree(self.config))
+        loss = error.pow(2).mean(dim=(1, 2))
         if self.config.log_weight > 0:
             loss = loss + self.config.log_weight * self._log_error(recon, target)
         return loss, posterior.kl()
@@ -298,6 +370,11 @@ class SequenceVAE(SpectrogramVAE):
     def init_from_data(self, mags: torch.Tensor) -> None:
         """Normalisation statistics (with ``normalize``), then both linear paths at the whitened PCA
         of the training steps [clips * steps, step_frames * freq] in the network's scale."""
+        if self.config.colour_terms:
+            mags = mags.to(self.device)
+            self.colour_mean.zero_()  # so that colour() gives the clips' own colours
+            self.colour_mean.copy_(self.colour(mags).mean(0))
+            mags = self._split_colour(mags)[1]
         targets = self._fit_inputs(mags)
         if targets is None:
             return
@@ -324,8 +401,8 @@ class SequenceVAE(SpectrogramVAE):
         if cfg.augment_shift:
             steps = n_steps(t, cfg.step_frames)
             shifts = torch.randint(0, steps, (b,), generator=generator, device=device) * cfg.step_frames
-            index = (torch.arange(t, device=device)[None] - shifts[:, None]) % t  # [b, t]
-            mag = torch.gather(mag, 2, index[:, None].expand_as(mag))
+            # one roll per clip: a gather would build an int64 index as large as the batch
+            mag = torch.stack([row.roll(int(k), dims=1) for row, k in zip(mag, shifts.tolist(), strict=True)])
         if cfg.augment_mix > 0 and b > 1:
             mixed = torch.rand(b, generator=generator, device=device) < cfg.augment_mix
             partner = torch.randperm(b, generator=generator, device=device)
@@ -341,7 +418,8 @@ class SequenceVAE(SpectrogramVAE):
     def forward(
         self, mag: torch.Tensor, *, generator: torch.Generator | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, Posterior]:
-        """The parent's training pass, on augmented magnitudes while training."""
+        """The parent's training pass, on augmented magnitudes while training, with the colour
+        divided out (the target and reconstruction are the network's, without the colour)."""
         if self.training:
             mag = self.augment(mag, generator)
-        return super().forward(mag, generator=generator)
+        return super().forward(self._split_colour(mag)[1], generator=generator)

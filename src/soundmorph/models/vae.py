@@ -259,16 +259,23 @@ class InputScale:
     forward: Callable[[torch.Tensor, ModelConfig], torch.Tensor]  # magnitude -> network scale
     inverse: Callable[[torch.Tensor, ModelConfig], torch.Tensor]  # network scale -> magnitude >= 0
     relu_output: bool = False  # the decoder's output goes through a ReLU (the reference's linear output)
+    # k where forward(g * mag) = g ** k * forward(mag) (a gain scales the network's values by g ** k);
+    # None where no such k exists (log)
+    degree: Callable[[ModelConfig], float] | None = None
 
 
 INPUT_SCALES: dict[str, InputScale] = {
-    "linear": InputScale(lambda mag, c: mag, lambda out, c: out.clamp_min(0.0), relu_output=True),
+    "linear": InputScale(
+        lambda mag, c: mag, lambda out, c: out.clamp_min(0.0), relu_output=True, degree=lambda c: 1.0
+    ),
     "log": InputScale(
         lambda mag, c: log_scale(mag, floor=c.log_floor),
         lambda out, c: inverse_log_scale(out, floor=c.log_floor),
     ),
     "power": InputScale(
-        lambda mag, c: mag.clamp_min(0.0).pow(c.power), lambda out, c: out.clamp_min(0.0).pow(1.0 / c.power)
+        lambda mag, c: mag.clamp_min(0.0).pow(c.power),
+        lambda out, c: out.clamp_min(0.0).pow(1.0 / c.power),
+        degree=lambda c: c.power,
     ),
 }
 

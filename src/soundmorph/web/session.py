@@ -300,7 +300,11 @@ class Session:
         missing = [k for k, entry in enumerate(entries) if entry is None]
         if missing:
             sounds, wavs, elapsed = self.worker.run(
-                _timed, lambda: self.model.sweep(source_a, source_b, steps, options=options, bpm=bpm)
+                _timed,
+                # the page labels each step with its ratio, known before the render: equal ratios
+                lambda: self.model.sweep(
+                    source_a, source_b, steps, options=options, spacing="linear", bpm=bpm
+                ),
             )
             for k in missing:
                 extra = {"a": a, "b": b, "alpha": round(float(alphas[k]), 4), "step": k}
