@@ -431,6 +431,31 @@ def test_dc_only_audio_is_read_with_a_warning(tmp_path: Path) -> None:
     assert len(record) == 1 and "\n" not in str(record[0].message)
 
 
+@pytest.mark.parametrize("peak", [1.5, 1e6])
+def test_a_float_file_over_full_scale_is_scaled_to_full_scale_with_a_warning(
+    tmp_path: Path, peak: float
+) -> None:
+    path = tmp_path / "hot.wav"
+    signal = noise(RATE)
+    signal = signal / np.abs(signal).max() * 0.5
+    sf.write(path, signal * (2 * peak), RATE, subtype="FLOAT")  # peak: 2 * peak * 0.5
+    with pytest.warns(SoundmorphWarning, match="over full scale") as record:
+        read = audio.read(path)
+    assert len(record) == 1 and path.name in str(record[0].message)
+    np.testing.assert_allclose(read, signal * 2, rtol=1e-5, atol=1e-6)  # the shape kept, at a peak of 1
+    quiet = tmp_path / "quiet.wav"
+    sf.write(quiet, signal, RATE, subtype="FLOAT")
+    np.testing.assert_array_equal(audio.read(quiet), signal.astype(np.float32))  # at or under 1.0: as is
+
+
+def test_a_garbage_mp3_is_unreadable_not_missing(tmp_path: Path) -> None:
+    path = tmp_path / "noise.mp3"
+    path.write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    with pytest.raises(AudioError, match=r"noise\.mp3: unreadable") as caught:
+        audio.read(path)
+    assert "does not exist" not in str(caught.value)
+
+
 def test_a_truncated_wav_warns_once(tmp_path: Path) -> None:
     path = tmp_path / "half.wav"
     sf.write(path, noise(RATE), RATE, subtype="PCM_16")

@@ -143,7 +143,10 @@ def _open(path: Path) -> sf.SoundFile:
     try:
         handle = sf.SoundFile(path)
     except (RuntimeError, OSError, ValueError, TypeError) as error:  # LibsndfileError is a RuntimeError
-        raise AudioError(f"{path}: unreadable ({_one_line(error)})") from None
+        reason = _one_line(error)
+        if "does not exist" in reason:  # libsndfile's words for a file its MP3 decoder cannot parse
+            reason = "not a recognised audio format"
+        raise AudioError(f"{path}: unreadable ({reason})") from None
     rate, channels = int(handle.samplerate), int(handle.channels)
     problem = None
     if rate <= 0 or channels <= 0:
@@ -219,7 +222,9 @@ def read(
     The file is decoded block by block and each block mixed and resampled at once, so memory
     grows with the mono result only, never with the file's rate, channels or declared length.
     A WAV whose data chunk is shorter than its header says is read up to where the data ends,
-    with a :class:`SoundmorphWarning`; so is a file that holds only a constant (DC) offset.
+    with a :class:`SoundmorphWarning`; so is a file that holds only a constant (DC) offset. A
+    floating-point file whose samples pass full scale (1.0) is scaled to a peak of 1.0, with a
+    warning: a library is on one scale, and a render never clips.
 
     Parameters
     ----------
@@ -269,6 +274,10 @@ def read(
         raise AudioError(f"{path}: too short ({duration:.3g} s < {min_seconds:g} s)")
     if high - low < SILENCE_PEAK:
         _warn(path, f"only a constant (DC) offset of {(high + low) / 2:.3g}, no sound")
+    peak = max(abs(low), abs(high))
+    if peak > 1.0:
+        _warn(path, f"peaks at {peak:.3g}, over full scale (1.0); scaled to a peak of 1.0")
+        mono *= np.float32(1.0 / peak)
     shortfall = _declared_data_bytes(path)
     if frames < min(declared, limit) or (
         shortfall is not None and shortfall[0] > shortfall[1] and frames < limit

@@ -48,7 +48,8 @@ from soundmorph.audio.io import RESAMPLE_QUALITY, Skipped
 from soundmorph.config import MAX_CLIP_SECONDS, READ_MARGIN_SECONDS, clip_seconds_from_lengths
 from soundmorph.errors import AudioError, SoundmorphError
 
-FORMAT_VERSION = 2  # 2: files decoded up to the longest clip a model may have (as data.scan)
+FORMAT_VERSION = 3  # 2: files decoded up to the longest clip a model may have (as data.scan);
+# 3: files over full scale scaled to a peak of 1.0 (audio.read)
 HEADER_FILE = "cache.json"
 INDEX_FILE = "index.jsonl"
 SHARD_BYTES = 1 << 30  # a new shard starts past 1 GiB (about 6.8 h of audio at 22,050 Hz)
