@@ -210,6 +210,14 @@ def test_even_alphas_of_two_steps_are_the_ends() -> None:
     assert torch.equal(alphas, torch.tensor([0.0, 1.0]))
 
 
+def test_even_alphas_of_one_sound_twice_are_linear() -> None:
+    from soundmorph.latent import even_alphas
+
+    a = torch.rand(1025, 4, generator=torch.Generator().manual_seed(1)) + 0.1
+    alphas = even_alphas(_straight_sweep(a, a.clone(), 1.0), a, a.clone(), 5, sample_rate=22_050)
+    assert torch.equal(alphas, torch.linspace(0, 1, 5))
+
+
 def test_sample_around_is_seeded_and_near_the_library() -> None:
     from soundmorph.latent import sample_around
 

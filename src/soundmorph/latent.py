@@ -23,6 +23,7 @@ SPACINGS = ("linear", "even")
 BISECTION_STEPS = 12  # halvings of [0, 1] per ratio: 1/4096 resolution
 EVEN_PASSES = 6  # arc-length equalisation rounds after the bisection
 EVEN_TOLERANCE = 0.01  # stop once the step distances' coefficient of variation is below this
+SAME_SOUND_DB = 1e-3  # sources closer than this (log-mel dB) are one sound: even spacing is linear
 
 
 def check_alpha(alpha: float) -> float:
@@ -92,6 +93,8 @@ def even_alphas(
         return quality.features(magnitudes_at(alphas), bank, "log_mel")
 
     ends = quality.features(torch.stack([source_a, source_b]), bank, "log_mel")
+    if float(quality.feature_distance(ends[0], ends[1], "log_mel")) < SAME_SOUND_DB:
+        return base  # one sound twice: no distance to share out
     targets = base[1:-1]
     low, high = torch.zeros_like(targets), torch.ones_like(targets)
     for _ in range(iterations):
