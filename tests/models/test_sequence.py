@@ -146,6 +146,25 @@ def test_colour_leads_the_latent_and_another_machines_colour_is_exact() -> None:
         model.decode(z[:, 1:])
 
 
+@pytest.mark.parametrize("terms", [16, 64, 200])
+def test_a_fine_colour_stays_finite_where_the_low_bins_cannot_resolve_it(terms: int) -> None:
+    config = ModelConfig(**{**TINY.__dict__, "colour_terms": terms})
+    model = build_model(config, n_freq=1025, n_frames=8).eval()
+    assert isinstance(model, SequenceVAE)
+    generator = torch.Generator().manual_seed(4)
+    mags = torch.rand(3, 1025, 8, generator=generator) * torch.logspace(1, -3, 1025)[:, None]
+    model.init_from_data(mags)
+    with torch.no_grad():
+        z = model.encode(mags).mode()
+        out = model.decode(z)
+    assert bool(torch.isfinite(z).all()) and bool(torch.isfinite(out).all())
+    # the fitted colour stays within the clips' own log power (no aliased wiggles between bins)
+    log_power = mags.square().mean(2).clamp_min(config.log_floor**2).log()
+    curve = (z[:, :terms] + model.colour_mean) @ model.colour_basis
+    assert float(curve.max()) < float(log_power.max()) + 1.0
+    assert float(curve.min()) > float(log_power.min()) - 1.0
+
+
 def test_the_loss_of_a_coloured_model_is_that_of_the_sound_with_its_colour() -> None:
     config = ModelConfig(**{**TINY.__dict__, "colour_terms": 8})
     model = build_model(config, n_freq=N_FREQ, n_frames=12).eval()

@@ -46,6 +46,7 @@ from soundmorph.models.vae import INPUT_SCALES, Posterior, SpectrogramVAE
 
 INITIAL_SCALE = 0.1  # posterior standard deviation at the start, in units of the prior's
 COLOUR_SCALE = 1e-6  # the posterior's scale of the colour numbers: measured, not inferred
+COLOUR_RTOL = 1e-3  # singular values of the colour basis below this fraction of the largest are cut
 EQ_TERMS = 4  # cosines over log frequency that make a random EQ curve: up to 1.5 periods, smooth
 
 
@@ -271,7 +272,9 @@ class SequenceVAE(SpectrogramVAE):
         self.register_buffer("freq_std", torch.ones(n_freq, 1))
         if config.colour_terms:
             basis = colour_basis(config.colour_terms, n_freq)
-            fit = torch.linalg.pinv(basis.T).T  # [freq, terms]: log power -> least-squares colour
+            # [freq, terms]: log power -> least-squares colour; beyond ~24 terms on 1025 bins the
+            # cosines alias on the few lowest bins, so directions the bins cannot tell apart are cut
+            fit = torch.linalg.pinv(basis.T, rtol=COLOUR_RTOL).T
             self.register_buffer("colour_basis", basis.float(), persistent=False)
             self.register_buffer("colour_fit", fit.float(), persistent=False)
             self.register_buffer("colour_mean", torch.zeros(config.colour_terms))  # the training clips' mean
