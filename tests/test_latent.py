@@ -218,6 +218,17 @@ def test_even_alphas_of_one_sound_twice_are_linear() -> None:
     assert torch.equal(alphas, torch.linspace(0, 1, 5))
 
 
+def test_ratios_along_recover_a_sweeps_ratios() -> None:
+    from soundmorph.latent import lerp, ratios_along
+
+    z_a, z_b = torch.randn(50, generator=torch.Generator().manual_seed(2)), torch.zeros(50)
+    alphas = torch.tensor([0.0, 0.07, 0.31, 0.5, 0.93, 1.0])
+    torch.testing.assert_close(ratios_along(lerp(z_a, z_b, alphas)), alphas, atol=1e-6, rtol=0)
+    torch.testing.assert_close(ratios_along(torch.ones(3, 4)), torch.tensor([0.0, 0.5, 1.0]))  # one point
+    with pytest.raises(SoundmorphError, match="path"):
+        ratios_along(torch.ones(1, 4))
+
+
 def test_sample_around_is_seeded_and_near_the_library() -> None:
     from soundmorph.latent import sample_around
 

