@@ -187,6 +187,15 @@ def read_entry(
     return np.frombuffer(data, dtype="<i2").astype(np.float32) * np.float32(scale)
 
 
+def to_int16(clip: np.ndarray) -> tuple[float, bytes]:
+    """(scale, little-endian int16 bytes) of a float clip, its peak at :data:`FULL_SCALE`: the
+    inverse of :func:`read_entry`."""
+    peak = float(np.max(np.abs(clip))) if len(clip) else 0.0
+    scale = (peak if peak > 0 else 1.0) / FULL_SCALE
+    ints = np.clip(np.round(clip / scale), -FULL_SCALE, FULL_SCALE).astype("<i2")
+    return scale, ints.tobytes()
+
+
 def _decode(job: tuple[str, str, int, int, int]) -> tuple[dict[str, Any], bytes]:
     """Worker: decode one file; (index record without its place, int16 bytes)."""
     path, name, size, mtime_ns, sample_rate = job
@@ -195,11 +204,9 @@ def _decode(job: tuple[str, str, int, int, int]) -> tuple[dict[str, Any], bytes]
     except AudioError as error:
         reason = Skipped.from_error(path, error).reason
         return {"name": name, "size": size, "mtime_ns": mtime_ns, "reason": reason}, b""
-    peak = float(np.max(np.abs(clip))) if len(clip) else 0.0
-    scale = (peak if peak > 0 else 1.0) / FULL_SCALE
-    ints = np.clip(np.round(clip / scale), -FULL_SCALE, FULL_SCALE).astype("<i2")
-    record = {"name": name, "size": size, "mtime_ns": mtime_ns, "samples": len(ints), "scale": scale}
-    return record, ints.tobytes()
+    scale, data = to_int16(clip)
+    record = {"name": name, "size": size, "mtime_ns": mtime_ns, "samples": len(clip), "scale": scale}
+    return record, data
 
 
 def _load(folder: Path, root: Path, sample_rate: int) -> AudioCache:

@@ -38,7 +38,7 @@ from soundmorph import files, parallel
 from soundmorph.audio import tempo as tempo_analysis
 from soundmorph.audio.tempo import Tempo
 from soundmorph.config import TempoConfig
-from soundmorph.data.cache import FULL_SCALE, AudioCache, locked, read_entry
+from soundmorph.data.cache import AudioCache, locked, read_entry, to_int16
 from soundmorph.data.dataset import CachedClips
 from soundmorph.data.library import fit_to_grid
 from soundmorph.errors import SoundmorphError
@@ -143,11 +143,7 @@ def _place(job: tuple[str, int, int, int, float, Tempo, TempoConfig, int, int]) 
     """Worker: one cached clip on the grid as (scale, int16 bytes of ``n_samples``)."""
     folder, shard, offset, samples, scale, found, config, n_samples, sample_rate = job
     clip = read_entry(Path(folder), shard, offset, samples, scale)
-    placed = fit_to_grid(clip, found, config, n_samples, sample_rate=sample_rate)
-    peak = float(np.max(np.abs(placed))) if len(placed) else 0.0
-    step = (peak if peak > 0 else 1.0) / FULL_SCALE
-    ints = np.clip(np.round(placed / step), -FULL_SCALE, FULL_SCALE).astype("<i2")
-    return step, ints.tobytes()
+    return to_int16(fit_to_grid(clip, found, config, n_samples, sample_rate=sample_rate))
 
 
 def grid_clips(

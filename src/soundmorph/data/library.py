@@ -183,14 +183,22 @@ def apply_overrides(
 ) -> list[Tempo]:
     """``found`` (the tempo of each clip ``names`` of ``seconds``) with the per-file ``overrides``
     of :func:`read_tempo_file` applied (see :func:`override_tempo`)."""
-    overrides = overrides or {}
-    unknown = sorted(set(overrides) - set(names))
-    if unknown:
-        raise SoundmorphError(f"tempo override for a file not in {root}: {unknown[0]}")
+    overrides = _known_overrides(overrides, names, root)
     return [
         override_tempo(tempo, overrides.get(name, {}), seconds=length, name=name)
         for name, tempo, length in zip(names, found, seconds, strict=True)
     ]
+
+
+def _known_overrides(
+    overrides: dict[str, dict[str, Any]] | None, names: Sequence[str], root: Path
+) -> dict[str, dict[str, Any]]:
+    """``overrides`` (or none), refused when one names a file that is not among ``names``."""
+    overrides = overrides or {}
+    unknown = sorted(set(overrides) - set(names))
+    if unknown:
+        raise SoundmorphError(f"tempo override for a file not in {root}: {unknown[0]}")
+    return overrides
 
 
 def read_tempo_file(path: str | Path) -> dict[str, dict[str, Any]]:
@@ -235,10 +243,7 @@ def describe(
     root = Path(folder)
     found, skipped = audio.walk_audio(root)
     names = [_relative(path, root) for path in found]
-    overrides = overrides or {}
-    unknown = sorted(set(overrides) - set(names))
-    if unknown:
-        raise SoundmorphError(f"tempo override for a file not in {root}: {unknown[0]}")
+    overrides = _known_overrides(overrides, names, root)
     sounds: list[dict[str, Any]] = []
     for path, name in zip(found, names, strict=True):
         try:
