@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from soundmorph import api
-from soundmorph.config import MAX_CLIP_SECONDS, MAX_COUNT, MAX_REPEATS, MAX_STEPS
+from soundmorph.limits import MAX_CLIP_SECONDS, MAX_COUNT, MAX_REPEATS, MAX_STEPS
 
 
 @pytest.fixture(scope="module")

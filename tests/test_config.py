@@ -9,7 +9,6 @@ import math
 import pytest
 
 from soundmorph.config import (
-    MIN_CLIP_SECONDS,
     PRESETS,
     AudioConfig,
     ModelConfig,
@@ -23,6 +22,7 @@ from soundmorph.config import (
     time_strides,
 )
 from soundmorph.errors import SoundmorphError
+from soundmorph.limits import MIN_CLIP_SECONDS
 
 
 @pytest.mark.parametrize(

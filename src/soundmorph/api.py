@@ -20,11 +20,12 @@ from soundmorph.audio.io import AUDIO_EXTENSIONS, AudioInfo, to_wav_bytes
 from soundmorph.audio.io import info as audio_info
 from soundmorph.audio.io import read as read_audio
 from soundmorph.audio.phase import PHASE_METHODS
-from soundmorph.config import MAX_UPLOAD_SAMPLES, PRESETS, Preset, RenderOptions, get_preset
+from soundmorph.config import PRESETS, Preset, RenderOptions, get_preset
 from soundmorph.errors import AudioError, ModelFolderError, SoundmorphError, UnknownSourceError
 from soundmorph.files import json_safe
 from soundmorph.grid import check_bpm
 from soundmorph.latent import LatentMap, blend_weights, check_alpha, pad_weights, ratios_along, sweep_alphas
+from soundmorph.limits import MAX_UPLOAD_SAMPLES
 from soundmorph.quality import SweepQuality
 from soundmorph.session import SoundModel, Source, SourceSound, load, pick_device, result_name
 from soundmorph.sound import Sound, save_sounds, save_sweep

@@ -9,42 +9,31 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import numbers
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, get_args
 
 from soundmorph.errors import SoundmorphError
+from soundmorph.limits import (
+    MAX_BATCH_SIZE,
+    MAX_CLIP_SECONDS,
+    MAX_EPOCHS,
+    MAX_ITERATIONS,
+    MIN_CLIP_SECONDS,
+    check_bars,
+    check_bpm,
+    check_int,
+    check_real,
+    check_seed,
+)
 
 SAMPLE_RATE = 22_050  # Hz, every clip is resampled to this
 N_FFT = 2048  # samples per STFT frame
 WIN_LENGTH = 2048  # samples, Hann window
 HOP_LENGTH = 512  # samples between frames
 PAPER_CLIP_SAMPLES = 75_600  # 2 bars at 140 BPM = 8 beats * 60 / 140 s * 22,050 Hz -> 148 frames
-MIN_CLIP_SECONDS = 0.5  # shortest clip length a model can be trained on
 GL_ITERATIONS = 32  # Griffin-Lim iterations of the reference
 GL_MOMENTUM = 0.99  # fast Griffin-Lim; librosa.griffinlim's default, which the reference used
-
-# --- Limits: an upper bound on every size a user controls, checked before anything is allocated.
-# The README's "Limits" section states each of them; keep the two in step.
-MAX_CLIP_SECONDS = 30.0  # s, clip length of a model (30 s: about 175 MB of weights for either preset)
-MAX_READ_SECONDS = 600.0  # s, most audio decoded from one file; a longer file is read up to here
-READ_MARGIN_SECONDS = 0.25  # s, read beyond the clip length so resampling has clean samples at the end
-MIN_FILE_RATE = 1_000  # Hz, lowest sample rate a file's header may declare
-MAX_FILE_RATE = 768_000  # Hz, highest sample rate a file's header may declare
-MAX_CHANNELS = 64  # channels a file's header may declare
-MAX_STEPS = 100  # sounds in one sweep
-MAX_COUNT = 100  # sounds in one generate
-MAX_REPEATS = 64  # clip repetitions in one glide
-MAX_RENDER_SECONDS = 600.0  # s, audio one sweep, generate or glide renders (steps x clip length)
-MAX_EPOCHS = 100_000  # training epochs
-MAX_DEMO_CLIPS = 1_000  # drum loops the demo synthesizes
-MAX_BATCH_SIZE = 4_096  # clips per training step
-MAX_ITERATIONS = 10_000  # Griffin-Lim iterations per render
-MAX_SEED = 2**63 - 1  # seeds are integers in [0, MAX_SEED] (what torch.Generator takes)
-MAX_UPLOAD_SAMPLES = (
-    120 * 48_000 * 2
-)  # decoded samples (frames x channels) of one web upload: 2 min of 48-kHz stereo
 
 Covariance = Literal["full", "diagonal"]
 PhaseInit = Literal["random", "zeros", "advance", "source"]
@@ -52,6 +41,13 @@ PHASE_INITS: tuple[str, ...] = get_args(PhaseInit)
 LatentKind = Literal["global", "sequence"]
 GridMode = Literal["off", "auto", "loop", "oneshot"]
 GridStretch = Literal["wsola", "resample"]
+# Registry names. config knows only the names; each registry (soundmorph.models.vae's ENCODERS,
+# DECODERS and INPUT_SCALES, soundmorph.audio.phase's PHASE_METHODS) checks at import that its keys
+# are exactly these (check_registry), so a new method is one entry there plus its name here.
+EncoderName = Literal["conv", "linear"]
+DecoderName = Literal["conv", "linear", "hybrid"]
+InputScaleName = Literal["linear", "log", "power"]
+PhaseMethodName = Literal["gl", "fgla", "pghi", "source", "agla"]
 
 
 def n_frames(n_samples: int, hop_length: int = HOP_LENGTH) -> int:
@@ -64,35 +60,20 @@ def _check(condition: bool, message: str) -> None:
         raise SoundmorphError(message)
 
 
-def check_int(name: str, value: object, *, low: int, high: int) -> int:
-    """``value`` if it is an integer (not a bool) in [low, high], else a one-line error naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise SoundmorphError(f"{name} must be a whole number, got {value!r}")
-    number = int(value)
-    if not low <= number <= high:
-        # str() of an int over 4,300 digits raises ValueError: show its size instead
-        digits = int(number.bit_length() * 0.30103) + 1
-        shown = f"{number}" if abs(number) < 10**30 else f"a {digits}-digit number"
-        raise SoundmorphError(f"{name} must be in [{low}, {high:,}], got {shown}")
-    return number
-
-
-def check_real(name: str, value: object) -> float:
-    """``value`` as a float if it is a finite real number (not a bool), else a one-line error."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise SoundmorphError(f"{name} must be a number, got {value!r}")
-    if not math.isfinite(float(value)):
-        raise SoundmorphError(f"{name} must be finite, got {value}")
-    return float(value)
-
-
-def check_seed(seed: object) -> int:
-    """``seed`` if it is an integer in [0, :data:`MAX_SEED`]."""
-    return check_int("seed", seed, low=0, high=MAX_SEED)
-
-
 def _unknown(what: str, value: object, registry: Iterable[str]) -> str:
     return f"unknown {what} {value!r}; choose one of: {', '.join(registry)}"
+
+
+def names_of(kind: Any) -> tuple[str, ...]:
+    """The names a ``Literal`` type of this module allows, in order."""
+    return tuple(get_args(kind))
+
+
+def check_registry(registry: Iterable[str], kind: Any, what: str) -> None:
+    """Raise at import when a registry's keys are not exactly the names config allows for it."""
+    keys, names = list(registry), names_of(kind)
+    if sorted(keys) != sorted(names):
+        raise RuntimeError(f"the {what} registry has {keys}, config allows {list(names)}: keep them in step")
 
 
 @dataclass(frozen=True)
@@ -144,7 +125,7 @@ class ModelConfig:
     covariance: Covariance = "full"  # posterior: full (lower-triangular scale) or diagonal
     # what the network sees (a key of soundmorph.models.INPUT_SCALES): linear |D|,
     # log: log(1 + |D| / floor), power: |D| ** power
-    input_scale: str = "linear"
+    input_scale: InputScaleName = "linear"
     log_floor: float = 1e-3  # magnitude at which log scaling turns from linear to logarithmic
     power: float = 0.5  # exponent of the "power" scale: compresses loud bins less than a log does
     normalize: bool = False  # standardise each frequency bin with training-set statistics
@@ -152,11 +133,11 @@ class ModelConfig:
     # a key of soundmorph.models.DECODERS: conv: the reference's decoder; linear: one affine map
     # z -> every (bin, frame), i.e. a probabilistic-PCA decoder in the network's scale; hybrid: the
     # sum of both (conv as a residual)
-    decoder: str = "conv"
+    decoder: DecoderName = "conv"
     # a key of soundmorph.models.ENCODERS: conv: the reference's encoder; linear: one affine map of
     # the whole spectrogram to the posterior, started at the training set's PCA projection (see
     # SpectrogramVAE.init_from_data)
-    encoder: str = "conv"
+    encoder: EncoderName = "conv"
     # global: one latent vector per clip (the reference); sequence: a latent_dim vector per step of
     # step_frames frames plus global_dim numbers per clip (soundmorph.models.sequence); the
     # sequence family ignores encoder, decoder, covariance, last_stride and dropout
@@ -181,18 +162,18 @@ class ModelConfig:
     log_weight: float = 0.0
 
     def __post_init__(self) -> None:
-        from soundmorph.models.vae import DECODERS, ENCODERS, INPUT_SCALES  # the registries
-
         _check(self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
         _check(self.channels >= 1, f"channels must be >= 1, got {self.channels}")
         _check(self.last_stride >= 1, f"last_stride must be >= 1, got {self.last_stride}")
         _check(self.covariance in ("full", "diagonal"), f"unknown covariance {self.covariance!r}")
-        _check(self.input_scale in INPUT_SCALES, _unknown("input_scale", self.input_scale, INPUT_SCALES))
+        scales = names_of(InputScaleName)
+        _check(self.input_scale in scales, _unknown("input_scale", self.input_scale, scales))
         _check(0.0 < self.power <= 1.0, f"power must be in (0, 1], got {self.power}")
         _check(self.log_floor > 0, f"log_floor must be positive, got {self.log_floor}")
         _check(0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}")
-        _check(self.decoder in DECODERS, _unknown("decoder", self.decoder, DECODERS))
-        _check(self.encoder in ENCODERS, _unknown("encoder", self.encoder, ENCODERS))
+        decoders, encoders = names_of(DecoderName), names_of(EncoderName)
+        _check(self.decoder in decoders, _unknown("decoder", self.decoder, decoders))
+        _check(self.encoder in encoders, _unknown("encoder", self.encoder, encoders))
         _check(self.latent in ("global", "sequence"), f"unknown latent {self.latent!r}")
         _check(self.step_frames >= 1, f"step_frames must be >= 1, got {self.step_frames}")
         _check(self.global_dim >= 0, f"global_dim must be >= 0, got {self.global_dim}")
@@ -248,7 +229,7 @@ class RenderOptions:
     :meth:`override`. Every default and check of a render setting is here.
     """
 
-    method: str = "fgla"  # a key of soundmorph.audio.phase.PHASE_METHODS
+    method: PhaseMethodName = "fgla"  # a key of soundmorph.audio.phase.PHASE_METHODS
     n_iter: int = GL_ITERATIONS  # iterations of an iterative method
     momentum: float = GL_MOMENTUM  # of "fgla"; "gl" is the same update without momentum
     # initial phase: random (from ``seed``), zeros, advance (each bin at its centre frequency) or
@@ -262,9 +243,8 @@ class RenderOptions:
     faithful: bool = True
 
     def __post_init__(self) -> None:
-        from soundmorph.audio.phase import PHASE_METHODS  # the registry; config is imported first
-
-        _check(self.method in PHASE_METHODS, _unknown("phase method", self.method, PHASE_METHODS))
+        methods = names_of(PhaseMethodName)
+        _check(self.method in methods, _unknown("phase method", self.method, methods))
         check_int("phase iterations", self.n_iter, low=0, high=MAX_ITERATIONS)
         momentum = check_real("phase momentum", self.momentum)
         _check(0.0 <= momentum < 1.0, f"phase momentum must be in [0, 1), got {self.momentum}")
@@ -277,7 +257,7 @@ class RenderOptions:
     def override(
         self,
         *,
-        method: str | None = None,
+        method: str | None = None,  # checked against PhaseMethodName on creation
         n_iter: int | None = None,
         momentum: float | None = None,
         init: PhaseInit | None = None,
@@ -318,9 +298,9 @@ class TempoConfig:
     def __post_init__(self) -> None:
         _check(self.mode in ("off", "auto", "loop", "oneshot"), f"unknown grid mode {self.mode!r}")
         if self.bpm is not None:
-            _check(30.0 <= self.bpm <= 400.0, f"grid bpm must be in [30, 400], got {self.bpm}")
+            check_bpm(self.bpm, "grid bpm")
         if self.bars is not None:
-            _check(int(self.bars) == self.bars and self.bars >= 1, f"grid bars must be >= 1, got {self.bars}")
+            check_bars(self.bars, "grid bars")
         _check(self.stretch in ("wsola", "resample"), f"unknown grid stretch {self.stretch!r}")
 
     @property

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from soundmorph import data
+from soundmorph import data, limits
 from soundmorph.audio import looping, phase, tempo
 from soundmorph.audio.tempo import Tempo
 from soundmorph.config import Preset, RenderOptions
@@ -41,16 +41,8 @@ def loop_samples(preset: Preset, bpm: float | None) -> int:
 
 
 def check_bpm(bpm: float | None) -> float | None:
-    """A tempo asked for by the user, checked: None or in [30, 400] BPM."""
-    if bpm is None:
-        return None
-    try:
-        value = float(bpm)
-    except (TypeError, ValueError):
-        raise SoundmorphError(f"bpm must be a number, got {bpm!r}") from None
-    if not 30.0 <= value <= 400.0:
-        raise SoundmorphError(f"bpm must be in [30, 400], got {bpm}")
-    return value
+    """A tempo asked for by the user, checked: None or in [MIN_BPM, MAX_BPM]."""
+    return None if bpm is None else limits.check_bpm(bpm)
 
 
 def mix_bpm(
@@ -167,8 +159,8 @@ def prepare(
     ``tempos``: the library's tempi (corrections applied), one per sound.
     """
     bpm = check_bpm(bpm)
-    if bars is not None and (int(bars) != bars or bars < 1):
-        raise SoundmorphError(f"bars must be a whole number >= 1, got {bars}")
+    if bars is not None:
+        limits.check_bars(bars)
     config = preset.tempo
     if bpm is not None or bars is not None:
         mode = "loop" if config.mode == "off" else config.mode

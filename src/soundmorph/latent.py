@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from soundmorph import quality
-from soundmorph.config import MAX_STEPS, check_int, check_real, check_seed
 from soundmorph.errors import SoundmorphError
+from soundmorph.limits import MAX_STEPS, check_int, check_real, check_seed
 
 Spacing = Literal["linear", "even"]
 SPACINGS = ("linear", "even")

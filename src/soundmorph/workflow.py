@@ -23,9 +23,10 @@ from soundmorph import audio, data, files, grid, parallel, plot, session, sound
 from soundmorph import evaluate as metrics
 from soundmorph.audio import synth
 from soundmorph.audio.tempo import Tempo
-from soundmorph.config import MAX_DEMO_CLIPS, Preset, check_int, get_preset
+from soundmorph.config import Preset, get_preset
 from soundmorph.data.dataset import CachedClips, StepSampler, epoch_order, make_loader, steps_of
 from soundmorph.errors import SoundmorphError
+from soundmorph.limits import MAX_DEMO_CLIPS, check_int
 from soundmorph.quality import SweepQuality
 from soundmorph.session import SoundModel
 from soundmorph.training import EpochStats, checkpoint, distributed, fit

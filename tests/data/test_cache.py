@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 from soundmorph import audio, data
-from soundmorph.config import MAX_CLIP_SECONDS, SAMPLE_RATE
+from soundmorph.config import SAMPLE_RATE
 from soundmorph.data import cache as cache_module
 from soundmorph.data.cache import open_cache
 from soundmorph.errors import SoundmorphError
+from soundmorph.limits import MAX_CLIP_SECONDS
 
 
 @pytest.fixture

@@ -18,15 +18,10 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from soundmorph.config import (
-    MAX_CHANNELS,
-    MAX_FILE_RATE,
-    MAX_READ_SECONDS,
-    MIN_FILE_RATE,
-    SAMPLE_RATE,
-)
+from soundmorph.config import SAMPLE_RATE
 from soundmorph.errors import AudioError, SoundmorphError, SoundmorphWarning
 from soundmorph.files import atomic_write_bytes, check_target
+from soundmorph.limits import MAX_CHANNELS, MAX_FILE_RATE, MAX_READ_SECONDS, MIN_FILE_RATE
 
 # Suffixes of the containers libsndfile decodes (lowercase); anything else in a folder is ignored.
 AUDIO_EXTENSIONS: frozenset[str] = frozenset(
@@ -235,7 +230,7 @@ def read(
         Files shorter than this (as decoded) are refused.
     max_seconds : float, > 0
         Read at most this much of the file (pass the clip length plus a margin when only the
-        start is used); at most :data:`~soundmorph.config.MAX_READ_SECONDS`.
+        start is used); at most :data:`~soundmorph.limits.MAX_READ_SECONDS`.
 
     Returns
     -------

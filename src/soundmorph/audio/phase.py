@@ -26,7 +26,9 @@ from soundmorph.config import (
     N_FFT,
     WIN_LENGTH,
     AudioConfig,
+    PhaseMethodName,
     RenderOptions,
+    check_registry,
 )
 from soundmorph.errors import SoundmorphError
 
@@ -522,6 +524,7 @@ PHASE_METHODS: dict[str, PhaseMethod] = {
     ),
     "agla": PhaseMethod(agla, "accelerated Griffin-Lim (Nenov, Peton and Perraudin 2023)"),
 }
+check_registry(PHASE_METHODS, PhaseMethodName, "phase method")
 
 
 def needs_source_phase(options: RenderOptions) -> bool:

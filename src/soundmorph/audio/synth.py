@@ -19,12 +19,12 @@ import numpy as np
 
 from soundmorph.config import SAMPLE_RATE
 from soundmorph.errors import SoundmorphError
+from soundmorph.limits import MAX_BPM
 
 STYLES: tuple[str, ...] = ("techno", "trance", "house", "break")
 _TOMS = ("low_tom", "mid_tom", "high_tom")
 VOICES: tuple[str, ...] = ("kick", "snare", "clap", "closed_hat", "open_hat", *_TOMS)
 BPM_RANGE = (120, 150)  # BPM, both ends included, for a tempo drawn from the seed
-MAX_BPM = 400.0
 VARIED_BPM_RANGE = (80, 175)  # BPM, of varied_specs
 VARIED_BARS = (1, 2, 4)  # lengths of varied_specs
 PEAK = 0.9  # every loop is normalised to this peak

@@ -1,5 +1,5 @@
 """The decoded-audio cache: every file of a library decoded once, at the model's rate, as int16
-(up to :data:`~soundmorph.config.MAX_CLIP_SECONDS`, the longest clip a model may have, like
+(up to :data:`~soundmorph.limits.MAX_CLIP_SECONDS`, the longest clip a model may have, like
 :func:`soundmorph.data.scan`).
 
 ::
@@ -45,8 +45,9 @@ import numpy as np
 
 from soundmorph import audio, files, parallel
 from soundmorph.audio.io import RESAMPLE_QUALITY, Skipped
-from soundmorph.config import MAX_CLIP_SECONDS, READ_MARGIN_SECONDS, clip_seconds_from_lengths
+from soundmorph.config import clip_seconds_from_lengths
 from soundmorph.errors import AudioError, SoundmorphError
+from soundmorph.limits import MAX_CLIP_SECONDS, READ_MARGIN_SECONDS
 
 FORMAT_VERSION = 3  # 2: files decoded up to the longest clip a model may have (as data.scan);
 # 3: files over full scale scaled to a peak of 1.0 (audio.read)

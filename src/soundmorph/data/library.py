@@ -21,14 +21,9 @@ from soundmorph.audio import tempo as tempo_analysis
 from soundmorph.audio.io import AudioInfo, Skipped
 from soundmorph.audio.spectral import magnitude
 from soundmorph.audio.tempo import Grid, Tempo
-from soundmorph.config import (
-    MAX_CLIP_SECONDS,
-    READ_MARGIN_SECONDS,
-    AudioConfig,
-    TempoConfig,
-    clip_seconds_from_lengths,
-)
+from soundmorph.config import AudioConfig, TempoConfig, clip_seconds_from_lengths
 from soundmorph.errors import AudioError, SoundmorphError
+from soundmorph.limits import MAX_CLIP_SECONDS, READ_MARGIN_SECONDS
 
 SPECTROGRAM_BATCH = 64  # clips per STFT call when computing a library's magnitudes
 
@@ -286,7 +281,7 @@ def scan(folder: str | Path, *, sample_rate: int, clip_seconds: float | None = N
     """Read every audio file under ``folder``; unusable files are skipped with their reason.
 
     Only the part a model uses is decoded: ``clip_seconds`` (default: the longest clip a model
-    may have, :data:`~soundmorph.config.MAX_CLIP_SECONDS`) plus a short margin. Entries with an
+    may have, :data:`~soundmorph.limits.MAX_CLIP_SECONDS`) plus a short margin. Entries with an
     audio suffix that are no files (a broken link, a folder named ``x.wav``) are skipped too.
 
     Raises

@@ -2,8 +2,7 @@
 the linear PPCA-style variant; :mod:`.sequence`: a latent that keeps time), and the registries a
 config chooses from by name."""
 
-from soundmorph.config import ModelConfig
-from soundmorph.models import sequence
+from soundmorph.config import LatentKind, ModelConfig, check_registry
 from soundmorph.models.sequence import DiagonalPosterior, SequenceVAE
 from soundmorph.models.vae import (
     DECODERS,
@@ -15,8 +14,12 @@ from soundmorph.models.vae import (
     posterior_size,
 )
 
-# ModelConfig.latent -> the model class; the class name is what config.json records.
+# ModelConfig.latent -> the model family; the class name is what config.json records. A family is
+# a subclass of SpectrogramVAE that overrides what differs (latent_size, sample_latents,
+# loss_terms, encode/decode, init_from_data, augment): one module plus one entry here and its name
+# in config.LatentKind.
 MODELS: dict[str, type[SpectrogramVAE]] = {"global": SpectrogramVAE, "sequence": SequenceVAE}
+check_registry(MODELS, LatentKind, "model family")
 
 
 def build_model(config: ModelConfig, *, n_freq: int, n_frames: int) -> SpectrogramVAE:
@@ -25,10 +28,8 @@ def build_model(config: ModelConfig, *, n_freq: int, n_frames: int) -> Spectrogr
 
 
 def latent_size(config: ModelConfig, n_frames: int) -> int:
-    """Length of one clip's latent vector: ``latent_dim``, or the flat sequence latent's."""
-    if config.latent == "sequence":
-        return sequence.latent_size(config, n_frames)
-    return config.latent_dim
+    """Length of one clip's latent vector in ``config``'s family for clips of ``n_frames`` frames."""
+    return MODELS[config.latent].size_of(config, n_frames)
 
 
 __all__ = [

@@ -35,14 +35,14 @@ counts, and on kits it never saw the residual made them worse than the PCA start
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from soundmorph import latent
 from soundmorph.config import ModelConfig
-from soundmorph.models.vae import INPUT_SCALES, Posterior, SpectrogramVAE
+from soundmorph.models.vae import INPUT_SCALES, Noise, Posterior, SpectrogramVAE
 
 INITIAL_SCALE = 0.1  # posterior standard deviation at the start, in units of the prior's
 COLOUR_SCALE = 1e-6  # the posterior's scale of the colour numbers: measured, not inferred
@@ -279,10 +279,18 @@ class SequenceVAE(SpectrogramVAE):
             self.register_buffer("colour_fit", fit.float(), persistent=False)
             self.register_buffer("colour_mean", torch.zeros(config.colour_terms))  # the training clips' mean
 
-    @property
-    def latent_size(self) -> int:
+    @classmethod
+    def size_of(cls, config: ModelConfig, n_frames: int) -> int:
         """Length of a clip's flat latent."""
-        return latent_size(self.config, self.n_frames)
+        return latent_size(config, n_frames)
+
+    def sample_latents(self, library: torch.Tensor, count: int, *, seed: int) -> torch.Tensor:
+        """``count`` new latents around the library [n, latent_size]
+        (:func:`soundmorph.latent.sample_around`): a draw from N(0, I) decodes to per-frame noise,
+        not a loop. The prior's draws for an empty library."""
+        if len(library) == 0:
+            return super().sample_latents(library, count, seed=seed)
+        return latent.sample_around(library, count, seed=seed)
 
     def colour(self, mag: torch.Tensor) -> torch.Tensor:
         """The colour [batch, colour_terms] of magnitudes [batch, freq, frames]: the least-squares
@@ -322,9 +330,7 @@ class SequenceVAE(SpectrogramVAE):
             raise ValueError(f"latents must be {expected} for this model, got {tuple(z.shape)}")
         return super().decode(z[:, terms:]) * self.colour_gain(z[:, :terms])
 
-    def loss_terms(
-        self, mags: torch.Tensor, noise: Callable[[tuple[int, ...]], torch.Tensor] | None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def loss_terms(self, mags: torch.Tensor, noise: Noise | None) -> tuple[torch.Tensor, torch.Tensor]:
         """(reconstruction loss [batch], KL [batch]) for the training loop: the MSE in the network's
         scale plus ``log_weight`` times the MSE of the log magnitudes (floored at ``log_floor``), on
         magnitudes augmented as :meth:`forward` does while training (``noise`` given: a training

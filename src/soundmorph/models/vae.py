@@ -17,12 +17,23 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from soundmorph import latent
 from soundmorph.audio.spectral import inverse_log_scale, log_scale
-from soundmorph.config import ModelConfig, time_strides
+from soundmorph.config import (
+    DecoderName,
+    EncoderName,
+    InputScaleName,
+    ModelConfig,
+    check_registry,
+    time_strides,
+)
 
 SCALE_FLOOR = (
     1e-5  # added to the posterior scale's softplus'd diagonal: keeps it positive (TFP's FillScaleTriL)
 )
+
+
+Noise = Callable[[tuple[int, ...]], torch.Tensor]  # shape -> N(0, 1) draws [batch, *shape], per clip
 
 
 class Posterior:
@@ -250,6 +261,8 @@ class HybridDecoder(nn.Module):
 # Each encoder and decoder class is built as ``cls(config, n_freq=..., n_frames=...)``.
 ENCODERS: dict[str, type[nn.Module]] = {"conv": Encoder, "linear": LinearEncoder}
 DECODERS: dict[str, type[nn.Module]] = {"conv": Decoder, "linear": LinearDecoder, "hybrid": HybridDecoder}
+check_registry(ENCODERS, EncoderName, "encoder")
+check_registry(DECODERS, DecoderName, "decoder")
 
 
 @dataclass(frozen=True)
@@ -278,6 +291,7 @@ INPUT_SCALES: dict[str, InputScale] = {
         degree=lambda c: c.power,
     ),
 }
+check_registry(INPUT_SCALES, InputScaleName, "input scale")
 
 
 class SpectrogramVAE(nn.Module):
@@ -306,6 +320,35 @@ class SpectrogramVAE(nn.Module):
     @property
     def device(self) -> torch.device:
         return self.freq_mean.device
+
+    # -- what differs by family (a family overrides these; see soundmorph.models.MODELS) --------
+    @classmethod
+    def size_of(cls, config: ModelConfig, n_frames: int) -> int:
+        """Length of one clip's latent vector for ``config`` and clips of ``n_frames`` frames."""
+        return config.latent_dim
+
+    @property
+    def latent_size(self) -> int:
+        """Length of one clip's latent vector."""
+        return self.size_of(self.config, self.n_frames)
+
+    def sample_latents(self, library: torch.Tensor, count: int, *, seed: int) -> torch.Tensor:
+        """``count`` new latents [count, latent_size] for ``generate``: draws from the prior N(0, I)
+        (``library`` [n, latent_size], the library's latents, is not needed by this family)."""
+        return latent.sample_prior(count, self.latent_size, seed=seed)
+
+    def loss_terms(self, mags: torch.Tensor, noise: Noise | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(reconstruction MSE [batch] in the network's scale, KL [batch]) of magnitudes
+        [batch, freq, frames]. ``noise`` draws the posterior sample's standard normals; None uses the
+        posterior mean (evaluation)."""
+        target = self.to_input(mags)
+        posterior = self.encoder(target)
+        z = posterior.mode()
+        if noise is not None:
+            eps = noise(tuple(z.shape[1:]))
+            z = z + (posterior.scale_tril @ eps.unsqueeze(-1)).squeeze(-1)
+        recon = self.output(z)
+        return (recon - target).pow(2).mean(dim=(1, 2)), posterior.kl()
 
     def scale(self, mag: torch.Tensor) -> torch.Tensor:
         """Magnitude [..., freq, frames] -> the network's scale, before normalisation."""

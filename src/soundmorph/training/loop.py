@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -42,6 +42,7 @@ from soundmorph.config import AudioConfig, Preset
 from soundmorph.data import dataset as clips
 from soundmorph.errors import SoundmorphError
 from soundmorph.models import SpectrogramVAE
+from soundmorph.models.vae import Noise
 from soundmorph.training import checkpoint, distributed
 from soundmorph.training.distributed import World
 
@@ -52,13 +53,6 @@ SPECTROGRAM_BATCH = 64  # clips per STFT outside training (initialisation)
 
 Precision = Literal["fp32", "bf16"]
 PRECISIONS: tuple[Precision, ...] = ("fp32", "bf16")
-Noise = Callable[[tuple[int, ...]], torch.Tensor]  # shape -> N(0, 1) draws [batch, *shape], per clip
-
-
-class LossHook(Protocol):
-    """What a model family provides to train through this loop in its own way (optional)."""
-
-    def loss_terms(self, mags: torch.Tensor, noise: Noise | None) -> tuple[torch.Tensor, torch.Tensor]: ...
 
 
 @dataclass(frozen=True)
@@ -90,24 +84,11 @@ def kl_weight_at(preset: Preset, epoch: int) -> float:
 def loss_terms(
     model: nn.Module, mags: torch.Tensor, noise: Noise | None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(reconstruction MSE [batch], KL [batch]) of magnitudes [batch, freq, frames].
-
-    ``noise`` draws the posterior sample; None uses the posterior mean (evaluation). A model with a
-    ``loss_terms(mags, noise)`` method (:class:`LossHook`) computes its own.
-    """
-    hook = getattr(model, "loss_terms", None)
-    if hook is not None:
-        terms: tuple[torch.Tensor, torch.Tensor] = hook(mags, noise)
-        return terms
+    """(reconstruction loss [batch], KL [batch]) of magnitudes [batch, freq, frames], as the model's
+    family defines them (:meth:`SpectrogramVAE.loss_terms`). ``noise`` draws the posterior sample;
+    None uses the posterior mean (evaluation)."""
     assert isinstance(model, SpectrogramVAE)
-    target = model.to_input(mags)
-    posterior = model.encoder(target)
-    z = posterior.mode()
-    if noise is not None:
-        eps = noise(tuple(z.shape[1:]))
-        z = z + (posterior.scale_tril @ eps.unsqueeze(-1)).squeeze(-1)
-    recon = model.output(z)
-    return (recon - target).pow(2).mean(dim=(1, 2)), posterior.kl()
+    return model.loss_terms(mags, noise)
 
 
 class _Objective(nn.Module):
