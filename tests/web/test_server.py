@@ -382,7 +382,7 @@ def test_a_bug_is_a_500_and_the_server_goes_on(model, monkeypatch: pytest.Monkey
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(model, "render", broken)
+    monkeypatch.setattr(model.renderer, "render", broken)
     assert_error(client.get("/api/morph", params={"a": 0, "b": 1, "alpha": 0.9}), 500, "internal error")
     monkeypatch.undo()
     assert client.get("/api/morph", params={"a": 0, "b": 1, "alpha": 0.9}).status_code == 200
