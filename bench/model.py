@@ -177,7 +177,7 @@ def run(dataset: Dataset, *, quick: bool = False, progress: bool = False) -> dic
     systems: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
         name: (lambda x, m=model: reconstruct(m, x)) for name, model in models.items()
     }
-    systems |= {name: (lambda x, f=fn: f(train, x)) for name, fn in metrics.BASELINES.items()}
+    systems |= metrics.fit_baselines(train)
     recon = []
     for system, predict in systems.items():
         for split, clips in sets.items():

@@ -16,6 +16,7 @@ from safetensors.torch import load_file
 from soundmorph import audio, data, training, workflow
 from soundmorph.config import SAMPLE_RATE, Preset
 from soundmorph.errors import SoundmorphError
+from soundmorph.evaluate import BASELINES
 from soundmorph.training import checkpoint
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -232,7 +233,7 @@ def test_evaluate_reports_every_clip_with_its_split(report: dict, tiny_model) ->
 def test_evaluate_summarises_each_split_against_the_baselines(report: dict) -> None:
     assert set(report["summary"]) == {"train", "holdout"}
     for systems in report["summary"].values():
-        assert set(systems) == {"model", *workflow.BASELINES}
+        assert set(systems) == {"model", *BASELINES}
     assert report["summary"]["train"]["model"]["clips"] == 5
     assert report["summary"]["holdout"]["model"]["clips"] == 1
 
@@ -255,7 +256,7 @@ def test_evaluate_on_another_folder_fits_the_baselines_on_the_training_library(
     report = workflow.evaluate(tiny_model.folder, tmp_path, device="cpu")
     assert [clip["split"] for clip in report["clips"]] == ["other", "other"]
     assert set(report["summary"]) == {"other"}
-    assert set(report["summary"]["other"]) == {"model", *workflow.BASELINES}
+    assert set(report["summary"]["other"]) == {"model", *BASELINES}
 
 
 def test_evaluate_on_another_folder_without_the_library_has_no_baselines(

@@ -397,7 +397,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=_out_path, required=True, help="WAV file to write")
     _add_render_options(p)
 
-    p = command("generate", cmd_generate, "render new sounds from latents sampled around the library (a global latent: the prior)")
+    p = command(
+        "generate", cmd_generate, "render new sounds from latents sampled around the library (or the prior)"
+    )
     p.add_argument("model", type=Path)
     p.add_argument("--count", type=_whole, default=4)
     p.add_argument("--seed", type=_whole, default=0)
