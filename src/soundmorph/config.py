@@ -323,11 +323,6 @@ class TempoConfig:
             _check(int(self.bars) == self.bars and self.bars >= 1, f"grid bars must be >= 1, got {self.bars}")
         _check(self.stretch in ("wsola", "resample"), f"unknown grid stretch {self.stretch!r}")
 
-    @property
-    def loop(self) -> bool:
-        """True once the grid is resolved to loop mode."""
-        return self.mode == "loop"
-
 
 @dataclass(frozen=True)
 class Preset:
