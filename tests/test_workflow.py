@@ -89,12 +89,12 @@ def test_every_sound_encodes_to_a_latent_of_the_priors_scale(tiny_model) -> None
 
 
 def test_clip_length_defaults_to_the_librarys_median(
-    loops_dir: Path, tmp_path: Path, tiny_preset: Callable[..., Preset]
+    loops_dir: Path, tmp_path: Path, tiny_preset: Callable[..., Preset], scan
 ) -> None:
     preset = tiny_preset(epochs=1).replace(audio={"clip_seconds": None})
     run(loops_dir, tmp_path / "model", preset)
     seconds = checkpoint.read_info(tmp_path / "model").preset.audio.clip_seconds
-    assert seconds == data.scan(loops_dir, sample_rate=SAMPLE_RATE).median_seconds()
+    assert seconds == scan(loops_dir, sample_rate=SAMPLE_RATE).median_seconds()
 
 
 def test_training_skips_broken_files_and_reports_them(
@@ -332,7 +332,7 @@ def test_synth_library_refuses_a_bad_count(tmp_path: Path, count: object) -> Non
     assert not (tmp_path / "lib").exists()
 
 
-def test_streamed_evaluation_equals_the_in_memory_figures(tiny_model) -> None:
+def test_streamed_evaluation_equals_the_in_memory_figures(tiny_model, scan) -> None:
     """Batches from the cache give the numbers of all spectrograms at once (small library: the PCA
     baseline is fitted on every training clip), within the int16 storage of the cache (2e-3: the
     model's measured colour reads the quietest bins, where the storage's rounding is largest)."""
@@ -341,7 +341,7 @@ def test_streamed_evaluation_equals_the_in_memory_figures(tiny_model) -> None:
 
     report = workflow.evaluate(tiny_model.folder, device="cpu")
     model = session.load(tiny_model.folder, device="cpu")
-    library = data.scan(tiny_model.library, sample_rate=model.sample_rate)
+    library = scan(tiny_model.library, sample_rate=model.sample_rate)
     mags = model.magnitudes(library.clips)
     recon = model.reconstruction(mags)
     train = mags[torch.tensor([s == "train" for s in model.splits])]
