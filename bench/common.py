@@ -17,7 +17,10 @@ import torch
 
 from soundmorph import audio, data
 from soundmorph.audio import synth
-from soundmorph.config import AudioConfig, Preset
+from soundmorph.audio.io import Skipped
+from soundmorph.config import MAX_CLIP_SECONDS, READ_MARGIN_SECONDS, AudioConfig, Preset
+from soundmorph.errors import AudioError
+from soundmorph.training.loop import batch_magnitudes
 
 ROOT = Path(__file__).resolve().parent.parent
 LOOPS = ROOT.parent / "shared" / "data" / "loops"  # real drum loops, read in place, never copied
@@ -45,7 +48,7 @@ class Dataset:
 
     def magnitudes(self, config: AudioConfig) -> torch.Tensor:
         """Magnitudes [clips, freq, frames] of the clips fitted to ``config``'s clip length."""
-        return data.spectrograms(self.fitted(config), config)
+        return spectrograms(self.fitted(config), config)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -64,8 +67,8 @@ def load_dataset(folder: Path | None = None, *, sample_rate: int = 22_050, quick
     """The real loops when present (else the built-in synthesizer's library), with the 80/20 split."""
     folder = folder if folder is not None else LOOPS
     if folder.is_dir() and any(folder.iterdir()):
-        library = data.scan(folder, sample_rate=sample_rate)
-        names, clips, source = library.names, library.clips, str(folder)
+        names, clips, _ = read_folder(folder, sample_rate=sample_rate)
+        source = str(folder)
     else:
         specs = synth.library_specs(12 if quick else SYNTH_CLIPS, seed=SEED)
         names = [f"{spec.name}.wav" for spec in specs]
@@ -79,6 +82,37 @@ def load_dataset(folder: Path | None = None, *, sample_rate: int = 22_050, quick
     padded = np.stack([audio.fit_length(clip, longest) for clip in clips]).astype(np.float32)
     mask = data.holdout_mask(names, HOLDOUT, seed=SEED)
     return Dataset(source, names, padded, mask, sample_rate, median)
+
+
+def read_folder(folder: Path, *, sample_rate: int) -> tuple[list[str], list[np.ndarray], list[Skipped]]:
+    """(names, mono float32 clips at ``sample_rate``, skipped files) of the audio under ``folder``, in
+    index order: the files as they are, not the package's int16 cache (up to the longest clip a
+    model may have)."""
+    found, skipped = audio.walk_audio(folder)
+    names: list[str] = []
+    clips: list[np.ndarray] = []
+    for path in found:
+        try:
+            clips.append(
+                audio.read(path, sample_rate=sample_rate, max_seconds=MAX_CLIP_SECONDS + READ_MARGIN_SECONDS)
+            )
+        except AudioError as error:
+            skipped.append(Skipped.from_error(path, error))
+            continue
+        names.append(path.relative_to(folder).as_posix())
+    return names, clips, skipped
+
+
+def spectrograms(clips: np.ndarray, config: AudioConfig) -> torch.Tensor:
+    """Magnitudes [clips, freq, frames] (float32, CPU) of fitted clips [clips, samples], a batch at a
+    time."""
+    batch = data.SPECTROGRAM_BATCH
+    return torch.cat(
+        [
+            batch_magnitudes(torch.from_numpy(clips[start : start + batch]), config, torch.device("cpu"))
+            for start in range(0, len(clips), batch)
+        ]
+    )
 
 
 def with_length(preset: Preset, dataset: Dataset) -> Preset:

@@ -20,9 +20,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.common import SEED, Dataset, header, machine, table, with_length, write_results
+from bench.common import (
+    SEED,
+    Dataset,
+    header,
+    machine,
+    read_folder,
+    spectrograms,
+    table,
+    with_length,
+    write_results,
+)
 from bench.quality import STEPS, held_out_pairs, morph_figures, train_model
-from soundmorph import audio, data, latent, quality
+from soundmorph import audio, latent, quality
 from soundmorph import evaluate as metrics
 from soundmorph.audio import phase, spectral, synth
 from soundmorph.config import AudioConfig, Preset, get_preset
@@ -53,14 +63,15 @@ def synth_set(config: AudioConfig, *, count: int = SYNTH_LOOPS) -> torch.Tensor:
         )
         for s in synth.library_specs(count, seed=SYNTH_SEED)
     ]
-    return data.spectrograms(np.stack(clips), config)
+    return spectrograms(np.stack(clips), config)
 
 
 def folder_set(folder: Path, config: AudioConfig) -> torch.Tensor | None:
     if not folder.is_dir():
         return None
-    library = data.scan(folder, sample_rate=config.sample_rate)
-    return data.spectrograms(library.fitted(config.clip_samples), config) if len(library) else None
+    _, clips, _ = read_folder(folder, sample_rate=config.sample_rate)
+    fitted = [audio.fit_length(clip, config.clip_samples) for clip in clips]
+    return spectrograms(np.stack(fitted), config) if fitted else None
 
 
 @torch.no_grad()
@@ -177,7 +188,7 @@ def run(dataset: Dataset, *, quick: bool = False, progress: bool = False) -> dic
     systems: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
         name: (lambda x, m=model: reconstruct(m, x)) for name, model in models.items()
     }
-    systems |= {name: (lambda x, f=fn: f(train, x)) for name, fn in metrics.BASELINES.items()}
+    systems |= metrics.fit_baselines(train)
     recon = []
     for system, predict in systems.items():
         for split, clips in sets.items():

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -114,13 +116,10 @@ def run(dataset: Dataset, *, quick: bool = False, progress: bool = False) -> dic
             preset, dataset.fitted(preset.audio)[~dataset.holdout], progress=progress
         )
         training[name] = seconds
-        systems = {name: lambda x, m=model: reconstruct(m, x)}
+        systems: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {name: partial(reconstruct, model)}
         if frames not in baselines_done:
-            systems |= {
-                "mean spectrogram": lambda x, t=train: metrics.mean_spectrogram_baseline(t, x),
-                "PCA-16": lambda x, t=train: metrics.pca_baseline(t, x, components=min(16, len(t))),
-                "PCA-16 (log, extra)": lambda x, t=train: pca_log_baseline(t, x, components=min(16, len(t))),
-            }
+            systems |= metrics.fit_baselines(train)
+            systems["PCA-16 (log, extra)"] = partial(pca_log_baseline, train)
         for system, predict in systems.items():
             for split, clips in (("train", train), ("holdout", held)):
                 recon.append(

@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from bench.common import LOOPS, SEED, Dataset, header, machine, table, with_length, write_results
@@ -26,6 +25,7 @@ from soundmorph.data.dataset import ArrayClips
 from soundmorph.models import SpectrogramVAE
 from soundmorph.training import fit
 from soundmorph.training.checkpoint import ModelInfo
+from soundmorph.training.loop import loss_terms
 
 PRESETS = ("paper", "default")
 MATMUL_SIZE = 2048  # square fp32 matmul whose FLOP/s is the machine's ceiling
@@ -56,14 +56,18 @@ def build(preset: Preset) -> SpectrogramVAE:
 
 
 def training_flops_per_clip(preset: Preset, mags: torch.Tensor) -> float:
-    """FLOPs of one training step (forward, loss, backward) per clip, counted by torch."""
+    """FLOPs of one training step (the training loop's loss terms, backward) per clip, counted by torch."""
     model = build(preset)
     model.init_from_data(mags)
     batch = mags[: preset.train.batch_size]
+    generator = torch.Generator().manual_seed(0)
+
+    def noise(shape: tuple[int, ...]) -> torch.Tensor:
+        return torch.randn(len(batch), *shape, generator=generator)
+
     with FlopCounterMode(display=False) as counter:
-        target, recon, posterior = model(batch, generator=torch.Generator().manual_seed(0))
-        loss = F.mse_loss(recon, target) + preset.train.kl_weight * posterior.kl().mean()
-        loss.backward()
+        recon, kl = loss_terms(model, batch, noise)
+        (recon + preset.train.kl_weight * kl).mean().backward()
     return counter.get_total_flops() / len(batch)
 
 

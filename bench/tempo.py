@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import LOOPS, fmt, machine, machine_line, table, write_results
-from soundmorph import audio, data
+from bench.common import LOOPS, fmt, machine, machine_line, read_folder, table, write_results
+from soundmorph import audio
 from soundmorph.audio import synth, tempo
 from soundmorph.config import SAMPLE_RATE
 
@@ -106,12 +106,12 @@ def oneshot_set() -> dict[str, Any] | None:
     folder = SHARED / "oneshots"
     if not folder.is_dir():
         return None
-    library = data.scan(folder, sample_rate=SAMPLE_RATE)  # names carry no tempo here
-    found = [tempo.analyse(clip) for clip in library.clips]
-    wrong = [name for name, result in zip(library.names, found, strict=True) if result.kind != "oneshot"]
+    names, clips, skipped = read_folder(folder, sample_rate=SAMPLE_RATE)  # names carry no tempo here
+    found = [tempo.analyse(clip) for clip in clips]
+    wrong = [name for name, result in zip(names, found, strict=True) if result.kind != "oneshot"]
     return {
         "n": len(found),
-        "skipped": len(library.skipped),
+        "skipped": len(skipped),
         "right": 1 - len(wrong) / len(found),
         "misses": wrong,
     }

@@ -14,10 +14,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from soundmorph import audio, workflow
+from soundmorph import audio, data, workflow
 from soundmorph.audio import synth
-from soundmorph.config import SAMPLE_RATE, Preset, get_preset
+from soundmorph.audio import tempo as tempo_analysis
+from soundmorph.audio.io import Skipped
+from soundmorph.audio.tempo import Tempo
+from soundmorph.config import (
+    MAX_CLIP_SECONDS,
+    READ_MARGIN_SECONDS,
+    SAMPLE_RATE,
+    Preset,
+    TempoConfig,
+    clip_seconds_from_lengths,
+    get_preset,
+)
 from soundmorph.data import cache
+from soundmorph.errors import AudioError
 
 CLIP_SECONDS = 1.0  # every test clip; the model's clip length
 N_LOOPS = 6
@@ -31,6 +43,66 @@ def make_tiny_preset(**train: object) -> Preset:
         model={"channels": 8},
         train={"epochs": 2, **train},
     )
+
+
+@dataclass
+class Scanned:
+    """The usable sounds of a folder decoded in float at one rate, in index order: the tests' own
+    reading of a library, a reference for what the package makes of it through its int16 cache."""
+
+    root: Path
+    sample_rate: int
+    names: list[str]
+    clips: list[np.ndarray]  # mono float32, up to the longest clip a model may have
+    skipped: list[Skipped]
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def fitted(self, n_samples: int) -> np.ndarray:
+        """Every clip cropped or zero-padded to ``n_samples``: [clips, n_samples] float32."""
+        return np.stack([audio.fit_length(clip, n_samples) for clip in self.clips])
+
+    def median_seconds(self) -> float:
+        return clip_seconds_from_lengths([len(clip) for clip in self.clips], self.sample_rate)
+
+    def analyse_tempo(self, overrides: dict[str, dict] | None = None) -> list[Tempo]:
+        """Every clip's kind, tempo and bars, with per-file ``overrides``."""
+        found = [
+            tempo_analysis.analyse(clip, sample_rate=self.sample_rate, name=name)
+            for name, clip in zip(self.names, self.clips, strict=True)
+        ]
+        seconds = [len(clip) / self.sample_rate for clip in self.clips]
+        return data.apply_overrides(self.names, found, seconds, overrides, root=self.root)
+
+    def on_grid(self, config: TempoConfig, n_samples: int) -> np.ndarray:
+        """Every clip on the grid of a resolved ``config``: [clips, n_samples] float32."""
+        rate = self.sample_rate
+        placed = zip(self.clips, self.analyse_tempo(), strict=True)
+        return np.stack([data.fit_to_grid(c, t, config, n_samples, sample_rate=rate) for c, t in placed])
+
+
+def scan_folder(folder: Path, *, sample_rate: int) -> Scanned:
+    """:class:`Scanned` of ``folder``: unusable files skipped with their reason."""
+    scanned = Scanned(Path(folder), sample_rate, [], [], [])
+    paths, scanned.skipped = audio.walk_audio(folder)
+    for path in paths:
+        try:
+            clip = audio.read(
+                path, sample_rate=sample_rate, max_seconds=MAX_CLIP_SECONDS + READ_MARGIN_SECONDS
+            )
+        except AudioError as error:
+            scanned.skipped.append(Skipped.from_error(path, error))
+        else:
+            scanned.names.append(path.relative_to(folder).as_posix())
+            scanned.clips.append(clip)
+    return scanned
+
+
+@pytest.fixture(scope="session")
+def scan() -> Callable[..., Scanned]:
+    """``scan(folder, sample_rate=...)`` -> :class:`Scanned`, the tests' reference reading of a folder."""
+    return scan_folder
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -165,6 +165,14 @@ def test_usage_errors_are_one_line_with_status_1(soundmorph, args: list[str]) ->
     assert_error(result, "--help")
 
 
+@pytest.mark.parametrize(
+    "command", [["morph", "m", "0", "1", "--out", "x.wav"], ["train", "lib", "--out", "m"]]
+)
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_bpm_must_be_a_finite_number(soundmorph, command: list[str], value: str) -> None:
+    assert_error(soundmorph(*command, "--bpm", value), "not a finite number")
+
+
 # --- demo ---------------------------------------------------------------------------------------
 
 

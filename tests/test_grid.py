@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from soundmorph import audio, data, grid, workflow
+from soundmorph import audio, grid, workflow
 from soundmorph.audio import spectral, synth
 from soundmorph.config import SAMPLE_RATE, Preset, RenderOptions, get_preset
 from soundmorph.errors import SoundmorphError
@@ -18,20 +18,20 @@ from soundmorph.training import checkpoint
 
 
 @pytest.fixture(scope="module")
-def tempo_library(tmp_path_factory: pytest.TempPathFactory) -> data.Library:
+def tempo_library(tmp_path_factory: pytest.TempPathFactory, scan) -> Any:
     folder = tmp_path_factory.mktemp("tempo_lib")
     for index, bpm in enumerate([110, 125, 140]):
         clip = synth.drum_loop(seed=60 + index, style="house", bpm=bpm, bars=2)
         audio.write(folder / f"s{index}.wav", clip, sample_rate=SAMPLE_RATE)
     audio.write(folder / "s3.wav", synth.one_shot("kick", seed=2), sample_rate=SAMPLE_RATE)
-    return data.scan(folder, sample_rate=SAMPLE_RATE)
+    return scan(folder, sample_rate=SAMPLE_RATE)
 
 
-def _prepare(library: data.Library, preset: Preset, **fixed: Any) -> Preset:
+def _prepare(library: Any, preset: Preset, **fixed: Any) -> Preset:
     return grid.prepare(preset, library.analyse_tempo(), median_seconds=library.median_seconds(), **fixed)
 
 
-def test_prepare_resolves_a_loop_grid(tempo_library: data.Library) -> None:
+def test_prepare_resolves_a_loop_grid(tempo_library: Any) -> None:
     preset = _prepare(tempo_library, get_preset("default"))
     assert preset.tempo.mode == "loop" and preset.tempo.bars == 2 and preset.tempo.bpm == 125.0
     assert preset.audio.clip_samples == round(2 * 240 / 125 * SAMPLE_RATE)
@@ -40,7 +40,7 @@ def test_prepare_resolves_a_loop_grid(tempo_library: data.Library) -> None:
     assert fixed.audio.clip_samples == round(2.4 * SAMPLE_RATE)
 
 
-def test_paper_keeps_its_reference_geometry(tempo_library: data.Library) -> None:
+def test_paper_keeps_its_reference_geometry(tempo_library: Any) -> None:
     paper = get_preset("paper")
     assert _prepare(tempo_library, paper) == paper  # crop/pad, 148 frames
     assert paper.audio.clip_frames == 148
@@ -48,7 +48,7 @@ def test_paper_keeps_its_reference_geometry(tempo_library: data.Library) -> None
     assert switched.tempo.mode == "loop" and switched.tempo.bpm == 140.0
 
 
-def test_tempo_overrides_need_a_grid(tempo_library: data.Library, tmp_path: Path) -> None:
+def test_tempo_overrides_need_a_grid(tempo_library: Any, tmp_path: Path) -> None:
     edits = tmp_path / "tempo.json"
     edits.write_text(json.dumps({"s0.wav": {"bpm": 100}}))
     with pytest.raises(SoundmorphError, match="overrides need a grid"):
@@ -56,7 +56,7 @@ def test_tempo_overrides_need_a_grid(tempo_library: data.Library, tmp_path: Path
     assert not (tmp_path / "m" / "config.json").exists()
 
 
-def test_mix_bpm_is_linear_in_bpm_and_can_be_fixed(tempo_library: data.Library) -> None:
+def test_mix_bpm_is_linear_in_bpm_and_can_be_fixed(tempo_library: Any) -> None:
     preset = _prepare(tempo_library, get_preset("default"))
     assert grid.mix_bpm([124.0, 146.0], [0.5, 0.5], preset=preset) == 135.0
     assert grid.mix_bpm([100.0, None], [0.25, 0.75], preset=preset) == pytest.approx(0.25 * 100 + 0.75 * 125)
@@ -66,7 +66,7 @@ def test_mix_bpm_is_linear_in_bpm_and_can_be_fixed(tempo_library: data.Library) 
         grid.check_bpm(1000)
 
 
-def test_render_bars_gives_exact_whole_bars(tempo_library: data.Library) -> None:
+def test_render_bars_gives_exact_whole_bars(tempo_library: Any) -> None:
     preset = _prepare(tempo_library, get_preset("default"))
     clips = tempo_library.on_grid(preset.tempo, preset.audio.clip_samples)
     mags = spectral.magnitude(torch.from_numpy(clips[:2]))
@@ -75,7 +75,7 @@ def test_render_bars_gives_exact_whole_bars(tempo_library: data.Library) -> None
     assert grid.loop_samples(preset, 100.0) == round(4.8 * SAMPLE_RATE)
 
 
-def test_on_grid(tempo_library: data.Library) -> None:
+def test_on_grid(tempo_library: Any) -> None:
     preset = _prepare(tempo_library, get_preset("default"))
     placed = grid.on_grid(tempo_library.clips[0], preset)
     assert placed.shape == (preset.audio.clip_samples,)
@@ -86,7 +86,7 @@ def test_on_grid(tempo_library: data.Library) -> None:
     )
 
 
-def test_training_on_loops_uses_the_grid(tempo_library: data.Library, tmp_path: Path) -> None:
+def test_training_on_loops_uses_the_grid(tempo_library: Any, tmp_path: Path) -> None:
     result = workflow.train(tempo_library.root, tmp_path / "m", preset="linear", progress=False)
     info = checkpoint.read_info(tmp_path / "m")
     assert info.preset.tempo.mode == "loop" and info.preset.tempo.bpm == 125.0
@@ -113,7 +113,7 @@ def test_training_on_loops_uses_the_grid(tempo_library: data.Library, tmp_path: 
     assert first is not None and first.bpm == 55.0
 
 
-def test_resume_keeps_the_grid_and_the_corrections(tempo_library: data.Library, tmp_path: Path) -> None:
+def test_resume_keeps_the_grid_and_the_corrections(tempo_library: Any, tmp_path: Path) -> None:
     edits = tmp_path / "tempo.json"
     edits.write_text(json.dumps({"s3.wav": {"kind": "loop", "bars": 1}}))
     out = tmp_path / "r"

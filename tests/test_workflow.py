@@ -16,6 +16,7 @@ from safetensors.torch import load_file
 from soundmorph import audio, data, training, workflow
 from soundmorph.config import SAMPLE_RATE, Preset
 from soundmorph.errors import SoundmorphError
+from soundmorph.evaluate import BASELINES
 from soundmorph.training import checkpoint
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -88,12 +89,12 @@ def test_every_sound_encodes_to_a_latent_of_the_priors_scale(tiny_model) -> None
 
 
 def test_clip_length_defaults_to_the_librarys_median(
-    loops_dir: Path, tmp_path: Path, tiny_preset: Callable[..., Preset]
+    loops_dir: Path, tmp_path: Path, tiny_preset: Callable[..., Preset], scan
 ) -> None:
     preset = tiny_preset(epochs=1).replace(audio={"clip_seconds": None})
     run(loops_dir, tmp_path / "model", preset)
     seconds = checkpoint.read_info(tmp_path / "model").preset.audio.clip_seconds
-    assert seconds == data.scan(loops_dir, sample_rate=SAMPLE_RATE).median_seconds()
+    assert seconds == scan(loops_dir, sample_rate=SAMPLE_RATE).median_seconds()
 
 
 def test_training_skips_broken_files_and_reports_them(
@@ -232,7 +233,7 @@ def test_evaluate_reports_every_clip_with_its_split(report: dict, tiny_model) ->
 def test_evaluate_summarises_each_split_against_the_baselines(report: dict) -> None:
     assert set(report["summary"]) == {"train", "holdout"}
     for systems in report["summary"].values():
-        assert set(systems) == {"model", *workflow.BASELINES}
+        assert set(systems) == {"model", *BASELINES}
     assert report["summary"]["train"]["model"]["clips"] == 5
     assert report["summary"]["holdout"]["model"]["clips"] == 1
 
@@ -255,7 +256,7 @@ def test_evaluate_on_another_folder_fits_the_baselines_on_the_training_library(
     report = workflow.evaluate(tiny_model.folder, tmp_path, device="cpu")
     assert [clip["split"] for clip in report["clips"]] == ["other", "other"]
     assert set(report["summary"]) == {"other"}
-    assert set(report["summary"]["other"]) == {"model", *workflow.BASELINES}
+    assert set(report["summary"]["other"]) == {"model", *BASELINES}
 
 
 def test_evaluate_on_another_folder_without_the_library_has_no_baselines(
@@ -331,7 +332,7 @@ def test_synth_library_refuses_a_bad_count(tmp_path: Path, count: object) -> Non
     assert not (tmp_path / "lib").exists()
 
 
-def test_streamed_evaluation_equals_the_in_memory_figures(tiny_model) -> None:
+def test_streamed_evaluation_equals_the_in_memory_figures(tiny_model, scan) -> None:
     """Batches from the cache give the numbers of all spectrograms at once (small library: the PCA
     baseline is fitted on every training clip), within the int16 storage of the cache (2e-3: the
     model's measured colour reads the quietest bins, where the storage's rounding is largest)."""
@@ -340,7 +341,7 @@ def test_streamed_evaluation_equals_the_in_memory_figures(tiny_model) -> None:
 
     report = workflow.evaluate(tiny_model.folder, device="cpu")
     model = session.load(tiny_model.folder, device="cpu")
-    library = data.scan(tiny_model.library, sample_rate=model.sample_rate)
+    library = scan(tiny_model.library, sample_rate=model.sample_rate)
     mags = model.magnitudes(library.clips)
     recon = model.reconstruction(mags)
     train = mags[torch.tensor([s == "train" for s in model.splits])]

@@ -22,6 +22,7 @@ from soundmorph.audio.io import read as read_audio
 from soundmorph.audio.phase import PHASE_METHODS
 from soundmorph.config import PRESETS, Preset, RenderOptions, get_preset
 from soundmorph.errors import AudioError, ModelFolderError, SoundmorphError, UnknownSourceError
+from soundmorph.evaluate import summary_rows
 from soundmorph.files import json_safe
 from soundmorph.grid import check_bpm
 from soundmorph.latent import LatentMap, blend_weights, check_alpha, pad_weights, ratios_along, sweep_alphas
@@ -36,7 +37,6 @@ from soundmorph.workflow import (
     describe_sounds,
     evaluate,
     list_sounds,
-    summary_rows,
     synth_library,
     train,
 )

@@ -275,7 +275,7 @@ def _add_render_options(parser: argparse.ArgumentParser, *, plot: bool = True) -
         help="the model's own output: without the sources' detail that makes the ends the sources",
     )
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
-    parser.add_argument("--bpm", type=float, help=BPM_HELP)
+    parser.add_argument("--bpm", type=_number, help=BPM_HELP)
     parser.add_argument("--force", action="store_true", help="overwrite existing files")
     parser.add_argument("--float", action="store_true", help="write 32-bit float WAV (default 16-bit)")
     if plot:
@@ -332,7 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--clip-seconds", type=_number, help="fit every clip to this length (default: the preset's)"
     )
     p.add_argument(
-        "--bpm", type=float, help="tempo of the beat grid loops are stretched to (default: median)"
+        "--bpm", type=_number, help="tempo of the beat grid loops are stretched to (default: median)"
     )
     p.add_argument("--bars", type=int, help="bars of the beat grid (default: the loops' most common count)")
     p.add_argument("--tempo", type=Path, metavar="FILE", help=TEMPO_FILE)
@@ -397,7 +397,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=_out_path, required=True, help="WAV file to write")
     _add_render_options(p)
 
-    p = command("generate", cmd_generate, "render new sounds from latents drawn from the prior")
+    p = command(
+        "generate", cmd_generate, "render new sounds from latents sampled around the library (or the prior)"
+    )
     p.add_argument("model", type=Path)
     p.add_argument("--count", type=_whole, default=4)
     p.add_argument("--seed", type=_whole, default=0)

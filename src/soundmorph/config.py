@@ -303,11 +303,6 @@ class TempoConfig:
             check_bars(self.bars, "grid bars")
         _check(self.stretch in ("wsola", "resample"), f"unknown grid stretch {self.stretch!r}")
 
-    @property
-    def loop(self) -> bool:
-        """True once the grid is resolved to loop mode."""
-        return self.mode == "loop"
-
 
 @dataclass(frozen=True)
 class Preset:

@@ -1,6 +1,9 @@
-"""Library-level jobs: list a folder, train a model on it, evaluate a model, run the demo.
+"""Library-level jobs: list a folder, train a model on it, evaluate a model, run the demo, synthesize
+a library.
 
-Each is one call behind :mod:`soundmorph.api`; the CLI prints what they return.
+Orchestration only: each is one call behind :mod:`soundmorph.api` that reads, runs and writes what
+the modules that do the work compute (the metrics and baselines: :mod:`soundmorph.evaluate`); the
+CLI prints what they return.
 """
 
 from __future__ import annotations
@@ -33,8 +36,6 @@ from soundmorph.training import EpochStats, checkpoint, distributed, fit
 from soundmorph.training.checkpoint import LibraryEntry, LibraryIndex
 from soundmorph.training.loop import batch_magnitudes
 
-PCA_COMPONENTS = 16  # of the PCA baseline
-BASELINES = tuple(metrics.BASELINES)  # rows every evaluation compares the model with
 DEMO_HOLDOUT = 0.125  # of the demo's clips: 2 of 16
 DEMO_SWEEP_STEPS = 9
 DEMO_GLIDE_REPEATS = 4
@@ -323,22 +324,12 @@ def evaluate(
     baselines = (
         _fit_baselines(clips, train_rows, preset, model.device) if train_rows else _other_baselines(model)
     )
-    per_clip: dict[str, dict[str, list[float]]] = {}
+    scores = metrics.Scores()
     for _, mags in _batches(clips, list(range(len(clips))), preset, model.device):
         estimates = {"model": model.reconstruction(mags)}
-        if baselines is not None:
-            mean, pca_mean, axes, sample = baselines
-            estimates["mean spectrogram"] = mean.expand_as(mags)
-            estimates[f"PCA-{PCA_COMPONENTS}"] = metrics.pca_project(mags, pca_mean, axes)
-            estimates["per-frame PCA-8"] = metrics.frame_pca_baseline(sample, mags)
-            estimates["per-frame PCA-12"] = metrics.frame_pca_baseline(sample, mags, components=12)
-            assert set(estimates) == {"model", *BASELINES}
-        for system, estimate in estimates.items():
-            measured = metrics.reconstruction_metrics(mags, estimate)
-            rows = per_clip.setdefault(system, {k: [] for k in measured})
-            for k, v in measured.items():
-                rows[k] += v.tolist()
-    model_rows = per_clip["model"]
+        estimates |= {name: predict(mags) for name, predict in (baselines or {}).items()}
+        scores.add(mags, estimates)
+    model_rows = scores.per_clip["model"]
     report: dict[str, Any] = {
         "model": str(model.folder),
         "folder": str(root),
@@ -347,15 +338,8 @@ def evaluate(
             for i, (name, split) in enumerate(zip(names, splits, strict=True))
         ],
         "skipped": [{"path": str(s.path), "reason": s.reason} for s in library.skipped],
-        "summary": {},
+        "summary": scores.summary(splits),
     }
-    for split in sorted(set(splits)):
-        members = [i for i, s in enumerate(splits) if s == split]
-        summary: dict[str, dict[str, float | int]] = {}
-        for system, values in per_clip.items():
-            summary[system] = {k: float(np.mean([v[i] for i in members])) for k, v in values.items()}
-            summary[system]["clips"] = len(members)
-        report["summary"][split] = summary
     return report
 
 
@@ -392,23 +376,19 @@ def _batches(
 
 def _fit_baselines(
     clips: CachedClips, train_rows: list[int], preset: Preset, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(mean training spectrogram [1, freq, frames], PCA mean, PCA axes, the PCA's training sample):
-    the mean over every training clip (streamed), the PCAs on at most :data:`BASELINE_PCA_CLIPS`
-    of them."""
+) -> dict[str, metrics.Predict]:
+    """Every baseline of :data:`soundmorph.evaluate.BASELINES` fitted on the training clips: the
+    mean over every training clip (streamed), the rest on at most :data:`BASELINE_PCA_CLIPS` of them."""
     total: torch.Tensor | None = None
     for _, mags in _batches(clips, train_rows, preset, device):
         total = mags.sum(dim=0, keepdim=True) if total is None else total + mags.sum(dim=0, keepdim=True)
     assert total is not None
     order = epoch_order(len(train_rows), seed=preset.train.seed, epoch=-2)[:BASELINE_PCA_CLIPS].tolist()
     sample = torch.cat([m for _, m in _batches(clips, sorted(train_rows[i] for i in order), preset, device)])
-    pca_mean, axes = metrics.fit_pca(sample, components=min(PCA_COMPONENTS, len(sample)))
-    return total / len(train_rows), pca_mean, axes, sample
+    return metrics.fit_baselines(sample, mean=total[0] / len(train_rows))
 
 
-def _other_baselines(
-    model: SoundModel,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None:
+def _other_baselines(model: SoundModel) -> dict[str, metrics.Predict] | None:
     """The baselines of :func:`_fit_baselines` on the model's training library, for another folder;
     None when that folder or every training file is gone."""
     if model.root is None or not model.root.is_dir():
@@ -522,12 +502,3 @@ def synth_library(
 def _render_loop(job: tuple[synth.LoopSpec, Path, bool]) -> Path:
     spec, path, force = job
     return audio.write(path, synth.render(spec), sample_rate=synth.SAMPLE_RATE, force=force)
-
-
-def summary_rows(report: dict[str, Any]) -> list[tuple[str, str, dict[str, float]]]:
-    """(split, system, metrics) rows of an evaluation report's summary, for printing."""
-    return [
-        (split, system, values)
-        for split, systems in report["summary"].items()
-        for system, values in systems.items()
-    ]

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from soundmorph import audio, data
+from soundmorph import audio
 from soundmorph.config import SAMPLE_RATE
 from soundmorph.data import cache as cache_module
 from soundmorph.data.cache import open_cache
@@ -28,9 +28,9 @@ def build(root: Path, base: Path, **options):
     return open_cache(root, sample_rate=SAMPLE_RATE, base=base, progress=False, **options)
 
 
-def test_cache_holds_every_clip_within_int16_precision(library: Path, tmp_path: Path) -> None:
+def test_cache_holds_every_clip_within_int16_precision(library: Path, tmp_path: Path, scan) -> None:
     cache, report = build(library, tmp_path / "c", workers=2)
-    scanned = data.scan(library, sample_rate=SAMPLE_RATE)
+    scanned = scan(library, sample_rate=SAMPLE_RATE)
     assert cache.names == scanned.names and report.decoded == len(scanned)
     for name, clip in zip(scanned.names, scanned.clips, strict=True):
         cached = cache.read(name)
@@ -39,11 +39,11 @@ def test_cache_holds_every_clip_within_int16_precision(library: Path, tmp_path: 
         assert np.array_equal(cache.memmap(name) * np.float32(cache.entries[name].scale), cached)
 
 
-def test_a_long_file_is_cached_up_to_the_longest_clip_a_model_may_have(tmp_path: Path, sine) -> None:
+def test_a_long_file_is_cached_up_to_the_longest_clip_a_model_may_have(tmp_path: Path, sine, scan) -> None:
     (tmp_path / "lib").mkdir()
     audio.write(tmp_path / "lib" / "long.wav", sine(110, MAX_CLIP_SECONDS + 8), sample_rate=SAMPLE_RATE)
     cache, _ = build(tmp_path / "lib", tmp_path / "c")
-    scanned = data.scan(tmp_path / "lib", sample_rate=SAMPLE_RATE)
+    scanned = scan(tmp_path / "lib", sample_rate=SAMPLE_RATE)
     assert cache.entries["long.wav"].samples == len(scanned.clips[0])
     assert MAX_CLIP_SECONDS * SAMPLE_RATE <= len(scanned.clips[0]) < (MAX_CLIP_SECONDS + 1) * SAMPLE_RATE
 

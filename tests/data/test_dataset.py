@@ -9,17 +9,16 @@ import numpy as np
 import pytest
 import torch
 
-from soundmorph import data
 from soundmorph.config import SAMPLE_RATE
 from soundmorph.data import dataset
 from soundmorph.data.cache import open_cache
 
 
-def test_cached_clips_equal_the_prepared_clips_of_a_scan(loops_dir: Path, tmp_path: Path) -> None:
+def test_cached_clips_equal_the_prepared_clips_of_a_scan(loops_dir: Path, tmp_path: Path, scan) -> None:
     cache, _ = open_cache(loops_dir, sample_rate=SAMPLE_RATE, base=tmp_path, progress=False)
     n = SAMPLE_RATE // 2
     clips = dataset.CachedClips.of(cache, cache.names, n)
-    scanned = data.scan(loops_dir, sample_rate=SAMPLE_RATE).fitted(n)
+    scanned = scan(loops_dir, sample_rate=SAMPLE_RATE).fitted(n)
     assert len(clips) == len(scanned)
     for index in range(len(clips)):
         item, position = clips[index]

@@ -42,10 +42,10 @@ def _count_calls(monkeypatch: pytest.MonkeyPatch, module: object, name: str) -> 
 
 
 def test_tempi_are_analysed_once_per_file(
-    library: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    library: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scan
 ) -> None:
     cache, _ = open_cache(library, sample_rate=SAMPLE_RATE, base=tmp_path / "c", progress=False)
-    expected = [t.rounded() for t in data.scan(library, sample_rate=SAMPLE_RATE).analyse_tempo()]
+    expected = [t.rounded() for t in scan(library, sample_rate=SAMPLE_RATE).analyse_tempo()]
     calls = _count_calls(monkeypatch, tempo_analysis, "analyse")
     found = data.cached_tempos(cache, cache.names, workers=1, progress=False)
     assert len(calls) == 4

@@ -1,91 +1,27 @@
-"""The library: scanning a folder into a stable index, the held-out split, spectrograms."""
+"""The library: the held-out split, each sound's tempo with corrections, clips on the beat grid."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from soundmorph import audio, data
-from soundmorph.audio import spectral, synth
-from soundmorph.config import SAMPLE_RATE, AudioConfig, TempoConfig, n_frames
+from soundmorph.audio import synth
+from soundmorph.config import SAMPLE_RATE, TempoConfig
 from soundmorph.data import library
 from soundmorph.errors import SoundmorphError
-
-
-def test_scan_reads_every_loop_in_a_stable_order(loops_dir: Path) -> None:
-    library = data.scan(loops_dir, sample_rate=SAMPLE_RATE)
-    assert library.names == sorted(p.name for p in loops_dir.glob("*.wav"))
-    assert library.files == [loops_dir / name for name in library.names]
-    assert len(library) == len(library.clips) == 6
-    assert library.skipped == []
-    assert all(clip.dtype == np.float32 and clip.ndim == 1 for clip in library.clips)
-
-
-def test_scan_names_nested_files_by_relative_posix_path(
-    tmp_path: Path, sine: Callable[..., np.ndarray]
-) -> None:
-    for name in ["b.wav", "sub/a.wav", "a.wav", ".hidden.wav", "notes.txt"]:
-        path = tmp_path / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if name.endswith(".wav"):
-            audio.write(path, sine(440, 0.2), sample_rate=SAMPLE_RATE)
-        else:
-            path.write_text("not audio")
-    library = data.scan(tmp_path, sample_rate=SAMPLE_RATE)
-    assert library.names == ["a.wav", "b.wav", "sub/a.wav"]
-
-
-def test_scan_skips_unusable_files_with_their_reason(tmp_path: Path, sine: Callable[..., np.ndarray]) -> None:
-    audio.write(tmp_path / "good.wav", sine(440, 0.5), sample_rate=SAMPLE_RATE)
-    audio.write(tmp_path / "quiet.wav", np.zeros(SAMPLE_RATE // 2, np.float32), sample_rate=SAMPLE_RATE)
-    (tmp_path / "text.wav").write_text("this is not a WAV file\n")
-    library = data.scan(tmp_path, sample_rate=SAMPLE_RATE)
-    assert library.names == ["good.wav"]
-    reasons = {skip.path.name: skip.reason for skip in library.skipped}
-    assert reasons.keys() == {"quiet.wav", "text.wav"}
-    assert reasons["quiet.wav"] == "silent"
-    assert reasons["text.wav"].startswith("unreadable")
-
-
-def test_scan_resamples_to_the_requested_rate(tmp_path: Path, sine: Callable[..., np.ndarray]) -> None:
-    audio.write(tmp_path / "hi.wav", sine(440, 0.5, rate=44_100), sample_rate=44_100)
-    library = data.scan(tmp_path, sample_rate=SAMPLE_RATE)
-    assert abs(len(library.clips[0]) - SAMPLE_RATE // 2) <= 1
-
-
-def test_scan_refuses_a_missing_folder(tmp_path: Path) -> None:
-    with pytest.raises(SoundmorphError, match="no such folder"):
-        data.scan(tmp_path / "nowhere", sample_rate=SAMPLE_RATE)
-
-
-def test_fitted_crops_and_pads_to_one_length(tmp_path: Path, sine: Callable[..., np.ndarray]) -> None:
-    audio.write(tmp_path / "short.wav", sine(440, 0.25), sample_rate=SAMPLE_RATE)
-    audio.write(tmp_path / "long.wav", sine(440, 0.75), sample_rate=SAMPLE_RATE)
-    library = data.scan(tmp_path, sample_rate=SAMPLE_RATE)
-    fitted = library.fitted(SAMPLE_RATE // 2)
-    assert fitted.shape == (2, SAMPLE_RATE // 2) and fitted.dtype == np.float32
-    short = library.names.index("short.wav")
-    assert not fitted[short, SAMPLE_RATE // 4 :].any()  # zero-padded at the end
-
-
-def test_median_seconds_is_a_clip_length_of_the_library(loops_dir: Path) -> None:
-    library = data.scan(loops_dir, sample_rate=SAMPLE_RATE)
-    assert library.median_seconds() == pytest.approx(1.0)
-
 
 # --- require_clips ------------------------------------------------------------------------------
 
 
-def test_require_clips_names_the_folder_and_the_first_skipped_file(tmp_path: Path) -> None:
+def test_require_clips_names_the_folder_and_the_first_skipped_file(tmp_path: Path, scan) -> None:
     (tmp_path / "broken.wav").write_bytes(b"RIFF\x00\x00")
-    library = data.scan(tmp_path, sample_rate=SAMPLE_RATE)
+    library = scan(tmp_path, sample_rate=SAMPLE_RATE)
     with pytest.raises(SoundmorphError) as caught:
         data.require_clips(library)
     message = str(caught.value)
@@ -93,8 +29,8 @@ def test_require_clips_names_the_folder_and_the_first_skipped_file(tmp_path: Pat
     assert "\n" not in message
 
 
-def test_require_clips_counts(loops_dir: Path) -> None:
-    library = data.scan(loops_dir, sample_rate=SAMPLE_RATE)
+def test_require_clips_counts(loops_dir: Path, scan) -> None:
+    library = scan(loops_dir, sample_rate=SAMPLE_RATE)
     data.require_clips(library, minimum=6)
     with pytest.raises(SoundmorphError, match="at least 7"):
         data.require_clips(library, minimum=7)
@@ -152,36 +88,6 @@ def test_adding_files_moves_at_most_one_held_out_file_each() -> None:
         held = now
 
 
-# --- spectrograms -------------------------------------------------------------------------------
-
-
-def test_spectrograms_are_the_magnitudes_of_the_fitted_clips(loops_dir: Path) -> None:
-    config = AudioConfig(clip_seconds=1.0)
-    clips = data.scan(loops_dir, sample_rate=SAMPLE_RATE).fitted(config.clip_samples)
-    mags = data.spectrograms(clips, config)
-    assert mags.shape == (len(clips), config.n_freq, n_frames(config.clip_samples))
-    assert mags.dtype == torch.float32
-    torch.testing.assert_close(mags, spectral.magnitude(torch.from_numpy(clips)))
-
-
-def test_spectrograms_in_batches_equal_one_batch(loops_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    config = AudioConfig(clip_seconds=1.0)
-    clips = data.scan(loops_dir, sample_rate=SAMPLE_RATE).fitted(config.clip_samples)
-    whole = data.spectrograms(clips, config)
-    monkeypatch.setattr(library, "SPECTROGRAM_BATCH", 4)
-    batches = list(data.iter_spectrograms(clips, config))
-    assert [len(b) for b in batches] == [4, 2]
-    torch.testing.assert_close(torch.cat(batches), whole)
-
-
-def test_index_depends_only_on_the_folders_contents(loops_dir: Path, tmp_path: Path) -> None:
-    copy = tmp_path / "copy"
-    shutil.copytree(loops_dir, copy)
-    assert (
-        data.scan(copy, sample_rate=SAMPLE_RATE).names == data.scan(loops_dir, sample_rate=SAMPLE_RATE).names
-    )
-
-
 # --- tempo and the beat grid -----------------------------------------------------------------------
 
 
@@ -194,7 +100,7 @@ def _tempo_folder(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_analyse_tempo_and_describe(tmp_path: Path) -> None:
+def test_analyse_tempo_and_describe(tmp_path: Path, scan) -> None:
     folder = _tempo_folder(tmp_path)
     (folder / "broken.wav").write_bytes(b"RIFF0000WAVEnope")
     described = data.describe(folder, sample_rate=SAMPLE_RATE)
@@ -206,7 +112,7 @@ def test_analyse_tempo_and_describe(tmp_path: Path) -> None:
     assert sounds[0]["sample_rate"] == SAMPLE_RATE and sounds[0]["channels"] == 1
     assert [s["index"] for s in sounds] == [0, 1, 2, 3] and sounds[3]["name"] == "sound_3.wav"
     assert [s["name"] for s in described["skipped"]] == ["broken.wav"]
-    found = data.scan(folder, sample_rate=SAMPLE_RATE).analyse_tempo()
+    found = scan(folder, sample_rate=SAMPLE_RATE).analyse_tempo()
     assert [s["bpm"] for s in sounds] == [None if t.bpm is None else round(t.bpm, 2) for t in found]
     edited = data.describe(folder, sample_rate=SAMPLE_RATE, overrides={"sound_1.wav": {"bars": 4}})
     assert edited["sounds"][1]["bars"] == 4 and edited["sounds"][1]["bpm"] == pytest.approx(250, abs=0.5)
@@ -227,8 +133,8 @@ def test_resolve_grid_by_majority_and_overrides() -> None:
         data.resolve_grid(TempoConfig(mode="loop"), [hit])
 
 
-def test_on_grid_stretches_loops_and_aligns_one_shots(tmp_path: Path) -> None:
-    lib = data.scan(_tempo_folder(tmp_path), sample_rate=SAMPLE_RATE)
+def test_on_grid_stretches_loops_and_aligns_one_shots(tmp_path: Path, scan) -> None:
+    lib = scan(_tempo_folder(tmp_path), sample_rate=SAMPLE_RATE)
     config = data.resolve_grid(TempoConfig(mode="auto"), lib.analyse_tempo())
     assert config.mode == "loop" and config.bars == 2 and config.bpm == 125.0
     n = round(2 * 240 / 125 * SAMPLE_RATE)
@@ -240,8 +146,8 @@ def test_on_grid_stretches_loops_and_aligns_one_shots(tmp_path: Path) -> None:
     assert np.array_equal(off, lib.fitted(n))
 
 
-def test_tempo_overrides_from_a_file(tmp_path: Path) -> None:
-    lib = data.scan(_tempo_folder(tmp_path / "lib"), sample_rate=SAMPLE_RATE)
+def test_tempo_overrides_from_a_file(tmp_path: Path, scan) -> None:
+    lib = scan(_tempo_folder(tmp_path / "lib"), sample_rate=SAMPLE_RATE)
     edits = tmp_path / "tempo.json"
     edits.write_text(json.dumps({"sound_0.wav": {"bpm": 50}, "sound_3.wav": {"kind": "loop", "bars": 1}}))
     found = lib.analyse_tempo(data.read_tempo_file(edits))
@@ -264,21 +170,14 @@ def test_tempo_overrides_from_a_file(tmp_path: Path) -> None:
 
 
 def test_scan_reports_links_and_folders_named_like_audio(
-    tmp_path: Path, sine: Callable[..., np.ndarray]
+    tmp_path: Path, sine: Callable[..., np.ndarray], scan
 ) -> None:
     audio.write(tmp_path / "good.wav", sine(220, 1.0), sample_rate=SAMPLE_RATE)
     (tmp_path / "x.wav").mkdir()
     (tmp_path / "gone.wav").symlink_to(tmp_path / "missing.wav")
-    scanned = data.scan(tmp_path, sample_rate=SAMPLE_RATE)
+    scanned = scan(tmp_path, sample_rate=SAMPLE_RATE)
     assert scanned.names == ["good.wav"]
     assert {s.path.name: s.reason for s in scanned.skipped} == {
         "x.wav": "a folder, not a file",
         "gone.wav": "broken link",
     }
-
-
-def test_scan_decodes_only_the_clip_length(tmp_path: Path, sine: Callable[..., np.ndarray]) -> None:
-    audio.write(tmp_path / "long.wav", sine(220, 40.0), sample_rate=SAMPLE_RATE)
-    assert len(data.scan(tmp_path, sample_rate=SAMPLE_RATE, clip_seconds=1.0).clips[0]) < 1.5 * SAMPLE_RATE
-    scanned = data.scan(tmp_path, sample_rate=SAMPLE_RATE)  # the longest clip a model may have
-    assert scanned.median_seconds() == 30.0

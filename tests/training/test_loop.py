@@ -11,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from soundmorph import data, training
+from soundmorph import training
 from soundmorph.config import Preset, paper
 from soundmorph.data.dataset import ArrayClips
 from soundmorph.errors import SoundmorphError
@@ -22,10 +22,10 @@ EPOCHS = 4
 
 
 @pytest.fixture(scope="module")
-def mags(loops_dir: Path, tiny_preset: Callable[..., Preset]) -> np.ndarray:
+def mags(loops_dir: Path, tiny_preset: Callable[..., Preset], scan) -> np.ndarray:
     """The 6 1-s test loops, fitted: audio [6, 22050] float32 (the loop computes the magnitudes)."""
     config = tiny_preset().audio
-    return data.scan(loops_dir, sample_rate=config.sample_rate).fitted(config.clip_samples)
+    return scan(loops_dir, sample_rate=config.sample_rate).fitted(config.clip_samples)
 
 
 def conv_preset(**train: object) -> Preset:

@@ -322,8 +322,7 @@ def _downbeat(envelope: np.ndarray, sample_rate: int, bpm: float, bars: int) -> 
 
 # --- the beat grid ---------------------------------------------------------------------------------
 
-StretchMethod = Literal["wsola", "frames", "resample"]
-STRETCH_METHODS: tuple[str, ...] = ("wsola", "frames", "resample")
+StretchMethod = Literal["wsola", "resample"]  # of a waveform (magnitude frames: stretch_frames)
 WSOLA_FRAME = 1024  # samples (46 ms): long enough for a kick's period, short enough for a 16th at 200 BPM
 WSOLA_TOLERANCE = 256  # samples each way the next frame may move to continue the waveform
 
@@ -477,8 +476,6 @@ def to_grid(
         start = max(0, round(tempo.downbeat * sample_rate) - ONSET_LEAD)
         clip = np.asarray(audio, dtype=np.float32)[start : start + n]
         return np.pad(clip, (0, n - len(clip)))
-    if method == "frames":
-        raise SoundmorphError("the frames stretch acts on magnitudes: use stretch_frames")
     bars = to_bars(audio, tempo, grid.bars, sample_rate=sample_rate)
     return stretch(bars, n, method=method, sample_rate=sample_rate)
 

@@ -1,31 +1,26 @@
-"""Data: a library of sounds scanned from a folder, each sound's tempo, the beat grid (:mod:`.library`),
+"""Data: a library of sounds listed from a folder, each sound's tempo, the beat grid (:mod:`.library`),
 its decoded-audio cache (:mod:`.cache`), the cached tempi and beat-grid store beside it
 (:mod:`.gridded`) and the streaming datasets over them (:mod:`.dataset`)."""
 
 from soundmorph.data.cache import AudioCache, open_cache
+from soundmorph.data.dataset import SPECTROGRAM_BATCH
 from soundmorph.data.gridded import cached_tempos, grid_clips
 from soundmorph.data.library import (
-    SPECTROGRAM_BATCH,
-    Library,
     Listing,
     apply_overrides,
     describe,
     fit_to_grid,
     holdout_mask,
-    iter_spectrograms,
     list_headers,
     override_tempo,
     read_tempo_file,
     require_clips,
     resolve_grid,
-    scan,
-    spectrograms,
 )
 
 __all__ = [
     "SPECTROGRAM_BATCH",
     "AudioCache",
-    "Library",
     "Listing",
     "apply_overrides",
     "cached_tempos",
@@ -33,13 +28,10 @@ __all__ = [
     "fit_to_grid",
     "grid_clips",
     "holdout_mask",
-    "iter_spectrograms",
     "list_headers",
     "open_cache",
     "override_tempo",
     "read_tempo_file",
     "require_clips",
     "resolve_grid",
-    "scan",
-    "spectrograms",
 ]

@@ -1,6 +1,5 @@
 """The decoded-audio cache: every file of a library decoded once, at the model's rate, as int16
-(up to :data:`~soundmorph.limits.MAX_CLIP_SECONDS`, the longest clip a model may have, like
-:func:`soundmorph.data.scan`).
+(up to :data:`~soundmorph.limits.MAX_CLIP_SECONDS`, the longest clip a model may have).
 
 ::
 
@@ -49,7 +48,7 @@ from soundmorph.config import clip_seconds_from_lengths
 from soundmorph.errors import AudioError, SoundmorphError
 from soundmorph.limits import MAX_CLIP_SECONDS, READ_MARGIN_SECONDS
 
-FORMAT_VERSION = 3  # 2: files decoded up to the longest clip a model may have (as data.scan);
+FORMAT_VERSION = 3  # 2: files decoded up to the longest clip a model may have;
 # 3: files over full scale scaled to a peak of 1.0 (audio.read)
 HEADER_FILE = "cache.json"
 INDEX_FILE = "index.jsonl"

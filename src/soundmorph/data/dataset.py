@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from soundmorph import audio
 from soundmorph.data.cache import AudioCache, read_entry
 
+SPECTROGRAM_BATCH = 64  # clips per STFT outside a training step (initialisation, latents, evaluation)
 _MIX = (0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB)  # splitmix64 constants
 _MASK = (1 << 64) - 1
 

@@ -1,5 +1,5 @@
-"""A library of sounds: a folder scanned into a stable index, fitted clips, a held-out split and
-their magnitude spectrograms; each sound's kind and tempo, and the clips put on a beat grid."""
+"""A library of sounds: a folder's headers in a stable index, a held-out split; each sound's kind
+and tempo with per-file corrections, and a clip put on a beat grid."""
 
 from __future__ import annotations
 
@@ -8,101 +8,30 @@ import dataclasses
 import hashlib
 import json
 import statistics
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-import torch
 
 from soundmorph import audio
 from soundmorph.audio import tempo as tempo_analysis
 from soundmorph.audio.io import AudioInfo, Skipped
-from soundmorph.audio.spectral import magnitude
 from soundmorph.audio.tempo import Grid, Tempo
-from soundmorph.config import AudioConfig, TempoConfig, clip_seconds_from_lengths
+from soundmorph.config import TempoConfig
 from soundmorph.errors import AudioError, SoundmorphError
 from soundmorph.limits import MAX_CLIP_SECONDS, READ_MARGIN_SECONDS
-
-SPECTROGRAM_BATCH = 64  # clips per STFT call when computing a library's magnitudes
-
-
-@dataclass
-class Library:
-    """The usable sounds of a folder, decoded at the model's rate.
-
-    Attributes
-    ----------
-    root : Path
-        The folder scanned.
-    files : list[Path]
-        Usable files in index order (sorted by path relative to ``root``).
-    clips : list[np.ndarray]
-        Mono float32 audio of each file at ``sample_rate``, before fitting to one length.
-    skipped : list[Skipped]
-        Files that could not be used, with the reason.
-    tempos : list[Tempo]
-        Kind, tempo and bars of each clip, once :meth:`analyse_tempo` has run (else empty).
-    """
-
-    root: Path
-    sample_rate: int
-    files: list[Path] = field(default_factory=list)
-    clips: list[np.ndarray] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
-    tempos: list[Tempo] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    @property
-    def names(self) -> list[str]:
-        """File names relative to the root, as POSIX paths: the library's stable keys."""
-        return [path.relative_to(self.root).as_posix() for path in self.files]
-
-    def median_seconds(self) -> float:
-        """The median clip length in seconds (at least the shortest trainable length)."""
-        return clip_seconds_from_lengths([len(clip) for clip in self.clips], self.sample_rate)
-
-    def fitted(self, n_samples: int) -> np.ndarray:
-        """Every clip cropped or zero-padded to ``n_samples``: [clips, n_samples] float32."""
-        return np.stack([audio.fit_length(clip, n_samples) for clip in self.clips])
-
-    def analyse_tempo(self, overrides: dict[str, dict[str, Any]] | None = None) -> list[Tempo]:
-        """Find every clip's kind, tempo and bars (see :func:`soundmorph.audio.tempo.analyse`), with
-        per-file ``overrides`` (name -> ``{"kind", "bpm", "bars"}``, see :func:`read_tempo_file`)."""
-        found = [
-            tempo_analysis.analyse(clip, sample_rate=self.sample_rate, name=name)
-            for name, clip in zip(self.names, self.clips, strict=True)
-        ]
-        seconds = [len(clip) / self.sample_rate for clip in self.clips]
-        self.tempos = apply_overrides(self.names, found, seconds, overrides, root=self.root)
-        return self.tempos
-
-    def on_grid(self, config: TempoConfig, n_samples: int) -> np.ndarray:
-        """Every clip on the grid of a resolved ``config``: [clips, n_samples] float32.
-
-        ``loop``: loops stretched to the grid, one-shots aligned on their onset; ``oneshot``: every
-        clip aligned on its onset (a loop's first beat), cropped or padded; ``off``: crop/pad.
-        """
-        if config.mode == "off":
-            return self.fitted(n_samples)
-        if len(self.tempos) != len(self.clips):
-            self.analyse_tempo()
-        return np.stack(
-            [
-                fit_to_grid(clip, found, config, n_samples, sample_rate=self.sample_rate)
-                for clip, found in zip(self.clips, self.tempos, strict=True)
-            ]
-        )
 
 
 def fit_to_grid(
     clip: np.ndarray, found: Tempo, config: TempoConfig, n_samples: int, *, sample_rate: int
 ) -> np.ndarray:
-    """One clip [samples] on the grid of a resolved ``config`` as [n_samples] float32 (see
-    :meth:`Library.on_grid`)."""
+    """One clip [samples] on the grid of a resolved ``config`` as [n_samples] float32.
+
+    ``loop``: a loop stretched to the grid, a one-shot aligned on its onset; ``oneshot``: every
+    clip aligned on its onset (a loop's first beat), cropped or padded; ``off``: crop/pad.
+    """
     if config.mode == "off":
         return audio.fit_length(clip, n_samples)
     if config.mode == "loop" and found.kind == "loop":
@@ -277,39 +206,12 @@ def _relative(path: Path, root: Path) -> str:
         return str(path)
 
 
-def scan(folder: str | Path, *, sample_rate: int, clip_seconds: float | None = None) -> Library:
-    """Read every audio file under ``folder``; unusable files are skipped with their reason.
-
-    Only the part a model uses is decoded: ``clip_seconds`` (default: the longest clip a model
-    may have, :data:`~soundmorph.limits.MAX_CLIP_SECONDS`) plus a short margin. Entries with an
-    audio suffix that are no files (a broken link, a folder named ``x.wav``) are skipped too.
-
-    Raises
-    ------
-    SoundmorphError
-        If ``folder`` is missing or not a folder.
-    """
-    root = Path(folder)
-    library = Library(root=root, sample_rate=sample_rate)
-    found, library.skipped = audio.walk_audio(root)
-    seconds = min(clip_seconds if clip_seconds is not None else MAX_CLIP_SECONDS, MAX_CLIP_SECONDS)
-    for path in found:
-        try:
-            clip = audio.read(path, sample_rate=sample_rate, max_seconds=seconds + READ_MARGIN_SECONDS)
-        except AudioError as error:
-            library.skipped.append(Skipped.from_error(path, error))
-            continue
-        library.files.append(path)
-        library.clips.append(clip)
-    return library
-
-
 @dataclass
 class Listing:
     """What the headers of a folder's audio files say, in index order, without decoding them.
 
     A file whose header cannot be read is in ``skipped``; one that reads but cannot be used (e.g.
-    silent) is only found by :func:`scan`, which decodes.
+    silent) is only found by decoding it (:func:`soundmorph.data.open_cache`).
     """
 
     root: Path
@@ -321,12 +223,12 @@ class Listing:
 
     @property
     def names(self) -> list[str]:
-        """File names relative to the root, as POSIX paths (as :attr:`Library.names`)."""
+        """File names relative to the root, as POSIX paths: the library's stable keys."""
         return [info.path.relative_to(self.root).as_posix() for info in self.infos]
 
 
 def list_headers(folder: str | Path) -> Listing:
-    """The header of every audio file under ``folder`` (index order, as :func:`scan`)."""
+    """The header of every audio file under ``folder`` (index order, as the cache's)."""
     root = Path(folder)
     listing = Listing(root=root)
     found, listing.skipped = audio.walk_audio(root)  # a broken link or a folder named x.wav: reported
@@ -372,19 +274,3 @@ def holdout_mask(names: list[str], fraction: float, *, seed: int) -> np.ndarray:
     mask = np.zeros(len(names), dtype=bool)
     mask[ranks[:count]] = True
     return mask
-
-
-def spectrograms(
-    clips: np.ndarray, config: AudioConfig, *, device: torch.device | str = "cpu"
-) -> torch.Tensor:
-    """Magnitudes [clips, freq, frames] (float32, on ``device``) of fitted clips [clips, samples]."""
-    return torch.cat(list(iter_spectrograms(clips, config, device=device)))
-
-
-def iter_spectrograms(
-    clips: np.ndarray, config: AudioConfig, *, device: torch.device | str = "cpu"
-) -> Iterator[torch.Tensor]:
-    """:func:`spectrograms` in batches of :data:`SPECTROGRAM_BATCH` clips."""
-    for start in range(0, len(clips), SPECTROGRAM_BATCH):
-        batch = torch.from_numpy(np.ascontiguousarray(clips[start : start + SPECTROGRAM_BATCH])).to(device)
-        yield magnitude(batch, n_fft=config.n_fft, hop_length=config.hop_length, win_length=config.win_length)

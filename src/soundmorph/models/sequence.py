@@ -42,9 +42,9 @@ from torch import nn
 
 from soundmorph import latent
 from soundmorph.config import ModelConfig
-from soundmorph.models.vae import INPUT_SCALES, Noise, Posterior, SpectrogramVAE
+from soundmorph.models.vae import INITIAL_SCALE, Noise, Posterior, SpectrogramVAE
+from soundmorph.pca import principal_axes
 
-INITIAL_SCALE = 0.1  # posterior standard deviation at the start, in units of the prior's
 COLOUR_SCALE = 1e-6  # the posterior's scale of the colour numbers: measured, not inferred
 COLOUR_RTOL = 1e-3  # singular values of the colour basis below this fraction of the largest are cut
 EQ_TERMS = 4  # cosines over log frequency that make a random EQ curve: up to 1.5 periods, smooth
@@ -172,21 +172,6 @@ class _Temporal(nn.Module):
         return h.transpose(1, 2)
 
 
-def _pca_frames(targets: torch.Tensor, count: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(axes [k, width], std [k], mean [width]) of the first ``k <= count`` principal directions of
-    the rows of ``targets`` [rows, width] (float64 covariance; directions without variance dropped)."""
-    rows = targets.double()
-    mean = rows.mean(0)
-    centred = rows - mean
-    cov = centred.T @ centred / max(len(rows) - 1, 1)
-    eigvals, eigvecs = torch.linalg.eigh(cov)
-    order = eigvals.flip(0)[:count].clamp_min(0.0)
-    axes = eigvecs.flip(1)[:, :count].T
-    std = order.sqrt()
-    keep = int((std > std[:1].clamp_min(1e-30) * 1e-6).sum()) if len(std) else 0
-    return axes[:keep], std[:keep], mean
-
-
 class SequenceEncoder(nn.Module):
     """Network input [batch, freq, frames] -> :class:`DiagonalPosterior` over the flat latent."""
 
@@ -251,9 +236,9 @@ class SequenceDecoder(nn.Module):
 class SequenceVAE(SpectrogramVAE):
     """:class:`SpectrogramVAE` with a latent per step (:class:`SequenceEncoder`, :class:`SequenceDecoder`).
 
-    Scaling, normalisation, ``encode``/``decode`` and the training pass are the parent's, with the
-    colour (``colour_terms``) divided out before them and multiplied back after them; this class
-    adds the colour, the per-step PCA start, the augmentation and the flat latent's size.
+    Scaling, normalisation and ``encode``/``decode`` are the parent's, with the colour
+    (``colour_terms``) divided out before them and multiplied back after them; this class adds the
+    colour, the per-step PCA start, the augmentation, its loss terms and the flat latent's size.
     """
 
     colour_basis: torch.Tensor  # [colour_terms, freq], buffers when colour_terms > 0
@@ -261,15 +246,7 @@ class SequenceVAE(SpectrogramVAE):
     colour_mean: torch.Tensor  # [colour_terms]
 
     def __init__(self, config: ModelConfig, *, n_freq: int, n_frames: int) -> None:
-        nn.Module.__init__(self)
-        self.config = config
-        self.n_freq = n_freq
-        self.n_frames = n_frames
-        self.input_scale = INPUT_SCALES[config.input_scale]
-        self.encoder = SequenceEncoder(config, n_freq=n_freq, n_frames=n_frames)
-        self.decoder = SequenceDecoder(config, n_freq=n_freq, n_frames=n_frames)
-        self.register_buffer("freq_mean", torch.zeros(n_freq, 1))
-        self.register_buffer("freq_std", torch.ones(n_freq, 1))
+        super().__init__(config, n_freq=n_freq, n_frames=n_frames)
         if config.colour_terms:
             basis = colour_basis(config.colour_terms, n_freq)
             # [freq, terms]: log power -> least-squares colour; beyond ~24 terms on 1025 bins the
@@ -278,6 +255,12 @@ class SequenceVAE(SpectrogramVAE):
             self.register_buffer("colour_basis", basis.float(), persistent=False)
             self.register_buffer("colour_fit", fit.float(), persistent=False)
             self.register_buffer("colour_mean", torch.zeros(config.colour_terms))  # the training clips' mean
+
+    @staticmethod
+    def networks(config: ModelConfig, *, n_freq: int, n_frames: int) -> tuple[nn.Module, nn.Module]:
+        """(encoder, decoder): a latent per step."""
+        encoder = SequenceEncoder(config, n_freq=n_freq, n_frames=n_frames)
+        return encoder, SequenceDecoder(config, n_freq=n_freq, n_frames=n_frames)
 
     @classmethod
     def size_of(cls, config: ModelConfig, n_frames: int) -> int:
@@ -333,7 +316,7 @@ class SequenceVAE(SpectrogramVAE):
     def loss_terms(self, mags: torch.Tensor, noise: Noise | None) -> tuple[torch.Tensor, torch.Tensor]:
         """(reconstruction loss [batch], KL [batch]) for the training loop: the MSE in the network's
         scale plus ``log_weight`` times the MSE of the log magnitudes (floored at ``log_floor``), on
-        magnitudes augmented as :meth:`forward` does while training (``noise`` given: a training
+        magnitudes augmented by :meth:`augment` while training (``noise`` given: a training
         step). The augmentation's generator is seeded from the batch's per-clip draws, so a run is
         reproducible and resumable."""
         if noise is not None and self.training:
@@ -388,7 +371,7 @@ class SequenceVAE(SpectrogramVAE):
         if targets is None:
             return
         rows = to_steps(targets, self.config.step_frames).flatten(0, 1)
-        axes, std, mean = _pca_frames(rows, self.config.latent_dim)
+        axes, std, mean = principal_axes(rows, self.config.latent_dim)
         encoder, decoder = self.encoder, self.decoder
         assert isinstance(encoder, SequenceEncoder) and isinstance(decoder, SequenceDecoder)
         project = torch.zeros_like(encoder.project.weight, dtype=torch.float64)
@@ -423,12 +406,3 @@ class SequenceVAE(SpectrogramVAE):
         if cfg.augment_eq_db > 0:
             mag = mag * random_eq(b, mag.shape[1], cfg.augment_eq_db, generator, device)[:, :, None]
         return mag
-
-    def forward(
-        self, mag: torch.Tensor, *, generator: torch.Generator | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor, Posterior]:
-        """The parent's training pass, on augmented magnitudes while training, with the colour
-        divided out (the target and reconstruction are the network's, without the colour)."""
-        if self.training:
-            mag = self.augment(mag, generator)
-        return super().forward(self._split_colour(mag)[1], generator=generator)

@@ -27,10 +27,12 @@ from soundmorph.config import (
     check_registry,
     time_strides,
 )
+from soundmorph.pca import principal_axes
 
 SCALE_FLOOR = (
     1e-5  # added to the posterior scale's softplus'd diagonal: keeps it positive (TFP's FillScaleTriL)
 )
+INITIAL_SCALE = 0.1  # posterior standard deviation at the start of a learned scale, in units of the prior's
 
 
 Noise = Callable[[tuple[int, ...]], torch.Tensor]  # shape -> N(0, 1) draws [batch, *shape], per clip
@@ -135,14 +137,13 @@ class LinearEncoder(nn.Module):
     it from noise. Its size equals the linear decoder's (``latent x freq x frames``)."""
 
     _tril: torch.Tensor
-    INITIAL_SCALE = 0.1  # posterior standard deviation at the start, in units of the prior's
 
     def __init__(self, config: ModelConfig, *, n_freq: int, n_frames: int) -> None:
         super().__init__()
         self.config = config
         k = config.latent_dim
         self.map = nn.Linear(n_freq * n_frames, k)
-        raw = math.log(math.expm1(self.INITIAL_SCALE))  # softplus^-1: the diagonal starts at the scale
+        raw = math.log(math.expm1(INITIAL_SCALE))  # softplus^-1: the diagonal starts at the scale
         self.register_buffer("_tril", torch.tril_indices(k, k), persistent=False)
         if config.covariance == "full":
             scale = torch.where(self._tril[0] == self._tril[1], raw, 0.0)
@@ -160,23 +161,11 @@ class LinearEncoder(nn.Module):
         """Mean = the first ``latent_dim`` principal coordinates of ``targets`` [clips, freq, frames]
         divided by their standard deviations (so they match the prior N(0, I)). Directions without
         variance (more latents than clips) get zero weight: they would divide by zero."""
-        axes, std, mean = principal_axes(targets, self.map.weight.shape[0])
+        axes, std, mean = principal_axes(targets.flatten(1), self.map.weight.shape[0])
         weight = torch.zeros_like(self.map.weight, dtype=torch.float64)
         weight[: len(std)] = axes / std[:, None]
         self.map.weight.copy_(weight)
         self.map.bias.copy_(-(weight @ mean))
-
-
-def principal_axes(targets: torch.Tensor, count: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(axes [m, n], standard deviations [m], mean [n]) of the first ``m <= count`` principal
-    directions of ``targets`` [clips, ...] flattened to n values, float64; only directions whose
-    standard deviation is clearly above zero are kept."""
-    flat = targets.flatten(1).double()
-    mean = flat.mean(dim=0)
-    _, s, vh = torch.linalg.svd(flat - mean, full_matrices=False)
-    std = s[:count] / max(len(flat) - 1, 1) ** 0.5
-    keep = int((std > std[:1].clamp_min(1e-30) * 1e-6).sum()) if len(std) else 0
-    return vh[:keep], std[:keep], mean
 
 
 class Decoder(nn.Module):
@@ -238,7 +227,7 @@ class LinearDecoder(nn.Module):
     @torch.no_grad()
     def init_pca(self, targets: torch.Tensor) -> None:
         """Start at the PCA of ``targets`` [clips, freq, frames] (the network's scale)."""
-        axes, std, mean = principal_axes(targets, self.map.weight.shape[1])
+        axes, std, mean = principal_axes(targets.flatten(1), self.map.weight.shape[1])
         weight = torch.zeros_like(self.map.weight, dtype=torch.float64)
         weight[:, : len(std)] = (axes * std[:, None]).T
         self.map.weight.copy_(weight)
@@ -312,10 +301,15 @@ class SpectrogramVAE(nn.Module):
         self.n_freq = n_freq
         self.n_frames = n_frames
         self.input_scale = INPUT_SCALES[config.input_scale]
-        self.encoder = ENCODERS[config.encoder](config, n_freq=n_freq, n_frames=n_frames)
-        self.decoder = DECODERS[config.decoder](config, n_freq=n_freq, n_frames=n_frames)
+        self.encoder, self.decoder = self.networks(config, n_freq=n_freq, n_frames=n_frames)
         self.register_buffer("freq_mean", torch.zeros(n_freq, 1))
         self.register_buffer("freq_std", torch.ones(n_freq, 1))
+
+    @staticmethod
+    def networks(config: ModelConfig, *, n_freq: int, n_frames: int) -> tuple[nn.Module, nn.Module]:
+        """(encoder, decoder) of ``config``: the registries' (a subclass builds its own)."""
+        encoder = ENCODERS[config.encoder](config, n_freq=n_freq, n_frames=n_frames)
+        return encoder, DECODERS[config.decoder](config, n_freq=n_freq, n_frames=n_frames)
 
     @property
     def device(self) -> torch.device:
@@ -411,15 +405,6 @@ class SpectrogramVAE(nn.Module):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Magnitudes [batch, freq, frames], non-negative, for latents [batch, latent]."""
         return self.to_magnitude(self.output(z))
-
-    def forward(
-        self, mag: torch.Tensor, *, generator: torch.Generator | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor, Posterior]:
-        """Training pass: (target, reconstruction, posterior); target and reconstruction are in the
-        network's scale [batch, freq, frames], the latent is a posterior sample."""
-        target = self.to_input(mag)
-        posterior = self.encoder(target)
-        return target, self.output(posterior.sample(generator)), posterior
 
 
 def count_parameters(module: nn.Module) -> int:

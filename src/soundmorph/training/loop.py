@@ -49,7 +49,6 @@ from soundmorph.training.distributed import World
 HISTORY_FILE = "history.csv"
 BEST_FLUSH_EPOCHS = 10  # model.safetensors is rewritten at most this often (and at the end)
 INIT_CLIPS = 128  # clips the data-dependent start (normalisation, PCA) is fitted on: ~5 MB each at its peak
-SPECTROGRAM_BATCH = 64  # clips per STFT outside training (initialisation)
 
 Precision = Literal["fp32", "bf16"]
 PRECISIONS: tuple[Precision, ...] = ("fp32", "bf16")
@@ -158,9 +157,10 @@ def init_from_sample(model: SpectrogramVAE, data: Dataset, preset: Preset) -> No
     count = min(INIT_CLIPS, clips.size(data))
     order = clips.epoch_order(clips.size(data), seed=preset.train.seed, epoch=-1)
     chosen = sorted(order[:count].tolist())
+    batch = clips.SPECTROGRAM_BATCH
     mags = [
         batch_magnitudes(torch.from_numpy(np.stack([data[i][0] for i in part])), preset.audio, model.device)
-        for part in (chosen[s : s + SPECTROGRAM_BATCH] for s in range(0, count, SPECTROGRAM_BATCH))
+        for part in (chosen[s : s + batch] for s in range(0, count, batch))
     ]
     model.init_from_data(torch.cat(mags))
 
