@@ -115,8 +115,7 @@ def fit_to_grid(
         grid = Grid(config.bpm, config.bars)
         stretched = tempo_analysis.to_grid(clip, found, grid, method=config.stretch, sample_rate=sample_rate)
         return audio.fit_length(stretched, n_samples)
-    start = max(0, round(found.downbeat * sample_rate) - tempo_analysis.ONSET_LEAD)
-    return audio.fit_length(np.asarray(clip, dtype=np.float32)[start:], n_samples)
+    return tempo_analysis.onset_aligned(clip, found, n_samples, sample_rate=sample_rate)
 
 
 def resolve_grid(config: TempoConfig, tempos: list[Tempo]) -> TempoConfig:
