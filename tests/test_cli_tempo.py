@@ -53,6 +53,7 @@ def test_list_json_has_kind_bpm_and_bars(hidden_loops: Path, capsys: pytest.Capt
     listing = json.loads(out)
     sounds = {s["name"]: s for s in listing["sounds"]}
     keys = {"index", "name", "seconds", "sample_rate", "channels", "kind", "bpm", "bars"}
+    keys |= {"source", "confidence", "start", "tail", "warnings"}
     assert all(set(s) == keys for s in listing["sounds"])
     assert abs(sounds["a.wav"]["bpm"] - SLOW) <= 1 and sounds["a.wav"]["bars"] == 2
     assert abs(sounds["b.wav"]["bpm"] - FAST) <= 1 and sounds["b.wav"]["bars"] == 2

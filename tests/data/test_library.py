@@ -202,7 +202,9 @@ def test_analyse_tempo_and_describe(tmp_path: Path) -> None:
     assert [s["kind"] for s in sounds] == ["loop", "loop", "loop", "oneshot"]
     assert [s["bars"] for s in sounds] == [2, 2, 4, None]
     assert [round(s["bpm"]) if s["bpm"] else None for s in sounds] == [110, 125, 150, None]
-    assert set(sounds[0]) == {"index", "name", "seconds", "sample_rate", "channels", "kind", "bpm", "bars"}
+    keys = {"index", "name", "seconds", "sample_rate", "channels", "kind", "bpm", "bars"}
+    keys |= {"source", "confidence", "start", "tail", "warnings"}
+    assert set(sounds[0]) == keys
     assert sounds[0]["sample_rate"] == SAMPLE_RATE and sounds[0]["channels"] == 1
     assert [s["index"] for s in sounds] == [0, 1, 2, 3] and sounds[3]["name"] == "sound_3.wav"
     assert [s["name"] for s in described["skipped"]] == ["broken.wav"]
