@@ -81,7 +81,8 @@ PHASE_SNAP = 3  # onset frames (17 ms): a beat phase this close to 0 is 0
 PHASE_KEEP = 0.8  # ... and so is one where the beats at phase 0 hold this share of the best comb
 KICK_HZ = 150.0  # the band whose onsets mark downbeats
 ONSET_LEAD = 64  # samples kept before a one-shot's detected onset (its attack starts a little earlier)
-TAIL = "wrap"  # what is done with a tail past the loop's last bar line (bench/README.md: why)
+REPEAT_CORRELATION = 0.5  # a tail this like the loop's start is its next pass (dropped), else wrapped
+REPEAT_LAG = 64  # samples (2.9 ms) either way the tail may be off the loop's start (the length's error)
 AGREE = 0.02  # relative: a stated tempo agrees with the hits' within this, octaves apart
 AGREED_CONFIDENCE = 0.95  # confidence when a stated tempo and the hits agree
 HITS_CONFIDENCE = 0.85  # factor of the confidence when the length came from the hits (a tail)
@@ -100,7 +101,8 @@ class Tempo:
     the first downbeat of a loop, or the onset of a one-shot. ``start`` is where the loop's first bar
     starts, in seconds from the file's start (after its lead-in); ``tail`` what is done with what
     rings past its last bar line (``none``: the file is whole bars; ``wrap``: added into the loop's
-    start, as a wet loop; ``drop``: cut). ``source`` says where the tempo came from: the hits
+    start, as a wet loop plays round; ``drop``: cut, where it is the loop's next pass: see
+    :func:`tail_treatment`). ``source`` says where the tempo came from: the hits
     (``audio``), the file name, its ``acid`` or ``smpl`` chunk, or the user. ``confidence`` in
     [0, 1]: the share of the winning candidate in the scores of all, lowered when the length came
     from the hits alone and halved when a stated tempo contradicts the hits (1 for a clear one-shot).
@@ -301,11 +303,11 @@ def analyse(
     if first == 0 and abs(n - len(audio)) <= 1:
         cycle_envelope, cycle_kicks, tail = envelope, kicks, "none"
     else:
-        cycle = fold_tail(audio[first:], n)
+        tail = tail_treatment(audio[first:], n) if len(audio) - first - n > period.LENGTH_FIT * n else "none"
+        body = audio[first:] if tail == "wrap" else audio[first : first + n]
         cycle_envelope, cycle_kicks = onset_envelopes(
-            cycle, sample_rate=sample_rate, bands=(None, KICK_HZ), circular=True
+            fold_tail(body, n), sample_rate=sample_rate, bands=(None, KICK_HZ), circular=True
         )
-        tail = TAIL if len(audio) - first - n > period.LENGTH_FIT * n else "none"
     if bpm is None or bars is None:
         bars, share = _octave(cycle_envelope, cycle_kicks, seconds)
         if bars is None:
@@ -361,6 +363,29 @@ def fold_tail(audio: np.ndarray, n_samples: int) -> np.ndarray:
     cycle = audio[:n_samples].astype(np.float64)
     np.add.at(cycle, np.arange(len(audio) - n_samples) % n_samples, audio[n_samples:])
     return cycle
+
+
+def tail_treatment(audio: np.ndarray, n_samples: int) -> Tail:
+    """What to do with what rings past a loop of ``n_samples`` that starts at sample 0 of ``audio``:
+    ``drop`` it where it is the loop's next pass (its waveform correlates with the loop's start at
+    least :data:`REPEAT_CORRELATION`, within :data:`REPEAT_LAG` samples: the first hit ringing
+    out), else ``wrap`` it into the loop's start (a reverb or ring-out of the last hits, as a wet
+    loop plays round)."""
+    audio = np.asarray(audio, dtype=np.float64)
+    tail = audio[n_samples:][: max(n_samples - REPEAT_LAG, 0)]
+    if len(tail) == 0 or not float(np.abs(tail).max()) > 0:
+        return "drop"  # silence
+    head = np.concatenate([np.zeros(REPEAT_LAG), audio[: len(tail) + REPEAT_LAG]])
+    windows = np.lib.stride_tricks.sliding_window_view(head, len(tail))  # lags -REPEAT_LAG..REPEAT_LAG
+    products = windows @ tail
+    norms = np.sqrt(
+        np.maximum(
+            np.cumsum(head**2)[len(tail) - 1 :] - np.concatenate([[0.0], np.cumsum(head**2)[: -len(tail)]]),
+            1e-24,
+        )
+    )
+    best = float(np.max(products / (norms[: len(products)] * np.linalg.norm(tail))))
+    return "drop" if best >= REPEAT_CORRELATION else "wrap"
 
 
 def _bars_at(bpm: float, seconds: float, rest: float) -> int | None:
