@@ -134,7 +134,7 @@ def tail_comparison(count: int, seed: int) -> dict[str, Any]:
         dropped, wrapped = body[:n], tempo.fold_tail(body, n)
         ideal = wrapped if item["tail_kind"] == "reverb" else dropped  # see the docstring
         ideal_norm = float(np.linalg.norm(ideal))
-        decided = tempo.tail_treatment(body, n)
+        decided, _ = tempo.tail_treatment(body, n)
         row = {
             "drop": float(np.linalg.norm(dropped - ideal)) / ideal_norm,
             "wrap": float(np.linalg.norm(wrapped - ideal)) / ideal_norm,

@@ -81,8 +81,10 @@ PHASE_SNAP = 3  # onset frames (17 ms): a beat phase this close to 0 is 0
 PHASE_KEEP = 0.8  # ... and so is one where the beats at phase 0 hold this share of the best comb
 KICK_HZ = 150.0  # the band whose onsets mark downbeats
 ONSET_LEAD = 64  # samples kept before a one-shot's detected onset (its attack starts a little earlier)
-REPEAT_CORRELATION = 0.5  # a tail this like the loop's start is its next pass (dropped), else wrapped
-REPEAT_LAG = 64  # samples (2.9 ms) either way the tail may be off the loop's start (the length's error)
+REPEAT_CORRELATION = 0.7  # a tail this like the loop's start is its next pass (dropped), else wrapped
+REPEAT_LAG = 0.008  # relative: the length's error a repeat is looked for within (either way) ...
+REPEAT_MIN_LAG = 64  # samples: ... and at least this
+REPEAT_SECONDS = 0.25  # s of the tail compared with the loop's start
 AGREE = 0.02  # relative: a stated tempo agrees with the hits' within this, octaves apart
 AGREED_CONFIDENCE = 0.95  # confidence when a stated tempo and the hits agree
 HITS_CONFIDENCE = 0.85  # factor of the confidence when the length came from the hits (a tail)
@@ -303,7 +305,12 @@ def analyse(
     if first == 0 and abs(n - len(audio)) <= 1:
         cycle_envelope, cycle_kicks, tail = envelope, kicks, "none"
     else:
-        tail = tail_treatment(audio[first:], n) if len(audio) - first - n > period.LENGTH_FIT * n else "none"
+        tail: Tail = "none"
+        if len(audio) - first - n > period.LENGTH_FIT * n:
+            tail, shorter = tail_treatment(audio[first:], n, sample_rate=sample_rate)
+            if source == "audio" and region.fit == "hits" and tail == "drop":
+                n -= shorter  # the loop's next pass in the tail gives its length to the sample
+                seconds = n / sample_rate
         body = audio[first:] if tail == "wrap" else audio[first : first + n]
         cycle_envelope, cycle_kicks = onset_envelopes(
             fold_tail(body, n), sample_rate=sample_rate, bands=(None, KICK_HZ), circular=True
@@ -365,27 +372,34 @@ def fold_tail(audio: np.ndarray, n_samples: int) -> np.ndarray:
     return cycle
 
 
-def tail_treatment(audio: np.ndarray, n_samples: int) -> Tail:
-    """What to do with what rings past a loop of ``n_samples`` that starts at sample 0 of ``audio``:
-    ``drop`` it where it is the loop's next pass (its waveform correlates with the loop's start at
-    least :data:`REPEAT_CORRELATION`, within :data:`REPEAT_LAG` samples: the first hit ringing
-    out), else ``wrap`` it into the loop's start (a reverb or ring-out of the last hits, as a wet
-    loop plays round)."""
+def tail_treatment(audio: np.ndarray, n_samples: int, *, sample_rate: int = SAMPLE_RATE) -> tuple[Tail, int]:
+    """What to do with what rings past a loop of about ``n_samples`` that starts at sample 0 of
+    ``audio``, and by how many samples the loop is shorter than ``n_samples``.
+
+    ``drop`` the tail where it is the loop's next pass: its first :data:`REPEAT_SECONDS` correlate
+    with the loop's start at least :data:`REPEAT_CORRELATION` at some lag within
+    :data:`REPEAT_LAG` of the length (its error); that lag is then the length's error, returned.
+    Else ``wrap`` it into the loop's start (a reverb or ring-out of the last hits, as a wet loop
+    plays round), lag 0.
+
+    Returns
+    -------
+    tuple of {"drop", "wrap"} and int
+    """
     audio = np.asarray(audio, dtype=np.float64)
-    tail = audio[n_samples:][: max(n_samples - REPEAT_LAG, 0)]
+    reach = max(REPEAT_MIN_LAG, math.ceil(REPEAT_LAG * n_samples))
+    tail = audio[n_samples:][: min(round(REPEAT_SECONDS * sample_rate), max(n_samples - reach, 0))]
     if len(tail) == 0 or not float(np.abs(tail).max()) > 0:
-        return "drop"  # silence
-    head = np.concatenate([np.zeros(REPEAT_LAG), audio[: len(tail) + REPEAT_LAG]])
-    windows = np.lib.stride_tricks.sliding_window_view(head, len(tail))  # lags -REPEAT_LAG..REPEAT_LAG
-    products = windows @ tail
-    norms = np.sqrt(
-        np.maximum(
-            np.cumsum(head**2)[len(tail) - 1 :] - np.concatenate([[0.0], np.cumsum(head**2)[: -len(tail)]]),
-            1e-24,
-        )
-    )
-    best = float(np.max(products / (norms[: len(products)] * np.linalg.norm(tail))))
-    return "drop" if best >= REPEAT_CORRELATION else "wrap"
+        return "drop", 0  # silence
+    head = np.concatenate([np.zeros(reach), audio[: len(tail) + reach]])
+    windows = np.lib.stride_tricks.sliding_window_view(head, len(tail))  # lags -reach..reach
+    energy = np.cumsum(head**2)
+    window_energy = energy[len(tail) - 1 :] - np.concatenate([[0.0], energy[: -len(tail)]])
+    correlation = (windows @ tail) / np.sqrt(np.maximum(window_energy, 1e-24) * float(tail @ tail))
+    best = int(np.argmax(correlation))
+    if float(correlation[best]) < REPEAT_CORRELATION:
+        return "wrap", 0
+    return "drop", best - reach
 
 
 def _bars_at(bpm: float, seconds: float, rest: float) -> int | None:
