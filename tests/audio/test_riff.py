@@ -32,7 +32,10 @@ def with_chunks(path: Path, chunks: dict[bytes, bytes]) -> Path:
     assert raw[:4] == b"RIFF" and raw[8:12] == b"WAVE"
     position, body = 12, b""
     while position < len(raw):
-        chunk_id, size = raw[position : position + 4], struct.unpack("<I", raw[position + 4 : position + 8])[0]
+        chunk_id, size = (
+            raw[position : position + 4],
+            struct.unpack("<I", raw[position + 4 : position + 8])[0],
+        )
         chunk = raw[position : position + 8 + size + (size & 1)]
         if chunk_id == b"data":
             for new_id, new_body in chunks.items():

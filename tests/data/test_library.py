@@ -284,3 +284,25 @@ def test_scan_decodes_only_the_clip_length(tmp_path: Path, sine: Callable[..., n
     assert len(data.scan(tmp_path, sample_rate=SAMPLE_RATE, clip_seconds=1.0).clips[0]) < 1.5 * SAMPLE_RATE
     scanned = data.scan(tmp_path, sample_rate=SAMPLE_RATE)  # the longest clip a model may have
     assert scanned.median_seconds() == 30.0
+
+
+def test_describe_says_where_each_tempo_came_from_and_warns_when_the_hits_disagree(tmp_path: Path) -> None:
+    folder = tmp_path / "asis"
+    folder.mkdir()
+    loop = synth.drum_loop(seed=21, style="house", bpm=124, bars=2, kit=71)
+    bounce = synth.untrimmed(loop, lead_in=0.015, tail=0.3, kind="ring")
+    for name in ("Break_124bpm.wav", "loop_93bpm.wav", "plain.wav"):
+        audio.write(folder / name, bounce, sample_rate=SAMPLE_RATE)
+    sounds = {s["name"]: s for s in data.describe(folder, sample_rate=SAMPLE_RATE)["sounds"]}
+    named, misnamed, plain = sounds["Break_124bpm.wav"], sounds["loop_93bpm.wav"], sounds["plain.wav"]
+    assert (named["source"], named["bpm"], named["bars"], named["warnings"]) == ("name", 124.0, 2, [])
+    assert named["start"] == pytest.approx(0.015, abs=0.002) and named["tail"] == "drop"
+    assert misnamed["source"] == "audio" and misnamed["bpm"] == pytest.approx(124, abs=1)
+    assert misnamed["warnings"] == [f"name says 93 BPM; the hits say {misnamed['bpm']:.1f} BPM"]
+    assert misnamed["confidence"] < plain["confidence"]
+    assert plain["source"] == "audio" and plain["warnings"] == []
+    edited = data.describe(folder, sample_rate=SAMPLE_RATE, overrides={"plain.wav": {"bpm": 62}})
+    user = {s["name"]: s for s in edited["sounds"]}["plain.wav"]
+    assert (user["source"], user["bpm"], user["bars"], user["tail"]) == ("user", 62.0, 1, "drop")
+    same = data.describe(folder, sample_rate=SAMPLE_RATE, overrides={"plain.wav": {"bars": 2}})
+    assert {s["name"]: s for s in same["sounds"]}["plain.wav"]["source"] == "audio"  # restated

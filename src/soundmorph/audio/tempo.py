@@ -302,10 +302,10 @@ def analyse(
     # One period of the loop, its tail wrapped round, for the octave decision and the downbeat.
     n = round(seconds * sample_rate)
     first = round(start * sample_rate)
+    tail: Tail = "none"
     if first == 0 and abs(n - len(audio)) <= 1:
-        cycle_envelope, cycle_kicks, tail = envelope, kicks, "none"
+        cycle_envelope, cycle_kicks = envelope, kicks
     else:
-        tail: Tail = "none"
         if len(audio) - first - n > period.LENGTH_FIT * n:
             tail, shorter = tail_treatment(audio[first:], n, sample_rate=sample_rate)
             if source == "audio" and region.fit == "hits" and tail == "drop":

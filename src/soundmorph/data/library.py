@@ -190,18 +190,10 @@ def override_tempo(found: Tempo, override: dict[str, Any], *, seconds: float, na
             bpm, bars = found.bpm, found.bars
             if bpm is None:  # a one-shot declared a loop: one bar over its duration
                 bars, bpm = 1, 240 / seconds
+        value = float(bpm), int(bars)  # type: ignore[arg-type]
         if found.kind == "loop":  # the loop stays where the hits put it
-            return Tempo(
-                "loop",
-                float(bpm),
-                int(bars),
-                found.downbeat,
-                1.0,
-                found.start,
-                found.tail,
-                "user",  # type: ignore[arg-type]
-            )
-        return Tempo("loop", float(bpm), int(bars), 0.0, 1.0, source="user")  # type: ignore[arg-type]
+            return Tempo("loop", *value, found.downbeat, 1.0, found.start, found.tail, "user")
+        return Tempo("loop", *value, 0.0, 1.0, source="user")
     except (TypeError, ValueError, SoundmorphError) as error:
         raise SoundmorphError(f"{name}: bad tempo override {override} ({error})") from None
 
