@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import subprocess
 import sys
 import tempfile
@@ -82,20 +83,52 @@ def make_items(count: int, seed: int, kind: str) -> list[dict[str, Any]]:
     return items
 
 
-def score(items: list[dict[str, Any]]) -> dict[str, Any]:
+def shared_items(folder: Path, seed: int) -> list[dict[str, Any]]:
+    """The loops of a shared folder (its ``loops.jsonl`` the truth; real drum-machine samples no
+    analysis constant was chosen on) made untrimmed like ``untrimmed``, names hidden."""
+    rows = [json.loads(line) for line in (folder / "loops.jsonl").read_text().splitlines() if line.strip()]
+    rng = np.random.default_rng(seed)
+    items = []
+    for index, row in enumerate(rows):
+        loop = audio.read(folder / row["file"])
+        lead, tail = float(rng.uniform(*LEAD_IN)), float(rng.uniform(*TAIL))
+        ring = ("ring", "reverb")[index % 2]
+        bounce = synth.untrimmed(loop, lead_in=lead, tail=tail, kind=ring, seed=seed + index)
+        items.append(
+            {
+                "audio": bounce,
+                "bpm": float(row["bpm"]),
+                "bars": int(row.get("bars", 2)),
+                "style": row.get("style", "?"),
+                "name": None,
+                "chunks": None,
+                "lead_in": lead,
+                "tail": tail,
+                "tail_kind": ring,
+            }
+        )
+    return items
+
+
+def score(items: list[dict[str, Any]], analyse: Any = None) -> dict[str, Any]:
     """Share right (a loop, the right bars, within :data:`TOLERANCE_BPM`), the sources used, the
     mean confidence of right and wrong answers, warnings given, and the misses."""
     right, sources, conf_right, conf_wrong, warned, misses = 0, {}, [], [], 0, []
     tic = time.perf_counter()
-    found = [tempo.analyse(item["audio"], name=item["name"], chunks=item["chunks"]) for item in items]
+    if analyse is None:
+        found = [tempo.analyse(item["audio"], name=item["name"], chunks=item["chunks"]) for item in items]
+    else:  # a baseline's analysis (names only; it reads no chunks)
+        found = [analyse(item["audio"], name=item["name"]) for item in items]
     seconds = time.perf_counter() - tic
     for item, result in zip(items, found, strict=True):
         ok = result.kind == "loop" and result.bars == item["bars"]
         ok = ok and abs((result.bpm or 0.0) - item["bpm"]) <= TOLERANCE_BPM
         right += ok
-        sources[result.source] = sources.get(result.source, 0) + 1
+        source = getattr(result, "source", "baseline")
+        sources[source] = sources.get(source, 0) + 1
         (conf_right if ok else conf_wrong).append(result.confidence)
-        warned += bool(tempo.disputes(result, name=item["name"], chunks=item["chunks"]))
+        if analyse is None:
+            warned += bool(tempo.disputes(result, name=item["name"], chunks=item["chunks"]))
         if not ok:
             misses.append(
                 {
@@ -197,8 +230,20 @@ def main(*, quick: bool, out: Path = RESULTS, baseline_rev: str | None = None) -
     record: dict[str, Any] = {"machine": machine(), "quick": quick, "count": count}
     for label, seed in (("final", FINAL_SEED), ("dev", DEV_SEED)):
         record[label] = {kind: score(make_items(count, seed, kind)) for kind in SETS}
+    shared = LOOPS.parent
+    for name in ("loops", "loops_tempo"):
+        if (shared / name / "loops.jsonl").is_file():
+            record[f"shared_{name}_untrimmed"] = score(shared_items(shared / name, FINAL_SEED + 2))
     record["tails"] = tail_comparison(count // 2, FINAL_SEED + 1)
     if baseline_rev:
+        old = _baseline(baseline_rev)
+        record["baseline"] = {
+            kind: score(make_items(count, FINAL_SEED, kind), analyse=old.analyse)
+            for kind in ("trimmed", "untrimmed", "named")
+        }
+        if (shared / "loops_tempo" / "loops.jsonl").is_file():
+            items = shared_items(shared / "loops_tempo", FINAL_SEED + 2)
+            record["baseline"]["shared_loops_tempo_untrimmed"] = score(items, analyse=old.analyse)
         record["timing"] = timing(baseline_rev, repeats=1 if quick else 2)
     return write_results("tempo_files", record, markdown(record), out)
 
