@@ -286,6 +286,26 @@ def markdown(record: dict[str, Any]) -> str:
             rows,
         )
     )
+    rows = []
+    for name in ("loops", "loops_tempo"):
+        r = record.get(f"shared_{name}_untrimmed")
+        if r:
+            rows.append(
+                [
+                    f"shared {name}, made untrimmed like the untrimmed set (names hidden)",
+                    r["n"],
+                    f"{100 * r['right']:.1f} %",
+                    fmt(r["confidence_right"] or float("nan"), 2),
+                    fmt(r["confidence_wrong"] or float("nan"), 2),
+                ]
+            )
+    if rows:
+        lines.append("Real drum-machine samples (the shared loops), made untrimmed here:\n")
+        lines.append(table(["set", "n", "right", "conf. right", "conf. wrong"], rows))
+    if "baseline" in record:
+        rows = [[kind, f"{100 * r['right']:.1f} %"] for kind, r in record["baseline"].items()]
+        lines.append(f"The analysis of `{record['timing']['rev']}` (before) on the same final sets:\n")
+        lines.append(table(["set", "right (before)"], rows))
     for kind in SETS:
         misses = record["final"][kind]["misses"]
         if misses:
@@ -295,6 +315,15 @@ def markdown(record: dict[str, Any]) -> str:
                 for m in misses[:6]
             )
             lines.append(f"Misses in {kind} (final): {shown}.\n")
+    for name in ("loops", "loops_tempo"):
+        r = record.get(f"shared_{name}_untrimmed")
+        if r and r["misses"]:
+            shown = "; ".join(
+                f"{m['style']} {m['truth'][0]:g} x{m['truth'][1]} -> "
+                f"{m['found']['bpm']} x{m['found']['bars']}"
+                for m in r["misses"][:6]
+            )
+            lines.append(f"Misses in shared {name}, untrimmed: {shown}.\n")
     lines.append("\n## Tail: drop or wrap\n")
     lines.append(
         "Each untrimmed loop at its true start and length; relative waveform error of its cycle "

@@ -97,7 +97,7 @@ def find_region(audio: np.ndarray, *, sample_rate: int = SAMPLE_RATE) -> Region:
     strength = float(scores.max())
     whole, rest = len(audio) / sample_rate, (len(audio) - start) / sample_rate
     for length, origin, fit in ((whole, 0, "file"), (rest, start, "trimmed")):
-        if _octave_error(length, eighth * hop_seconds) <= LENGTH_FIT:
+        if octave_error(length, eighth * hop_seconds) <= LENGTH_FIT:
             return Region(origin, length, eighth * hop_seconds, fit, strength)  # type: ignore[arg-type]
     # Not whole bars: the longest power of two of 8ths that leaves a tail within MAX_TAIL_SECONDS,
     # at the hits' period where it has one there, else at the best period that has.
@@ -123,7 +123,7 @@ def find_region(audio: np.ndarray, *, sample_rate: int = SAMPLE_RATE) -> Region:
     return Region(start, seconds, eighth * hop_seconds, "hits", strength)
 
 
-def _octave_error(length: float, eighth: float) -> float:
+def octave_error(length: float, eighth: float) -> float:
     """Relative distance of ``length`` from the nearest power of two of ``eighth`` s."""
     octaves = max(0, round(math.log2(length / eighth)))
     return abs(length / (eighth * 2**octaves) - 1)

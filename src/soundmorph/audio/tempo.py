@@ -288,7 +288,11 @@ def analyse(
             if stated * bar_seconds(bpm) <= rest * (1 + period.LENGTH_FIT):
                 bars = stated
         bars = bars or _bars_at(bpm, region.seconds, rest)
-    elif evidence.smpl is not None and period._octave_error(evidence.smpl[1], region.eighth) <= AGREE:
+    elif (
+        evidence.smpl is not None
+        and sum(evidence.smpl) <= duration * (1 + period.LENGTH_FIT)
+        and period.octave_error(evidence.smpl[1], region.eighth) <= AGREE
+    ):
         start, seconds, source = evidence.smpl[0], evidence.smpl[1], "smpl"
         rest = duration - start
     elif evidence.name_bpm is not None and octave_agrees(evidence.name_bpm, region.eighth):
@@ -349,7 +353,7 @@ def _disputes(evidence: Evidence, eighth: float) -> list[str]:
     out = []
     if evidence.acid_bpm is not None and not octave_agrees(evidence.acid_bpm, eighth):
         out.append(f"acid chunk says {evidence.acid_bpm:g} BPM")
-    if evidence.smpl is not None and period._octave_error(evidence.smpl[1], eighth) > AGREE:
+    if evidence.smpl is not None and period.octave_error(evidence.smpl[1], eighth) > AGREE:
         out.append(f"smpl loop says {evidence.smpl[1]:.3f} s")
     if evidence.name_bpm is not None and not octave_agrees(evidence.name_bpm, eighth):
         out.append(f"name says {evidence.name_bpm:g} BPM")
