@@ -17,6 +17,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 ACID_ONE_SHOT = 0x01  # acid flag bit: the file is a one-shot, not a loop
 ACID_SIZE = 24  # bytes of an acid chunk
@@ -85,12 +86,11 @@ def read_loop_chunks(path: str | Path) -> LoopChunks:
     return parse_chunks(chunks)
 
 
-def _walk(handle: object) -> dict[bytes, bytes]:
+def _walk(handle: BinaryIO) -> dict[bytes, bytes]:
     """The first chunk of each id among ``fmt ``, ``acid`` and ``smpl`` after the RIFF header."""
     wanted = {b"fmt ", b"acid", b"smpl"}
     found: dict[bytes, bytes] = {}
-    read = handle.read  # type: ignore[attr-defined]
-    seek = handle.seek  # type: ignore[attr-defined]
+    read, seek = handle.read, handle.seek
     for _ in range(MAX_CHUNKS):
         header = read(8)
         if len(header) < 8:
