@@ -36,7 +36,8 @@ PERIOD_STEP = 0.01  # onset frames between 8th-note periods tried
 AUTOCORR_LAGS = 0.75  # share of the envelope's length whose lags the period comb uses
 REFINE = 0.02  # relative: the anchored comb refines the period within this
 REFINE_STEPS = 401  # periods tried in it
-ANCHOR_FRAMES = (-2.0, 1.0, 0.25)  # onset frames the anchor may move (an onset peaks a frame early)
+ANCHOR_FRAMES = (-2.0, 1.0)  # onset frames the anchor may move (an onset peaks a frame early) ...
+ANCHOR_STEP = 0.25  # ... in steps of this many frames
 PAD = ONSET_FFT  # samples of silence before the start, so the first hit rises like the others
 
 
@@ -159,8 +160,7 @@ def _refine(envelope: np.ndarray, period: float, *, anchor: float) -> float:
     smooth = np.convolve(envelope, [0.25, 0.5, 0.25], mode="same")
     n = len(smooth)
     periods = period * (1 + np.linspace(-REFINE, REFINE, REFINE_STEPS))
-    offsets = np.arange(*ANCHOR_FRAMES) if ANCHOR_FRAMES[2] else np.zeros(1)
-    offsets = np.append(offsets, ANCHOR_FRAMES[1])
+    offsets = np.arange(ANCHOR_FRAMES[0], ANCHOR_FRAMES[1] + ANCHOR_STEP / 2, ANCHOR_STEP)
     k = np.arange(int(max(n - 3 - anchor, 0) / periods.min()) + 1)
     positions = anchor + offsets[:, None, None] + periods[None, :, None] * k[None, None, :]
     inside = (positions >= 0) & (positions <= n - 2)
