@@ -18,8 +18,9 @@ import torch
 from soundmorph import audio, data
 from soundmorph.audio import synth
 from soundmorph.audio.io import Skipped
-from soundmorph.config import MAX_CLIP_SECONDS, READ_MARGIN_SECONDS, AudioConfig, Preset
+from soundmorph.config import AudioConfig, Preset
 from soundmorph.errors import AudioError
+from soundmorph.limits import MAX_CLIP_SECONDS, READ_MARGIN_SECONDS
 from soundmorph.training.loop import batch_magnitudes
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from bench import tempo_files
 from bench.common import LOOPS, fmt, machine, machine_line, read_folder, table, write_results
 from soundmorph import audio
 from soundmorph.audio import synth, tempo
@@ -352,7 +353,8 @@ def main(*, quick: bool, out: Path, shared: Path = SHARED) -> list[Path]:
     morph = morph_alignment(2 if quick else 10, quick=quick)
     if morph is not None:
         record["morph"] = morph
-    return write_results("tempo", record, markdown(record), out)
+    files = tempo_files.main(quick=quick, out=out)  # loops as they come: trimmed, untrimmed, named
+    return write_results("tempo", record, markdown(record), out) + files
 
 
 def _pct(value: float | None) -> str:

@@ -19,17 +19,10 @@ from soundmorph.audio import synth
 from soundmorph.audio import tempo as tempo_analysis
 from soundmorph.audio.io import Skipped
 from soundmorph.audio.tempo import Tempo
-from soundmorph.config import (
-    MAX_CLIP_SECONDS,
-    READ_MARGIN_SECONDS,
-    SAMPLE_RATE,
-    Preset,
-    TempoConfig,
-    clip_seconds_from_lengths,
-    get_preset,
-)
+from soundmorph.config import SAMPLE_RATE, Preset, TempoConfig, clip_seconds_from_lengths, get_preset
 from soundmorph.data import cache
 from soundmorph.errors import AudioError
+from soundmorph.limits import MAX_CLIP_SECONDS, READ_MARGIN_SECONDS
 
 CLIP_SECONDS = 1.0  # every test clip; the model's clip length
 N_LOOPS = 6

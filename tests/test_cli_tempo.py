@@ -53,6 +53,7 @@ def test_list_json_has_kind_bpm_and_bars(hidden_loops: Path, capsys: pytest.Capt
     listing = json.loads(out)
     sounds = {s["name"]: s for s in listing["sounds"]}
     keys = {"index", "name", "seconds", "sample_rate", "channels", "kind", "bpm", "bars"}
+    keys |= {"source", "confidence", "start", "tail", "warnings"}
     assert all(set(s) == keys for s in listing["sounds"])
     assert abs(sounds["a.wav"]["bpm"] - SLOW) <= 1 and sounds["a.wav"]["bars"] == 2
     assert abs(sounds["b.wav"]["bpm"] - FAST) <= 1 and sounds["b.wav"]["bars"] == 2
@@ -152,3 +153,17 @@ def test_bad_tempo_arguments_are_one_line(
     assert code == 1 and len(err.strip().splitlines()) == 1 and "bpm" in err
     code, _, err = run(capsys, "train", hidden_loops, "--out", tmp_path / "y", "--bars", "0")
     assert code == 1 and len(err.strip().splitlines()) == 1 and "bars" in err
+
+
+def test_list_warns_where_a_name_is_contradicted_by_the_hits(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    loop = synth.drum_loop(seed=84, style="techno", bpm=124, bars=2)
+    audio.write(
+        tmp_path / "loop_93bpm.wav", synth.untrimmed(loop, lead_in=0.01, tail=0.2), sample_rate=SAMPLE_RATE
+    )
+    code, out, _ = run(capsys, "list", tmp_path)
+    assert code == 0 and "warning: loop_93bpm.wav: name says 93 BPM; the hits say 124" in out
+    code, out, _ = run(capsys, "list", tmp_path, "--json")
+    (sound,) = json.loads(out)["sounds"]
+    assert sound["source"] == "audio" and sound["warnings"] and sound["confidence"] < 0.5

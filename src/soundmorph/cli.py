@@ -116,6 +116,9 @@ def cmd_list(args: argparse.Namespace) -> None:
             f"{s['index']:>5}  {s['seconds']:>7.3f}  {s['sample_rate']:>6}  {s['channels']:>2}  "
             f"{s['kind']:<7}  {bpm}  {bars}  {s['name']}"
         )
+    for s in listing["sounds"]:
+        for warning in s["warnings"]:
+            print(f"warning: {s['name']}: {warning} (the hits win)")
     for skipped in listing["skipped"]:
         print(f"skipped {Path(args.folder) / skipped['name']}: {skipped['reason']}")
     print(f"{len(listing['sounds'])} usable, {len(listing['skipped'])} skipped")

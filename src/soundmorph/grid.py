@@ -17,6 +17,7 @@ import torch
 
 from soundmorph import data, limits
 from soundmorph.audio import looping, phase, tempo
+from soundmorph.audio.riff import LoopChunks
 from soundmorph.audio.tempo import Tempo
 from soundmorph.config import Preset, RenderOptions
 from soundmorph.errors import SoundmorphError
@@ -64,9 +65,12 @@ def mix_bpm(
     return float(sum(w * v for w, v in zip(weights, values, strict=True)) / total) if total > 0 else base
 
 
-def analyse(clip: np.ndarray, preset: Preset, *, name: str | None = None) -> Tempo:
-    """Kind, tempo and bars of a clip at the model's rate."""
-    return tempo.analyse(clip, sample_rate=preset.audio.sample_rate, name=name)
+def analyse(
+    clip: np.ndarray, preset: Preset, *, name: str | None = None, chunks: LoopChunks | None = None
+) -> Tempo:
+    """Kind, tempo and bars of a clip at the model's rate (a file's name and acid/smpl ``chunks``
+    as evidence, see :func:`soundmorph.audio.tempo.analyse`)."""
+    return tempo.analyse(clip, sample_rate=preset.audio.sample_rate, name=name, chunks=chunks)
 
 
 def on_grid(clip: np.ndarray, preset: Preset, found: Tempo | None = None) -> np.ndarray:

@@ -86,12 +86,19 @@ def test_a_one_shot_after_silence_has_its_onset_found() -> None:
     assert abs(found.downbeat - 0.25) < 0.03
 
 
-def test_a_misleading_name_does_not_change_a_clear_answer() -> None:
+def test_a_name_the_hits_contradict_is_ignored_and_one_they_agree_with_is_used() -> None:
     loop = synth.drum_loop(seed=7, style="techno", bpm=126, bars=2)
     plain = tempo.analyse(loop)
-    assert _right(plain, 126, 2)
-    for name in ("loop_90bpm.wav", "kick 63 BPM.wav", "x.wav", "loop_126bpm.wav"):
-        assert tempo.analyse(loop, name=name).bars == 2
+    assert _right(plain, 126, 2) and plain.source == "audio"
+    for name in ("loop_90bpm.wav", "x.wav", "loop_100_Am.wav"):
+        found = tempo.analyse(loop, name=name)
+        assert _right(found, 126, 2) and found.source == "audio", name
+    assert tempo.analyse(loop, name="loop_90bpm.wav").confidence < plain.confidence  # disputed
+    named = tempo.analyse(loop, name="loop_126bpm.wav")
+    assert named.source == "name" and named.bpm == 126 and named.bars == 2
+    # an octave off the hits is still their tempo: the name says which octave
+    slow = tempo.analyse(loop, name="kick 63 BPM.wav")
+    assert slow.source == "name" and slow.bpm == 63 and slow.bars == 1
 
 
 def test_bpm_from_name() -> None:
@@ -99,6 +106,15 @@ def test_bpm_from_name() -> None:
     assert tempo.bpm_from_name("Break 92.5 BPM.wav") == 92.5
     assert tempo.bpm_from_name("loop_1350bpm.wav") is None  # out of range
     assert tempo.bpm_from_name("snare_07.wav") is None
+    assert tempo.bpm_from_name("Break_124bpm.wav") == 124
+    assert tempo.bpm_from_name("124 BPM Funk.wav") == 124
+    assert tempo.bpm_from_name("funk-124-bpm.wav") == 124
+    assert tempo.bpm_from_name("loop_124_Am.wav") == 124  # the only number in range
+    assert tempo.bpm_from_name("kits/128/loop_124_Am.wav") == 124  # only the file's own name
+    assert tempo.bpm_from_name("loop_124_2_Am.wav") == 124  # 2 is no tempo
+    assert tempo.bpm_from_name("loop_124_128.wav") is None  # two: which?
+    assert tempo.bpm_from_name("Kick_808.wav") is None
+    assert tempo.bpm_from_name("loop124.wav") is None  # not between separators
 
 
 def test_a_loop_cut_late_has_its_first_beat_found() -> None:
@@ -194,3 +210,72 @@ def test_bad_input() -> None:
         tempo.stretch(np.zeros(100), 50, method="pv")  # type: ignore[arg-type]
     with pytest.raises(SoundmorphError, match="voice"):
         synth.one_shot("cowbell", seed=0)
+
+
+# --- loops as they come: lead-ins, tails, names -----------------------------------------------------
+
+UNTRIMMED = [  # (seed, bpm, bars, lead-in s, tail s, tail kind): tempi, lengths and tails across the range
+    (200, 124.0, 2, 0.0, 0.02, "silence"),
+    (201, 124.0, 2, 0.0, 0.05, "silence"),
+    (202, 124.0, 2, 0.0, 0.3, "ring"),
+    (203, 95.0, 1, 0.0, 0.1, "ring"),
+    (204, 83.5, 4, 0.03, 0.4, "reverb"),
+    (205, 171.2, 1, 0.01, 0.25, "ring"),
+    (206, 146.0, 2, 0.025, 0.15, "reverb"),
+    (207, 112.7, 1, 0.005, 0.35, "reverb"),
+]
+
+
+@pytest.mark.parametrize(("seed", "bpm", "bars", "lead", "tail", "kind"), UNTRIMMED)
+def test_a_loop_with_a_lead_in_and_a_tail_gets_its_tempo_from_its_hits(
+    seed: int, bpm: float, bars: int, lead: float, tail: float, kind: str
+) -> None:
+    loop = synth.drum_loop(seed=seed, style=synth.STYLES[seed % 4], bpm=bpm, bars=bars, kit=seed + 50)
+    found = tempo.analyse(synth.untrimmed(loop, lead_in=lead, tail=tail, kind=kind, seed=seed))
+    assert found.kind == "loop" and found.bars == bars and abs(float(found.bpm or 0) - bpm) <= 1.0, found
+    assert abs(found.start - lead) < 0.002  # the loop starts on its first hit
+    assert found.source == "audio"
+    if tail >= 0.05:
+        assert found.tail == ("wrap" if kind == "reverb" else "drop")
+
+
+def test_a_tempo_in_the_name_is_used_where_the_hits_agree_tails_included() -> None:
+    loop = synth.drum_loop(seed=11, style="break", bpm=124, bars=2, kit=61)
+    bounce = synth.untrimmed(loop, lead_in=0.01, tail=0.3, kind="ring")
+    for name in ("Break_124bpm.wav", "124 BPM Funk.wav", "break-124-bpm.wav", "loop_124_Am.wav"):
+        found = tempo.analyse(bounce, name=name)
+        assert (found.source, found.bpm, found.bars) == ("name", 124.0, 2), name
+        assert found.confidence >= 0.9 and not tempo.disputes(found, name=name)
+    found = tempo.analyse(bounce, name="loop_93bpm.wav")  # 3/4 of the truth: not an octave
+    assert found.source == "audio" and found.bars == 2 and abs(float(found.bpm or 0) - 124) <= 1
+    assert tempo.disputes(found, name="loop_93bpm.wav") == ["name says 93 BPM"]
+
+
+def test_loop_cycle_trims_the_lead_in_and_drops_or_wraps_the_tail() -> None:
+    loop = synth.drum_loop(seed=12, style="techno", bpm=128, bars=1)
+    ring = synth.untrimmed(loop, lead_in=0.02, tail=0.2, kind="ring")
+    found = tempo.analyse(ring)
+    cycle = tempo.loop_cycle(ring, found)
+    assert found.tail == "drop" and len(cycle) == tempo.grid_samples(float(found.bpm or 0), 1)
+    n = min(len(cycle), len(loop))
+    assert np.corrcoef(cycle[:n], loop[:n])[0, 1] > 0.98  # the loop itself, its next pass dropped
+    wet = synth.untrimmed(loop, lead_in=0.02, tail=0.2, kind="reverb", seed=1)
+    found = tempo.analyse(wet)
+    first = round(found.start * SAMPLE_RATE)
+    ideal = tempo.fold_tail(wet[first:].astype(np.float64), len(loop))  # the wet loop played round
+    cycle = tempo.loop_cycle(wet, found)
+    n = min(len(cycle), len(ideal))
+    assert found.tail == "wrap" and np.corrcoef(cycle[:n], ideal[:n])[0, 1] > 0.98
+
+
+def test_fold_tail_adds_what_rings_past_into_the_start() -> None:
+    audio = np.arange(1.0, 8.0)  # 7 samples, a loop of 5
+    assert tempo.fold_tail(audio, 5).tolist() == [1 + 6, 2 + 7, 3, 4, 5]
+    assert tempo.fold_tail(audio[:3], 5).tolist() == [1, 2, 3, 1, 2]  # shorter: it repeats
+
+
+def test_a_hit_with_a_long_reverb_tail_stays_a_one_shot() -> None:
+    for voice in ("kick", "snare", "clap", "open_hat"):
+        hit = synth.one_shot(voice, seed=4)
+        wet = synth.untrimmed(hit, lead_in=0.01, tail=1.5, kind="reverb", seed=3)
+        assert tempo.analyse(wet).kind == "oneshot", voice

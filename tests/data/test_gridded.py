@@ -116,3 +116,19 @@ def test_grid_clips_need_one_tempo_per_clip(library: Path, tmp_path: Path) -> No
     cache, _ = open_cache(library, sample_rate=SAMPLE_RATE, base=tmp_path / "c", progress=False)
     with pytest.raises(SoundmorphError, match="tempi"):
         data.grid_clips(cache, cache.names, [], TempoConfig(mode="oneshot"), 100, progress=False)
+
+
+def test_tempi_of_another_analysis_version_are_analysed_again(
+    library: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache, _ = open_cache(library, sample_rate=SAMPLE_RATE, base=tmp_path / "c", progress=False)
+    found = data.cached_tempos(cache, cache.names, workers=1, progress=False)
+    log = cache.folder / gridded.TEMPO_FILE
+    old = [json.loads(line) | {"version": 1} for line in log.read_text().splitlines()]
+    for record in old:  # as version 1 wrote them: no start, tail or source
+        for key in ("start", "tail", "source"):
+            record.pop(key)
+    log.write_text("".join(json.dumps(record) + "\n" for record in old))
+    calls = _count_calls(monkeypatch, tempo_analysis, "analyse")
+    assert data.cached_tempos(cache, cache.names, workers=1, progress=False) == found
+    assert len(calls) == len(found)

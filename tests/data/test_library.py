@@ -108,7 +108,9 @@ def test_analyse_tempo_and_describe(tmp_path: Path, scan) -> None:
     assert [s["kind"] for s in sounds] == ["loop", "loop", "loop", "oneshot"]
     assert [s["bars"] for s in sounds] == [2, 2, 4, None]
     assert [round(s["bpm"]) if s["bpm"] else None for s in sounds] == [110, 125, 150, None]
-    assert set(sounds[0]) == {"index", "name", "seconds", "sample_rate", "channels", "kind", "bpm", "bars"}
+    keys = {"index", "name", "seconds", "sample_rate", "channels", "kind", "bpm", "bars"}
+    keys |= {"source", "confidence", "start", "tail", "warnings"}
+    assert set(sounds[0]) == keys
     assert sounds[0]["sample_rate"] == SAMPLE_RATE and sounds[0]["channels"] == 1
     assert [s["index"] for s in sounds] == [0, 1, 2, 3] and sounds[3]["name"] == "sound_3.wav"
     assert [s["name"] for s in described["skipped"]] == ["broken.wav"]
@@ -181,3 +183,25 @@ def test_scan_reports_links_and_folders_named_like_audio(
         "x.wav": "a folder, not a file",
         "gone.wav": "broken link",
     }
+
+
+def test_describe_says_where_each_tempo_came_from_and_warns_when_the_hits_disagree(tmp_path: Path) -> None:
+    folder = tmp_path / "asis"
+    folder.mkdir()
+    loop = synth.drum_loop(seed=21, style="house", bpm=124, bars=2, kit=71)
+    bounce = synth.untrimmed(loop, lead_in=0.015, tail=0.3, kind="ring")
+    for name in ("Break_124bpm.wav", "loop_93bpm.wav", "plain.wav"):
+        audio.write(folder / name, bounce, sample_rate=SAMPLE_RATE)
+    sounds = {s["name"]: s for s in data.describe(folder, sample_rate=SAMPLE_RATE)["sounds"]}
+    named, misnamed, plain = sounds["Break_124bpm.wav"], sounds["loop_93bpm.wav"], sounds["plain.wav"]
+    assert (named["source"], named["bpm"], named["bars"], named["warnings"]) == ("name", 124.0, 2, [])
+    assert named["start"] == pytest.approx(0.015, abs=0.002) and named["tail"] == "drop"
+    assert misnamed["source"] == "audio" and misnamed["bpm"] == pytest.approx(124, abs=1)
+    assert misnamed["warnings"] == [f"name says 93 BPM; the hits say {misnamed['bpm']:.1f} BPM"]
+    assert misnamed["confidence"] < plain["confidence"]
+    assert plain["source"] == "audio" and plain["warnings"] == []
+    edited = data.describe(folder, sample_rate=SAMPLE_RATE, overrides={"plain.wav": {"bpm": 62}})
+    user = {s["name"]: s for s in edited["sounds"]}["plain.wav"]
+    assert (user["source"], user["bpm"], user["bars"], user["tail"]) == ("user", 62.0, 1, "drop")
+    same = data.describe(folder, sample_rate=SAMPLE_RATE, overrides={"plain.wav": {"bars": 2}})
+    assert {s["name"]: s for s in same["sounds"]}["plain.wav"]["source"] == "audio"  # restated

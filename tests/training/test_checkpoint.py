@@ -296,7 +296,7 @@ def test_refuses_truncated_weights(saved: tuple[Path, SpectrogramVAE]) -> None:
 
 
 def test_library_round_trip(tmp_path: Path) -> None:
-    tempo = Tempo("loop", 128.0, 2, 0.01, 1.0)
+    tempo = Tempo("loop", 128.0, 2, 0.03, 1.0, start=0.02, tail="wrap", source="name")
     library = checkpoint.LibraryIndex(
         Path("/sounds"),
         (
@@ -311,6 +311,12 @@ def test_library_round_trip(tmp_path: Path) -> None:
     saved = json.loads((tmp_path / checkpoint.LIBRARY_FILE).read_text())
     assert saved["files"][1] == {"name": "b/c.wav", "split": "holdout"}  # latents in their own file
     assert saved["files"][0]["bpm"] == 128.0
+    assert (saved["files"][0]["start"], saved["files"][0]["tail"]) == (0.02, "wrap")
+    del saved["files"][0]["start"], saved["files"][0]["tail"], saved["files"][0]["source"]
+    (tmp_path / checkpoint.LIBRARY_FILE).write_text(json.dumps(saved))  # as saved before loops had them
+    older = checkpoint.load_library(tmp_path).entries[0].tempo
+    assert older is not None and (older.start, older.tail, older.source) == (0.0, "none", "audio")
+    checkpoint.save_library(tmp_path, library)
     assert torch.equal(loaded.latents(2), torch.tensor([[0.5, -1.0], [0.0, 2.0]]))
     with pytest.raises(ValueError, match="latents of shape"):
         loaded.latents(3)

@@ -21,7 +21,8 @@ import numpy as np
 import torch
 
 from soundmorph.audio import phase
-from soundmorph.audio.tempo import ONSET_HOP, onset_envelope, stretch_frames
+from soundmorph.audio.onsets import ONSET_HOP, onset_envelope
+from soundmorph.audio.tempo import stretch_frames
 from soundmorph.config import HOP_LENGTH, N_FFT, SAMPLE_RATE
 from soundmorph.errors import SoundmorphError
 

@@ -415,3 +415,55 @@ def _pattern(style: str, bars: int, rng: np.random.Generator) -> tuple[dict[str,
 
 def _line(bar: str) -> np.ndarray:
     return np.array([_VELOCITY[c] for c in bar])
+
+
+# --- files as they come ----------------------------------------------------------------------------
+
+TAIL_KINDS: tuple[str, ...] = ("ring", "reverb", "silence")
+
+
+def untrimmed(
+    loop: np.ndarray,
+    *,
+    lead_in: float,
+    tail: float,
+    kind: str = "ring",
+    seed: int = 0,
+    sample_rate: int = SAMPLE_RATE,
+) -> np.ndarray:
+    """A loop as a bounce leaves it: ``lead_in`` seconds of silence before it and ``tail`` seconds
+    after its last bar line.
+
+    Parameters
+    ----------
+    loop : np.ndarray [shape=(n_samples,)]
+        One period of a loop (e.g. :func:`drum_loop`).
+    kind : {"ring", "reverb", "silence"}
+        ``ring``: the loop plays on and fades out (its first hit ringing out past the bar line);
+        ``reverb``: the loop through a decaying-noise reverb ``tail`` s long whose ring-out runs past
+        the end (a wet bounce; the loop's start lacks the reverb of its end); ``silence``: zeros.
+    seed : int
+        The reverb's noise.
+
+    Returns
+    -------
+    np.ndarray [shape=(lead + n_samples + tail samples,), float32]
+    """
+    if kind not in TAIL_KINDS:
+        raise SoundmorphError(f"unknown tail {kind!r}; choose one of: {', '.join(TAIL_KINDS)}")
+    if lead_in < 0 or tail < 0:
+        raise SoundmorphError(f"lead-in and tail must be >= 0 s, got {lead_in} and {tail}")
+    loop = np.asarray(loop, dtype=np.float64)
+    lead, ring = np.zeros(round(lead_in * sample_rate)), round(tail * sample_rate)
+    if kind == "reverb" and ring > 0:
+        decay = np.exp(-np.arange(ring) / (ring / 5))  # -43 dB at its end
+        response = np.random.default_rng(seed).standard_normal(ring) * decay
+        response *= 0.5 / np.linalg.norm(response)
+        response[0] += 1.0  # the dry sound
+        wet = np.convolve(loop, response)
+        out = np.concatenate([lead, wet]) * (PEAK / max(float(np.abs(wet).max()), 1e-12))
+        return out.astype(np.float32)
+    after = np.take(loop, np.arange(ring), mode="wrap") * np.linspace(1.0, 0.0, ring) ** 2
+    if kind == "silence":
+        after = np.zeros(ring)
+    return np.concatenate([lead, loop, after]).astype(np.float32)

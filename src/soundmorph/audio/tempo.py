@@ -1,13 +1,15 @@
-"""Tempo: is a sound a loop or a one-shot, at what tempo, how many bars, where is its downbeat; and
-the beat grid every loop is stretched to.
+"""Tempo: is a sound a loop or a one-shot, at what tempo, how many bars, where the loop starts and
+where its downbeat is; and the beat grid every loop is stretched to.
 
 Pure numpy functions on mono audio at any rate (22,050 Hz in the package).
 
-How a loop is found. A loop is cut to whole bars of 4/4, so its duration ``D`` fixes its tempo up
-to the bar count: ``bpm = bars * 240 / D``. The candidates are ``bars`` in :data:`BAR_CHOICES` with a
-tempo in :data:`BPM_RANGE`: they differ by octaves, so choosing one is an octave decision. The
-onset envelope of a loop is periodic with period ``D``, so its circular autocorrelation is exact (no
-edge effects). Each candidate is scored by metrical evidence at its own note values:
+How a loop is found. Files as they come carry lead-ins and tails, so the loop's period is read from
+its hits (:mod:`.period`): where its first hit is, its 8th-note period, and a length of whole bars
+(the file's own length where it is whole bars at that period, else the longest that leaves a short
+tail). The candidates for that length are ``bars`` in :data:`BAR_CHOICES` with a tempo in
+:data:`BPM_RANGE`: they differ by octaves, so choosing one is an octave decision. The onset envelope
+of one period of the loop (its tail wrapped round) is periodic, so its circular autocorrelation is
+exact. Each candidate is scored by metrical evidence at its own note values:
 
 - the full-band envelope repeats at the 8th note (drum patterns put their hits on 8ths), less at the
   16th and hardly at the 32nd: a candidate whose 16ths or 32nds repeat strongly is too slow (its
@@ -19,7 +21,10 @@ edge effects). Each candidate is scored by metrical evidence at its own note val
 - a broad log-normal tempo prior (one octave) around :data:`PRIOR_BPM` settles what the rhythm
   leaves open.
 
-A BPM written in the file name only breaks near-ties: it is a hint.
+Other evidence (:class:`Evidence`): a tempo in the file name, an ``acid`` chunk's tempo and beats,
+a ``smpl`` chunk's loop points. Each is used where the hits agree with it (its tempo an octave or two
+from theirs, within :data:`AGREE`), in that order: ``acid``, ``smpl``, ``name``; one they contradict
+is ignored, and lowers the confidence (:func:`disputes` says which).
 
 A one-shot is a sound too short for one bar at 200 BPM, or with fewer than :data:`MIN_LOOP_ONSETS`
 strong onsets, or whose onsets all lie in its first part (a decaying hit, a flam, a clap's bursts).
@@ -34,11 +39,26 @@ from typing import Literal
 
 import numpy as np
 
+from soundmorph import limits
+from soundmorph.audio import period
+from soundmorph.audio.onsets import (
+    ONSET_COMPRESSION,
+    ONSET_HOP,
+    ONSET_THRESHOLD,
+    onset_envelope,
+    onset_envelopes,
+    onset_times,
+)
+from soundmorph.audio.riff import LoopChunks
 from soundmorph.config import SAMPLE_RATE
 from soundmorph.errors import SoundmorphError
 
 Kind = Literal["loop", "oneshot"]
-ANALYSIS_VERSION = 1  # bump when analyse() may give another answer (cached analyses are redone)
+Source = Literal["audio", "name", "acid", "smpl", "user"]
+Tail = Literal["none", "drop", "wrap"]
+SOURCES: tuple[str, ...] = ("audio", "name", "acid", "smpl", "user")
+TAILS: tuple[str, ...] = ("none", "drop", "wrap")
+ANALYSIS_VERSION = 2  # bump when analyse() may give another answer (cached analyses are redone)
 BEATS_PER_BAR = 4  # 4/4
 BAR_CHOICES = (1, 2, 4, 8)  # whole bars a loop may hold
 BPM_RANGE = (60.0, 200.0)  # tempi a loop may have
@@ -57,27 +77,38 @@ KICK_BEAT_WEIGHT = 0.5
 KICK_EIGHTH_WEIGHT = 1.0
 MIN_LOOP_SECONDS = 0.95 * BAR_CHOICES[0] * BEATS_PER_BAR * 60 / BPM_RANGE[1]  # one bar at 200 BPM, -5 %
 MIN_LOOP_ONSETS = 4  # strong onsets a loop has at least
-ONSET_THRESHOLD = 0.25  # a strong onset peaks above this fraction of the largest one
-ONSET_GAP = 0.05  # s: onsets closer than this are one (a clap's bursts, a flam)
 ONSET_SPREAD = 0.5  # a loop's strong onsets span at least this fraction of its duration
-ONSET_HOP = 128  # samples (5.8 ms at 22,050 Hz) between onset-envelope frames
-ONSET_FFT = 1024  # samples per onset-analysis frame
-ONSET_COMPRESSION = 1000.0  # log(1 + C x) of the peak-normalised magnitude
 PHASE_SNAP = 3  # onset frames (17 ms): a beat phase this close to 0 is 0
 PHASE_KEEP = 0.8  # ... and so is one where the beats at phase 0 hold this share of the best comb
 KICK_HZ = 150.0  # the band whose onsets mark downbeats
 ONSET_LEAD = 64  # samples kept before a one-shot's detected onset (its attack starts a little earlier)
-NAME_BPM = re.compile(r"(?<![0-9.])(\d{2,3}(?:\.\d+)?)\s*-?_?\s*bpm", re.IGNORECASE)
-NAME_HINT_WEIGHT = 0.15  # log-score bonus of a candidate within 1.5 BPM of the name's tempo
+REPEAT_CORRELATION = 0.7  # a tail this like the loop's start is its next pass (dropped), else wrapped
+REPEAT_LAG = 0.008  # relative: the length's error a repeat is looked for within (either way) ...
+REPEAT_MIN_LAG = 64  # samples: ... and at least this
+REPEAT_SECONDS = 0.25  # s of the tail compared with the loop's start
+AGREE = 0.02  # relative: a stated tempo agrees with the hits' within this, octaves apart
+AGREED_CONFIDENCE = 0.95  # confidence when a stated tempo and the hits agree
+HITS_CONFIDENCE = 0.85  # factor of the confidence when the length came from the hits (a tail)
+DISPUTED_CONFIDENCE = 0.5  # factor of the confidence when a stated tempo contradicts the hits
+# A tempo in a file name: "124bpm", "124 BPM", "124-bpm", "124_bpm" ...
+NAME_BPM = re.compile(r"(?<![0-9.])(\d{2,3}(?:\.\d+)?)\s*[-_]?\s*bpm", re.IGNORECASE)
+# ... or a bare number between separators ("loop_124_Am"), used when it is the only one in range.
+NAME_NUMBER = re.compile(r"(?:^|(?<=[\s_\-.()\[\]]))(\d{2,3}(?:\.\d+)?)(?=$|[\s_\-.()\[\]])")
 
 
 @dataclass(frozen=True)
 class Tempo:
     """What :func:`analyse` found in a sound.
 
-    ``bpm`` and ``bars`` are None for a one-shot; ``downbeat`` is in seconds from the start: the
-    first downbeat of a loop, or the onset of a one-shot. ``confidence`` in [0, 1] is the share of
-    the winning candidate in the scores of all (1 for a clear one-shot).
+    ``bpm`` and ``bars`` are None for a one-shot; ``downbeat`` is in seconds from the file's start:
+    the first downbeat of a loop, or the onset of a one-shot. ``start`` is where the loop's first bar
+    starts, in seconds from the file's start (after its lead-in); ``tail`` what is done with what
+    rings past its last bar line (``none``: the file is whole bars; ``wrap``: added into the loop's
+    start, as a wet loop plays round; ``drop``: cut, where it is the loop's next pass: see
+    :func:`tail_treatment`). ``source`` says where the tempo came from: the hits
+    (``audio``), the file name, its ``acid`` or ``smpl`` chunk, or the user. ``confidence`` in
+    [0, 1]: the share of the winning candidate in the scores of all, lowered when the length came
+    from the hits alone and halved when a stated tempo contradicts the hits (1 for a clear one-shot).
     """
 
     kind: Kind
@@ -85,15 +116,22 @@ class Tempo:
     bars: int | None
     downbeat: float
     confidence: float
+    start: float = 0.0
+    tail: Tail = "none"
+    source: Source = "audio"
 
     def __post_init__(self) -> None:
         if self.kind not in ("loop", "oneshot"):
             raise SoundmorphError(f"kind must be 'loop' or 'oneshot', got {self.kind!r}")
         if self.kind == "loop":
-            if self.bpm is None or not BPM_RANGE[0] / 2 <= self.bpm <= BPM_RANGE[1] * 2:
-                raise SoundmorphError(f"a loop needs a bpm in [30, 400], got {self.bpm}")
-            if self.bars is None or int(self.bars) != self.bars or self.bars < 1:
-                raise SoundmorphError(f"a loop needs a whole number of bars >= 1, got {self.bars}")
+            limits.check_bpm(self.bpm, "a loop's bpm")
+            limits.check_bars(self.bars, "a loop's bars")
+        if not self.start >= 0:
+            raise SoundmorphError(f"a loop's start must be >= 0 s, got {self.start}")
+        if self.tail not in TAILS:
+            raise SoundmorphError(f"tail must be one of {', '.join(TAILS)}, got {self.tail!r}")
+        if self.source not in SOURCES:
+            raise SoundmorphError(f"source must be one of {', '.join(SOURCES)}, got {self.source!r}")
 
     @property
     def seconds(self) -> float | None:
@@ -103,10 +141,19 @@ class Tempo:
         return bar_seconds(self.bpm) * self.bars
 
     def rounded(self) -> Tempo:
-        """This tempo as a model's ``library.json`` keeps it (BPM to 0.001, downbeat to 0.1 ms, no
-        confidence), so that a clip put on a grid at training is put there alike later."""
+        """This tempo as a model's ``library.json`` keeps it (BPM to 0.001, downbeat and start to
+        0.1 ms, no confidence), so that a clip put on a grid at training is put there alike later."""
         bpm = None if self.bpm is None else round(self.bpm, 3)
-        return Tempo(self.kind, bpm, self.bars, round(self.downbeat, 4), 1.0)
+        return Tempo(
+            self.kind,
+            bpm,
+            self.bars,
+            round(self.downbeat, 4),
+            1.0,
+            round(self.start, 4),
+            self.tail,
+            self.source,
+        )
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -115,7 +162,36 @@ class Tempo:
             "bars": self.bars,
             "downbeat": round(self.downbeat, 4),
             "confidence": round(self.confidence, 3),
+            "start": round(self.start, 4),
+            "tail": self.tail,
+            "source": self.source,
         }
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a file says of its tempo besides its audio (each None where it says nothing).
+
+    ``smpl`` is the ``smpl`` chunk's loop as (start, length) in seconds.
+    """
+
+    name_bpm: float | None = None
+    acid_bpm: float | None = None
+    acid_beats: int | None = None
+    acid_oneshot: bool | None = None
+    smpl: tuple[float, float] | None = None
+
+    @classmethod
+    def of(cls, name: str | None = None, chunks: LoopChunks | None = None) -> Evidence:
+        """The evidence of a file ``name`` and its loop ``chunks`` (see :mod:`.riff`)."""
+        chunks = chunks or LoopChunks()
+        return cls(
+            name_bpm=bpm_from_name(name) if name else None,
+            acid_bpm=chunks.acid_bpm if chunks.acid_bpm and not chunks.acid_oneshot else None,
+            acid_beats=chunks.acid_beats if not chunks.acid_oneshot else None,
+            acid_oneshot=chunks.acid_oneshot,
+            smpl=chunks.smpl_seconds,
+        )
 
 
 def bar_seconds(bpm: float) -> float:
@@ -127,107 +203,53 @@ def grid_samples(bpm: float, bars: int, sample_rate: int = SAMPLE_RATE) -> int:
     """Samples of ``bars`` bars at ``bpm``: ``round(bars * 4 * 60 / bpm * sample_rate)``."""
     if not bpm > 0:
         raise SoundmorphError(f"bpm must be positive, got {bpm}")
-    if int(bars) != bars or bars < 1:
-        raise SoundmorphError(f"bars must be a whole number >= 1, got {bars}")
+    limits.check_bars(bars)
     return round(bars * bar_seconds(bpm) * sample_rate)
 
 
 def bpm_from_name(name: str) -> float | None:
-    """A tempo written in a file name (``"loop_128bpm.wav"``, ``"kick 92 BPM"``), if in range."""
-    match = NAME_BPM.search(str(name))
-    if match is None:
-        return None
-    bpm = float(match.group(1))
-    return bpm if BPM_RANGE[0] <= bpm <= BPM_RANGE[1] else None
+    """A tempo written in a file name, if in :data:`BPM_RANGE`: ``"loop_128bpm.wav"``,
+    ``"92 BPM kick"``, ``"break-124-bpm"``, or a bare number between separators
+    (``"loop_124_Am.wav"``) when it is the only number in range. Only the last path part is read."""
+    stem = str(name).replace("\\", "/").rsplit("/", 1)[-1]
+    stem = re.sub(r"\.[A-Za-z0-9]{1,5}$", "", stem)  # the extension
+    match = NAME_BPM.search(stem)
+    if match is not None:
+        bpm = float(match.group(1))
+        return bpm if BPM_RANGE[0] <= bpm <= BPM_RANGE[1] else None
+    numbers = [float(m.group(1)) for m in NAME_NUMBER.finditer(stem)]
+    plausible = [bpm for bpm in numbers if BPM_RANGE[0] <= bpm <= BPM_RANGE[1]]
+    return plausible[0] if len(plausible) == 1 else None
 
 
-# --- the onset envelope ----------------------------------------------------------------------------
-
-
-def _frames_power(audio: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
-    """Power spectrogram [frames, n_fft // 2 + 1] of a centred, zero-padded Hann STFT."""
-    padded = np.pad(np.asarray(audio, dtype=np.float64), (n_fft // 2, n_fft // 2))
-    if len(padded) < n_fft:
-        padded = np.pad(padded, (0, n_fft - len(padded)))
-    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop]
-    spectrum = np.fft.rfft(frames * np.hanning(n_fft + 1)[:-1], axis=1)
-    return spectrum.real**2 + spectrum.imag**2
-
-
-def onset_envelope(
-    audio: np.ndarray,
-    *,
-    sample_rate: int = SAMPLE_RATE,
-    hop: int = ONSET_HOP,
-    max_hz: float | None = None,
-    circular: bool = False,
-) -> np.ndarray:
-    """Onset strength: the positive log-spectral flux per frame.
-
-    Parameters
-    ----------
-    audio : np.ndarray [shape=(n_samples,)]
-    hop : int
-        Samples between frames; frame ``t`` is centred on sample ``t * hop``.
-    max_hz : float or None
-        Only bins below this frequency (e.g. :data:`KICK_HZ` for kicks); None: all.
-    circular : bool
-        Treat the sound as one period of a loop: the frames at the edges see the other end, and
-        frame 0's rise is from the end of the loop, not from silence.
-
-    Returns
-    -------
-    np.ndarray [shape=(1 + n_samples // hop,), non-negative]
-        Frame 0 holds the rise from silence into the first frame, so a hit at sample 0 counts.
-    """
-    n = len(audio)
-    if circular and n > 0:
-        reach = ONSET_FFT // 2 + hop
-        wrapped = np.take(np.asarray(audio, dtype=np.float64), np.arange(-reach, n + reach), mode="wrap")
-        power = _frames_power(wrapped, ONSET_FFT, hop)[reach // hop - 1 :]  # frame 0: sample -hop
-    else:
-        power = _frames_power(audio, ONSET_FFT, hop)
-    if max_hz is not None:
-        power = power[:, : max(2, int(max_hz * ONSET_FFT / sample_rate) + 1)]
-    magnitude = np.sqrt(power)
-    peak = float(magnitude.max()) if magnitude.size else 0.0
-    log = np.log1p(ONSET_COMPRESSION * magnitude / max(peak, 1e-12))  # silence 0, a -60 dB bin ~0.7
-    if circular:
-        flux = np.maximum(log[1:] - log[:-1], 0.0)
-    else:  # silence before the start
-        flux = np.maximum(log - np.concatenate([np.zeros((1, log.shape[1])), log[:-1]]), 0.0)
-    return flux.mean(axis=1)[: 1 + n // hop]
-
-
-def onset_times(envelope: np.ndarray, *, hop_seconds: float) -> np.ndarray:
-    """Seconds of the strong onsets of ``envelope``: peaks above :data:`ONSET_THRESHOLD` of the
-    largest, at least :data:`ONSET_GAP` apart (the stronger one wins)."""
-    if envelope.size == 0 or float(envelope.max()) <= 0:
-        return np.zeros(0)
-    threshold = ONSET_THRESHOLD * float(envelope.max())
-    left = np.concatenate([[-np.inf], envelope[:-1]])
-    right = np.concatenate([envelope[1:], [-np.inf]])
-    peaks = np.flatnonzero((envelope >= left) & (envelope > right) & (envelope >= threshold))
-    gap = max(1, round(ONSET_GAP / hop_seconds))
-    kept: list[int] = []
-    for index in peaks[np.argsort(-envelope[peaks], kind="stable")]:
-        if all(abs(int(index) - other) >= gap for other in kept):
-            kept.append(int(index))
-    return np.sort(np.array(kept)) * hop_seconds
+def octave_agrees(bpm: float, eighth: float, *, within: float = AGREE) -> bool:
+    """True when ``bpm`` is the tempo of 8th notes of ``eighth`` seconds, an octave or two apart."""
+    ratio = bpm * eighth / 30.0  # 1 when the 8th note of bpm lasts `eighth` seconds
+    octaves = round(math.log2(ratio))
+    return abs(octaves) <= 2 and abs(ratio / 2**octaves - 1) <= within
 
 
 # --- analysis --------------------------------------------------------------------------------------
 
 
-def analyse(audio: np.ndarray, *, sample_rate: int = SAMPLE_RATE, name: str | None = None) -> Tempo:
-    """Kind, tempo, bars and downbeat of a mono sound.
+def analyse(
+    audio: np.ndarray,
+    *,
+    sample_rate: int = SAMPLE_RATE,
+    name: str | None = None,
+    chunks: LoopChunks | None = None,
+) -> Tempo:
+    """Kind, tempo, bars, start and downbeat of a mono sound.
 
     Parameters
     ----------
     audio : np.ndarray [shape=(n_samples,)]
         Mono audio at ``sample_rate``.
     name : str or None
-        The file name; a BPM in it breaks near-ties between candidates, never more.
+        The file name; a tempo in it is used where the hits agree with it.
+    chunks : LoopChunks or None
+        The file's ``acid`` / ``smpl`` chunks (:func:`soundmorph.audio.riff.read_loop_chunks`),
+        used where the hits agree with them.
 
     Returns
     -------
@@ -240,26 +262,176 @@ def analyse(audio: np.ndarray, *, sample_rate: int = SAMPLE_RATE, name: str | No
         raise SoundmorphError(f"sample_rate must be positive, got {sample_rate}")
     hop_seconds = ONSET_HOP / sample_rate
     duration = len(audio) / sample_rate
-    envelope = onset_envelope(audio, sample_rate=sample_rate, circular=True)
+    envelope, kicks = onset_envelopes(audio, sample_rate=sample_rate, bands=(None, KICK_HZ), circular=True)
     onsets = onset_times(envelope, hop_seconds=hop_seconds)
-    # A one-shot's onset: from silence before the file, not from its own wrapped-round tail.
-    linear = onset_times(onset_envelope(audio, sample_rate=sample_rate), hop_seconds=hop_seconds)
-    oneshot = Tempo("oneshot", None, None, float(linear[0]) if len(linear) else 0.0, 1.0)
-    if duration < MIN_LOOP_SECONDS or len(onsets) < MIN_LOOP_ONSETS:
-        return oneshot
-    if (onsets[-1] - onsets[0]) < ONSET_SPREAD * duration:
-        return oneshot
+    if (
+        duration < MIN_LOOP_SECONDS
+        or len(onsets) < MIN_LOOP_ONSETS
+        or (onsets[-1] - onsets[0]) < ONSET_SPREAD * duration
+    ):
+        return _oneshot(audio, sample_rate)
+    region = period.find_region(audio, sample_rate=sample_rate)
+    evidence = Evidence.of(name, chunks)
+    disputed = bool(_disputes(evidence, region.eighth))
+    rest = duration - region.start / sample_rate
 
-    candidates = [bars for bars in BAR_CHOICES if BPM_RANGE[0] <= bars * 240 / duration <= BPM_RANGE[1]]
+    # A stated tempo the hits agree with: acid (tempo and length), then smpl (length), then name.
+    bpm: float | None = None
+    bars: int | None = None
+    start, seconds, source = region.start / sample_rate, region.seconds, "audio"
+    if evidence.acid_bpm is not None and octave_agrees(evidence.acid_bpm, region.eighth):
+        bpm, source = evidence.acid_bpm, "acid"
+        if evidence.acid_beats and evidence.acid_beats % BEATS_PER_BAR == 0:
+            stated = evidence.acid_beats // BEATS_PER_BAR
+            if stated * bar_seconds(bpm) <= rest * (1 + period.LENGTH_FIT):
+                bars = stated
+        bars = bars or _bars_at(bpm, region.seconds, rest)
+    elif (
+        evidence.smpl is not None
+        and sum(evidence.smpl) <= duration * (1 + period.LENGTH_FIT)
+        and period.octave_error(evidence.smpl[1], region.eighth) <= AGREE
+    ):
+        start, seconds, source = evidence.smpl[0], evidence.smpl[1], "smpl"
+        rest = duration - start
+    elif evidence.name_bpm is not None and octave_agrees(evidence.name_bpm, region.eighth):
+        bpm, source = evidence.name_bpm, "name"
+        bars = _bars_at(bpm, region.seconds, rest)
+    if bpm is not None and bars is None:  # the stated tempo fits no whole bars here: the hits decide
+        bpm, source = None, "audio"
+    if bpm is not None and bars is not None:
+        seconds = bars * bar_seconds(bpm)
+
+    # One period of the loop, its tail wrapped round, for the octave decision and the downbeat.
+    n = round(seconds * sample_rate)
+    first = round(start * sample_rate)
+    tail: Tail = "none"
+    if first == 0 and abs(n - len(audio)) <= 1:
+        cycle_envelope, cycle_kicks = envelope, kicks
+    else:
+        if len(audio) - first - n > period.LENGTH_FIT * n:
+            tail, shorter = tail_treatment(audio[first:], n, sample_rate=sample_rate)
+            if source == "audio" and region.fit == "hits" and tail == "drop":
+                n -= shorter  # the loop's next pass in the tail gives its length to the sample
+                seconds = n / sample_rate
+        body = audio[first:] if tail == "wrap" else audio[first : first + n]
+        cycle_envelope, cycle_kicks = onset_envelopes(
+            fold_tail(body, n), sample_rate=sample_rate, bands=(None, KICK_HZ), circular=True
+        )
+    if bpm is None or bars is None:
+        bars, share = _octave(cycle_envelope, cycle_kicks, seconds)
+        if bars is None:
+            return _oneshot(audio, sample_rate)
+        bpm = bars * 240 / seconds
+        confidence = share * (HITS_CONFIDENCE if region.fit == "hits" and source == "audio" else 1.0)
+    else:
+        confidence = AGREED_CONFIDENCE
+    if disputed:
+        confidence *= DISPUTED_CONFIDENCE
+    downbeat = _downbeat(
+        cycle_kicks if float(cycle_kicks.max()) > 0 else cycle_envelope, sample_rate, bpm, bars
+    )
+    return Tempo("loop", bpm, bars, start + downbeat, confidence, start, tail, source)  # type: ignore[arg-type]
+
+
+def disputes(found: Tempo, *, name: str | None = None, chunks: LoopChunks | None = None) -> list[str]:
+    """What a file states about its tempo that ``found`` contradicts, one phrase each (for warnings):
+    ``"name says 124 BPM"``, ``"acid says one-shot"``, ... Empty when all agree."""
+    evidence = Evidence.of(name, chunks)
+    out = []
+    if evidence.acid_oneshot and found.kind == "loop":
+        out.append("acid chunk says one-shot")
+    if found.kind != "loop" or found.bpm is None:
+        if evidence.acid_oneshot is False and evidence.acid_beats:
+            out.append(f"acid chunk says a loop of {evidence.acid_beats} beats")
+        return out
+    return out + _disputes(evidence, 30.0 / found.bpm)
+
+
+def _disputes(evidence: Evidence, eighth: float) -> list[str]:
+    out = []
+    if evidence.acid_bpm is not None and not octave_agrees(evidence.acid_bpm, eighth):
+        out.append(f"acid chunk says {evidence.acid_bpm:g} BPM")
+    if evidence.smpl is not None and period.octave_error(evidence.smpl[1], eighth) > AGREE:
+        out.append(f"smpl loop says {evidence.smpl[1]:.3f} s")
+    if evidence.name_bpm is not None and not octave_agrees(evidence.name_bpm, eighth):
+        out.append(f"name says {evidence.name_bpm:g} BPM")
+    return out
+
+
+def fold_tail(audio: np.ndarray, n_samples: int) -> np.ndarray:
+    """One period of ``n_samples`` of a loop that starts at sample 0 of ``audio``: what rings past
+    it is added into its start (as a wet loop plays round); a file shorter than it repeats.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_samples,)]
+    """
+    audio = np.asarray(audio)
+    if len(audio) <= n_samples:
+        return np.take(audio, np.arange(n_samples), mode="wrap") if len(audio) else np.zeros(n_samples)
+    cycle = audio[:n_samples].astype(np.float64)
+    np.add.at(cycle, np.arange(len(audio) - n_samples) % n_samples, audio[n_samples:])
+    return cycle
+
+
+def tail_treatment(audio: np.ndarray, n_samples: int, *, sample_rate: int = SAMPLE_RATE) -> tuple[Tail, int]:
+    """What to do with what rings past a loop of about ``n_samples`` that starts at sample 0 of
+    ``audio``, and by how many samples the loop is shorter than ``n_samples``.
+
+    ``drop`` the tail where it is the loop's next pass: its first :data:`REPEAT_SECONDS` correlate
+    with the loop's start at least :data:`REPEAT_CORRELATION` at some lag within
+    :data:`REPEAT_LAG` of the length (its error); that lag is then the length's error, returned.
+    Else ``wrap`` it into the loop's start (a reverb or ring-out of the last hits, as a wet loop
+    plays round), lag 0.
+
+    Returns
+    -------
+    tuple of {"drop", "wrap"} and int
+    """
+    audio = np.asarray(audio, dtype=np.float64)
+    reach = max(REPEAT_MIN_LAG, math.ceil(REPEAT_LAG * n_samples))
+    tail = audio[n_samples:][: min(round(REPEAT_SECONDS * sample_rate), max(n_samples - reach, 0))]
+    if len(tail) == 0 or not float(np.abs(tail).max()) > 0:
+        return "drop", 0  # silence
+    head = np.concatenate([np.zeros(reach), audio[: len(tail) + reach]])
+    windows = np.lib.stride_tricks.sliding_window_view(head, len(tail))  # lags -reach..reach
+    energy = np.cumsum(head**2)
+    window_energy = energy[len(tail) - 1 :] - np.concatenate([[0.0], energy[: -len(tail)]])
+    correlation = (windows @ tail) / np.sqrt(np.maximum(window_energy, 1e-24) * float(tail @ tail))
+    best = int(np.argmax(correlation))
+    if float(correlation[best]) < REPEAT_CORRELATION:
+        return "wrap", 0
+    return "drop", best - reach
+
+
+def _bars_at(bpm: float, seconds: float, rest: float) -> int | None:
+    """Whole bars at ``bpm`` in a loop of about ``seconds`` (the hits' length), or else the most
+    that leave a tail within :data:`~soundmorph.audio.period.MAX_TAIL_SECONDS` of ``rest`` s."""
+    bar = bar_seconds(bpm)
+    bars = round(seconds / bar)
+    if bars >= 1 and abs(bars * bar / seconds - 1) <= AGREE:
+        return int(bars)
+    bars = math.floor(rest * (1 + period.LENGTH_FIT) / bar)
+    return int(bars) if bars >= 1 and rest - bars * bar <= period.MAX_TAIL_SECONDS else None
+
+
+def _oneshot(audio: np.ndarray, sample_rate: int) -> Tempo:
+    """A one-shot whose downbeat is its onset: from silence before the file, not from its own
+    wrapped-round tail."""
+    linear = onset_times(onset_envelope(audio, sample_rate=sample_rate), hop_seconds=ONSET_HOP / sample_rate)
+    return Tempo("oneshot", None, None, float(linear[0]) if len(linear) else 0.0, 1.0)
+
+
+def _octave(envelope: np.ndarray, kicks: np.ndarray, seconds: float) -> tuple[int | None, float]:
+    """Bars of a loop period of ``seconds`` s (None when no tempo fits) and the winner's share."""
+    candidates = [bars for bars in BAR_CHOICES if BPM_RANGE[0] <= bars * 240 / seconds <= BPM_RANGE[1]]
     if not candidates:
-        return oneshot
-    kicks = onset_envelope(audio, sample_rate=sample_rate, max_hz=KICK_HZ, circular=True)
+        return None, 0.0
     n = len(envelope) - 1 if len(envelope) > 1 else 1  # frames in one period of the loop
     autocorr, kick_autocorr = _autocorrelation(envelope, n), _autocorrelation(kicks, n)
-    hint = bpm_from_name(name) if name else None
     scores = []
     for bars in candidates:
-        bpm = bars * 240 / duration
+        bpm = bars * 240 / seconds
         beat = n / (bars * BEATS_PER_BAR)  # frames per beat (fractional)
         eighth, sixteenth, thirty_second = _at(autocorr, beat / np.array([2, 4, 8]))
         kick_beat, kick_eighth = _at(kick_autocorr, beat / np.array([1, 2]))
@@ -271,15 +443,10 @@ def analyse(audio: np.ndarray, *, sample_rate: int = SAMPLE_RATE, name: str | No
             - KICK_EIGHTH_WEIGHT * kick_eighth
         )
         log_score -= 0.5 * (math.log2(bpm / PRIOR_BPM) / PRIOR_OCTAVES) ** 2
-        if hint is not None and abs(bpm - hint) <= 1.5:
-            log_score += NAME_HINT_WEIGHT
         scores.append(log_score)
     weights = np.exp(np.array(scores) - max(scores))
     best = int(np.argmax(weights))
-    bars = candidates[best]
-    bpm = bars * 240 / duration
-    downbeat = _downbeat(kicks if float(kicks.max()) > 0 else envelope, sample_rate, bpm, bars)
-    return Tempo("loop", bpm, bars, downbeat, float(weights[best] / weights.sum()))
+    return candidates[best], float(weights[best] / weights.sum())
 
 
 def _autocorrelation(envelope: np.ndarray, n: int) -> np.ndarray:
@@ -335,26 +502,49 @@ class Grid:
     bars: int
 
     def __post_init__(self) -> None:
-        if not BPM_RANGE[0] / 2 <= self.bpm <= BPM_RANGE[1] * 2:
-            raise SoundmorphError(f"grid bpm must be in [30, 400], got {self.bpm}")
-        if int(self.bars) != self.bars or self.bars < 1:
-            raise SoundmorphError(f"grid bars must be a whole number >= 1, got {self.bars}")
+        limits.check_bpm(self.bpm, "grid bpm")
+        limits.check_bars(self.bars, "grid bars")
 
     def samples(self, sample_rate: int = SAMPLE_RATE) -> int:
         return grid_samples(self.bpm, self.bars, sample_rate)
 
 
-def to_bars(
-    audio: np.ndarray, tempo: Tempo, bars: int, *, rotate: bool = False, sample_rate: int = SAMPLE_RATE
-) -> np.ndarray:
-    """A loop repeated or cut to ``bars`` bars at its own tempo, turned to start on its downbeat
-    when ``rotate`` (off by default: on the shared loops, all cut on a downbeat, the found beat
-    phase was off 0 for 15 % of them, and turning those would misalign them).
+def loop_cycle(audio: np.ndarray, tempo: Tempo, *, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """One period of a loop as its analysis found it: from its ``start``, its bars at its tempo, with
+    its tail wrapped into its start or dropped (``tempo.tail``).
 
     Parameters
     ----------
     audio : np.ndarray [shape=(n_samples,)]
-        One period of the loop.
+        The whole file.
+    tempo : Tempo
+        Its analysis (a loop).
+
+    Returns
+    -------
+    np.ndarray [shape=(grid_samples(tempo.bpm, tempo.bars),), float32]
+    """
+    if tempo.kind != "loop" or tempo.bpm is None or tempo.bars is None:
+        raise SoundmorphError("a loop cycle needs a loop, got a one-shot")
+    body = np.asarray(audio, dtype=np.float32)[round(tempo.start * sample_rate) :]
+    n = grid_samples(tempo.bpm, tempo.bars, sample_rate)
+    if tempo.tail == "wrap":
+        return fold_tail(body, n).astype(np.float32)
+    return np.take(body, np.arange(n), mode="wrap") if len(body) else np.zeros(n, dtype=np.float32)
+
+
+def to_bars(
+    audio: np.ndarray, tempo: Tempo, bars: int, *, rotate: bool = False, sample_rate: int = SAMPLE_RATE
+) -> np.ndarray:
+    """A loop repeated or cut to ``bars`` bars at its own tempo (from its start, its tail treated
+    as ``tempo.tail`` says: see :func:`loop_cycle`), turned to start on its downbeat when ``rotate``
+    (off by default: on the shared loops, all cut on a downbeat, the found beat phase was off 0 for
+    15 % of them, and turning those would misalign them).
+
+    Parameters
+    ----------
+    audio : np.ndarray [shape=(n_samples,)]
+        The loop's file (one period, or one with a lead-in and a tail).
     tempo : Tempo
         Its analysis (a loop).
 
@@ -362,12 +552,21 @@ def to_bars(
     -------
     np.ndarray [shape=(grid_samples(tempo.bpm, bars),), float32]
     """
-    if tempo.kind != "loop" or tempo.bpm is None or tempo.bars is None:
-        raise SoundmorphError("to_bars needs a loop, got a one-shot")
-    audio = np.asarray(audio, dtype=np.float32)
-    start = round(tempo.downbeat * sample_rate) if rotate else 0
+    cycle = loop_cycle(audio, tempo, sample_rate=sample_rate)
+    assert tempo.bpm is not None
+    shift = round((tempo.downbeat - tempo.start) * sample_rate) if rotate else 0
     n = grid_samples(tempo.bpm, bars, sample_rate)
-    return np.take(audio, np.arange(start, start + n), mode="wrap").astype(np.float32)
+    return np.take(cycle, np.arange(shift, shift + n), mode="wrap").astype(np.float32)
+
+
+def onset_aligned(
+    audio: np.ndarray, tempo: Tempo, n_samples: int, *, sample_rate: int = SAMPLE_RATE
+) -> np.ndarray:
+    """A sound moved so that its onset (a one-shot's, or a loop's first downbeat) is at sample
+    :data:`ONSET_LEAD`, or 0 when it is earlier; cut or zero-padded to ``n_samples`` float32."""
+    start = max(0, round(tempo.downbeat * sample_rate) - ONSET_LEAD)
+    clip = np.asarray(audio, dtype=np.float32)[start : start + n_samples]
+    return np.pad(clip, (0, n_samples - len(clip)))
 
 
 def stretch(
@@ -467,15 +666,14 @@ def to_grid(
 ) -> np.ndarray:
     """A sound on a model's beat grid, as audio of ``grid.samples(sample_rate)`` samples.
 
-    A loop is turned to its downbeat, repeated or cut to ``grid.bars`` bars at its own tempo and
-    stretched to the grid tempo, so every beat lands on the same sample in every clip. A one-shot is
+    A loop is taken from its start (its lead-in trimmed, its tail wrapped or dropped), repeated or
+    cut to ``grid.bars`` bars at its own tempo and stretched to the grid tempo, so every beat lands
+    on the same sample in every clip. A one-shot is
     not stretched: it is moved so that its onset is at sample 0, and cut or zero-padded.
     """
     n = grid.samples(sample_rate)
     if tempo.kind == "oneshot":
-        start = max(0, round(tempo.downbeat * sample_rate) - ONSET_LEAD)
-        clip = np.asarray(audio, dtype=np.float32)[start : start + n]
-        return np.pad(clip, (0, n - len(clip)))
+        return onset_aligned(audio, tempo, n, sample_rate=sample_rate)
     bars = to_bars(audio, tempo, grid.bars, sample_rate=sample_rate)
     return stretch(bars, n, method=method, sample_rate=sample_rate)
 

@@ -5,7 +5,8 @@ grid once, both kept beside the decoded-audio cache (:mod:`.cache`).
 
     CACHE/
       tempo.jsonl               one JSON line per analysed clip: name, size, mtime, analysis version,
-                                kind, bpm, bars, downbeat, confidence (appended; the last line wins)
+                                kind, bpm, bars, downbeat, confidence, start, tail, source
+                                (appended; the last line wins; another analysis version is redone)
       grid-KEY/                 the clips of one library on one grid, one after another
         shard-00000.i16         int16, every clip ``n_samples`` long
         grid.json               names and scales; written last, so a folder without it is unfinished
@@ -35,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from soundmorph import files, parallel
+from soundmorph.audio import riff
 from soundmorph.audio import tempo as tempo_analysis
 from soundmorph.audio.tempo import Tempo
 from soundmorph.config import TempoConfig
@@ -53,11 +55,13 @@ FLUSH_EVERY = 64  # clips between flushes while writing
 # --- tempo -----------------------------------------------------------------------------------------
 
 
-def _analyse(job: tuple[str, str, int, int, int, float, int]) -> dict[str, Any]:
-    """Worker: the tempo of one cached clip as a dict."""
-    folder, name, shard, offset, samples, scale, sample_rate = job
+def _analyse(job: tuple[str, str, str, int, int, int, float, int]) -> dict[str, Any]:
+    """Worker: the tempo of one cached clip as a dict (its file's name and acid/smpl chunks read as
+    evidence)."""
+    folder, root, name, shard, offset, samples, scale, sample_rate = job
     clip = read_entry(Path(folder), shard, offset, samples, scale)
-    found = tempo_analysis.analyse(clip, sample_rate=sample_rate, name=name)
+    chunks = riff.read_loop_chunks(Path(root) / name)
+    found = tempo_analysis.analyse(clip, sample_rate=sample_rate, name=name, chunks=chunks)
     return dataclasses.asdict(found)
 
 
@@ -98,7 +102,16 @@ def cached_tempos(
         missing = [name for name in names if not fresh(name)]
         if missing:
             jobs = [
-                (str(cache.folder), name, e.shard, e.offset, e.samples, e.scale, cache.sample_rate)
+                (
+                    str(cache.folder),
+                    str(cache.root),
+                    name,
+                    e.shard,
+                    e.offset,
+                    e.samples,
+                    e.scale,
+                    cache.sample_rate,
+                )
                 for name in missing
                 for e in [cache.entries[name]]
             ]
@@ -117,7 +130,7 @@ def cached_tempos(
                     if done % FLUSH_EVERY == 0:
                         log.flush()
     fields = [f.name for f in dataclasses.fields(Tempo)]
-    return [Tempo(**{k: known[name][k] for k in fields}).rounded() for name in names]
+    return [Tempo(**{k: known[name][k] for k in fields if k in known[name]}).rounded() for name in names]
 
 
 # --- the grid --------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from soundmorph import audio
+from soundmorph.audio import riff
 from soundmorph.audio import tempo as tempo_analysis
 from soundmorph.audio.io import AudioInfo, Skipped
 from soundmorph.audio.tempo import Grid, Tempo
@@ -39,8 +40,7 @@ def fit_to_grid(
         grid = Grid(config.bpm, config.bars)
         stretched = tempo_analysis.to_grid(clip, found, grid, method=config.stretch, sample_rate=sample_rate)
         return audio.fit_length(stretched, n_samples)
-    start = max(0, round(found.downbeat * sample_rate) - tempo_analysis.ONSET_LEAD)
-    return audio.fit_length(np.asarray(clip, dtype=np.float32)[start:], n_samples)
+    return tempo_analysis.onset_aligned(clip, found, n_samples, sample_rate=sample_rate)
 
 
 def resolve_grid(config: TempoConfig, tempos: list[Tempo]) -> TempoConfig:
@@ -67,21 +67,42 @@ def resolve_grid(config: TempoConfig, tempos: list[Tempo]) -> TempoConfig:
     return dataclasses.replace(config, mode="loop", bpm=float(bpm), bars=int(bars))
 
 
+def _same(bpm: Any, found: float | None) -> bool:
+    """True when a listed ``bpm`` (rounded to 0.01) is the ``found`` one."""
+    try:
+        return found is not None and abs(float(bpm) - found) < 0.006
+    except (TypeError, ValueError):
+        return False
+
+
+def _heard(found: Tempo) -> str:
+    """What the hits say, for a warning: "97.3 BPM" or "a one-shot"."""
+    return f"{found.bpm:.1f} BPM" if found.kind == "loop" and found.bpm is not None else "a one-shot"
+
+
 def override_tempo(found: Tempo, override: dict[str, Any], *, seconds: float, name: str = "") -> Tempo:
     """``found`` with a user's ``{"kind", "bpm", "bars"}`` applied.
 
-    A tempo alone sets the bars to the whole number that fits the clip's duration, bars alone set
-    the tempo from the duration; either makes the sound a loop unless ``kind`` says otherwise.
+    A tempo alone sets the bars to the whole number that fits the loop's length (the clip's duration
+    less its lead-in and tail), bars alone set the tempo from that length; either makes the sound a
+    loop unless ``kind`` says otherwise. An override that restates what was found changes nothing
+    (an unedited ``list --json`` keeps each tempo's source).
     """
     if not override:
         return found
-    bad = set(override) - {"kind", "bpm", "bars", "name", "index", "seconds", "sample_rate", "channels"}
+    listed = {"name", "index", "seconds", "sample_rate", "channels", "source", "confidence", "start", "tail"}
+    bad = set(override) - {"kind", "bpm", "bars", "warnings"} - listed
     if bad:
         raise SoundmorphError(f"{name}: unknown tempo override key(s): {', '.join(sorted(bad))}")
     kind = override.get("kind") or found.kind
     bpm, bars = override.get("bpm"), override.get("bars")
+    if kind == found.kind and (bpm is None or _same(bpm, found.bpm)) and (bars is None or bars == found.bars):
+        return found
+    if found.kind == "loop" and found.seconds is not None:
+        seconds = found.seconds
     if kind == "oneshot":
-        return Tempo("oneshot", None, None, found.downbeat if found.kind == "oneshot" else 0.0, 1.0)
+        downbeat = found.downbeat if found.kind == "oneshot" else 0.0
+        return Tempo("oneshot", None, None, downbeat, 1.0, source="user")
     try:
         if bpm is not None and bars is None:
             bars = max(1, round(seconds * float(bpm) / 240))
@@ -91,8 +112,10 @@ def override_tempo(found: Tempo, override: dict[str, Any], *, seconds: float, na
             bpm, bars = found.bpm, found.bars
             if bpm is None:  # a one-shot declared a loop: one bar over its duration
                 bars, bpm = 1, 240 / seconds
-        downbeat = found.downbeat if found.kind == "loop" else 0.0
-        return Tempo("loop", float(bpm), int(bars), downbeat, 1.0)  # type: ignore[arg-type]
+        value = float(bpm), int(bars)  # type: ignore[arg-type]
+        if found.kind == "loop":  # the loop stays where the hits put it
+            return Tempo("loop", *value, found.downbeat, 1.0, found.start, found.tail, "user")
+        return Tempo("loop", *value, 0.0, 1.0, source="user")
     except (TypeError, ValueError, SoundmorphError) as error:
         raise SoundmorphError(f"{name}: bad tempo override {override} ({error})") from None
 
@@ -159,8 +182,10 @@ def describe(
     folder: str | Path, *, sample_rate: int, overrides: dict[str, dict[str, Any]] | None = None
 ) -> dict[str, list[dict[str, Any]]]:
     """What ``soundmorph list --json`` prints: every usable sound of ``folder`` with its file's rate
-    and channels, kind, tempo and bars (the per-file ``overrides`` applied), and every skipped file
-    with its reason.
+    and channels, kind, tempo and bars (the per-file ``overrides`` applied), where the tempo came
+    from (``source``: audio, name, acid, smpl or user) and its ``confidence``, where the loop starts
+    and what is done with its tail, ``warnings`` where the file's name or chunks state a tempo its
+    hits contradict; and every skipped file with its reason.
 
     One file is decoded and analysed at a time, so memory does not grow with the folder.
     """
@@ -179,8 +204,9 @@ def describe(
             skipped.append(Skipped.from_error(path, error))
             continue
         seconds = len(clip) / sample_rate
-        tempo = tempo_analysis.analyse(clip, sample_rate=sample_rate, name=name)
-        tempo = override_tempo(tempo, overrides.get(name, {}), seconds=seconds, name=name)
+        chunks = riff.read_loop_chunks(path)
+        found_tempo = tempo_analysis.analyse(clip, sample_rate=sample_rate, name=name, chunks=chunks)
+        tempo = override_tempo(found_tempo, overrides.get(name, {}), seconds=seconds, name=name)
         sounds.append(
             {
                 "index": len(sounds),
@@ -191,6 +217,14 @@ def describe(
                 "kind": tempo.kind,
                 "bpm": None if tempo.bpm is None else round(tempo.bpm, 2),
                 "bars": tempo.bars,
+                "source": tempo.source,
+                "confidence": round(tempo.confidence, 3),
+                "start": round(tempo.start, 4),
+                "tail": tempo.tail,
+                "warnings": [
+                    f"{said}; the hits say {_heard(found_tempo)}"
+                    for said in tempo_analysis.disputes(found_tempo, name=name, chunks=chunks)
+                ],
             }
         )
     return {

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from soundmorph import audio, grid
+from soundmorph.audio import riff
 from soundmorph.audio.tempo import Tempo
 from soundmorph.config import Preset
 from soundmorph.errors import SoundmorphError, UnknownSourceError
@@ -83,7 +84,8 @@ class SourceSound:
         """Kind, tempo and bars: as stored for a library sound, else found in :attr:`clip`; None for a
         model without a grid."""
         if self._tempo is None and self._sources.preset.tempo.mode != "off":
-            self._tempo = grid.analyse(self.clip, self._sources.preset)
+            chunks = riff.read_loop_chunks(self.path) if self.path is not None else None
+            self._tempo = grid.analyse(self.clip, self._sources.preset, chunks=chunks)
         return self._tempo
 
     @property
@@ -195,7 +197,10 @@ class Sources:
     def from_audio(self, name: str, clip: np.ndarray, *, path: Path | None = None) -> SourceSound:
         """The record of audio in memory, e.g. an upload: ``clip`` [samples] mono at the model's rate
         (its tempo is found now when the model has a grid, and the clip is put on it to encode)."""
-        found = grid.analyse(clip, self.preset, name=name) if self.preset.tempo.mode != "off" else None
+        found = None
+        if self.preset.tempo.mode != "off":
+            chunks = riff.read_loop_chunks(path) if path is not None else None
+            found = grid.analyse(clip, self.preset, name=name, chunks=chunks)
         latent = self.library.encode_audio(clip, tempo=found)
         return SourceSound(self, Path(name).stem, latent, path=path, clip=clip, tempo=found)
 

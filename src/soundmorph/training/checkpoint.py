@@ -263,6 +263,9 @@ def _tempo_of(item: dict[str, Any]) -> Tempo | None:
         None if bars is None else int(bars),
         float(item.get("downbeat", 0.0)),
         1.0,
+        float(item.get("start", 0.0)),  # absent in models saved before loops had a start and a tail
+        item.get("tail", "none"),
+        item.get("source", "audio"),
     )
 
 
