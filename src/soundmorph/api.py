@@ -24,10 +24,13 @@ from soundmorph.config import MAX_UPLOAD_SAMPLES, PRESETS, Preset, RenderOptions
 from soundmorph.errors import AudioError, ModelFolderError, SoundmorphError, UnknownSourceError
 from soundmorph.files import json_safe
 from soundmorph.grid import check_bpm
+from soundmorph.export import FORMATS as EXPORT_FORMATS
+from soundmorph.export import ExportResult, export
+from soundmorph.latent import CURVES as GLIDE_CURVES
 from soundmorph.latent import LatentMap, blend_weights, check_alpha, pad_weights, ratios_along, sweep_alphas
 from soundmorph.quality import SweepQuality
 from soundmorph.session import SoundModel, Source, SourceSound, load, pick_device, result_name
-from soundmorph.sound import Sound, save_sounds, save_sweep
+from soundmorph.sound import Sound, SoundRow, save_sounds, save_sweep
 from soundmorph.workflow import (
     DemoResult,
     TrainResult,
@@ -47,13 +50,17 @@ __all__ = [
     "PRESETS",
     "AudioError",
     "AudioInfo",
+    "EXPORT_FORMATS",
+    "GLIDE_CURVES",
     "DemoResult",
+    "ExportResult",
     "LatentMap",
     "ModelFolderError",
     "Preset",
     "RenderOptions",
     "Sound",
     "SoundModel",
+    "SoundRow",
     "SoundmorphError",
     "Source",
     "SourceSound",
@@ -67,6 +74,7 @@ __all__ = [
     "demo",
     "describe_sounds",
     "evaluate",
+    "export",
     "get_preset",
     "json_safe",
     "list_sounds",
