@@ -138,7 +138,8 @@ def _onnx_bytes(graph: nn.Module, example: torch.Tensor, names: tuple[str, str])
 
 def _torchscript_bytes(graph: nn.Module, example: torch.Tensor) -> bytes:
     """``graph`` traced on ``example`` as a TorchScript archive (``torch.jit.load`` reads it)."""
-    traced = torch.jit.trace(graph, (example,), check_trace=False)
+    # frozen: the weights become constants, so outputs do not require grad and need no torch.no_grad()
+    traced = torch.jit.freeze(torch.jit.trace(graph, (example,), check_trace=False))
     buffer = io.BytesIO()
     torch.jit.save(traced, buffer)
     return buffer.getvalue()
