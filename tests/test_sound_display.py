@@ -69,16 +69,19 @@ def test_a_long_sound_embeds_only_its_start(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def decode_png(data: bytes) -> np.ndarray:
-    """RGB pixels [rows, columns, 3] of a PNG written by :func:`plot.spectrogram_image`."""
+    """RGB pixels [rows, columns, 3] of a palette PNG written by :func:`plot.spectrogram_image`."""
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     width, height, depth, colour = struct.unpack(">IIBB", data[16:26])
-    assert (depth, colour) == (8, 2)
-    idat = data.index(b"IDAT")
-    length = struct.unpack(">I", data[idat - 4 : idat])[0]
-    raw = np.frombuffer(zlib.decompress(data[idat + 4 : idat + 4 + length]), np.uint8)
-    rows = raw.reshape(height, 1 + 3 * width)
+    assert (depth, colour) == (8, 3)
+
+    def chunk(kind: bytes) -> bytes:
+        at = data.index(kind)
+        return data[at + 4 : at + 4 + struct.unpack(">I", data[at - 4 : at])[0]]
+
+    palette = np.frombuffer(chunk(b"PLTE"), np.uint8).reshape(-1, 3)
+    rows = np.frombuffer(zlib.decompress(chunk(b"IDAT")), np.uint8).reshape(height, 1 + width)
     assert (rows[:, 0] == 0).all()  # no filter
-    return rows[:, 1:].reshape(height, width, 3)
+    return palette[rows[:, 1:]]
 
 
 def test_the_quick_picture_is_the_magnitude_in_db_low_frequencies_at_the_bottom() -> None:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 DB_RANGE = 80.0  # dB shown below the loudest bin
 
 IMAGE_ROWS = 256  # pixel rows of a quick spectrogram picture (frequency bins are max-pooled to fit)
+PNG_LEVEL = 1  # zlib level of a quick picture: 6 took ~20 % longer for a file ~1 % smaller (palette PNG)
 IMAGE_COLUMNS = 2048  # pixel columns at most (a long glide's frames are max-pooled to fit)
 MAX_MAP_LABELS = 300  # points of a latent map that get their name written beside them
 
@@ -75,19 +76,21 @@ def _magma() -> np.ndarray:
     return (colormaps["magma"](np.linspace(0.0, 1.0, 256))[:, :3] * 255).round().astype(np.uint8)
 
 
-def _png_rgb(pixels: np.ndarray) -> bytes:
-    """PNG bytes of an RGB image [rows, columns, 3] of uint8 (8-bit truecolour, no filter)."""
-    rows, columns, _ = pixels.shape
-    raw = np.concatenate([np.zeros((rows, 1), np.uint8), pixels.reshape(rows, columns * 3)], axis=1)
+def _png_indexed(index: np.ndarray, palette: np.ndarray) -> bytes:
+    """PNG bytes of an 8-bit palette image: ``index`` [rows, columns] of uint8 into ``palette``
+    [256, 3] of uint8 (a third of the bytes of RGB, so it compresses about 3x faster)."""
+    rows, columns = index.shape
+    raw = np.concatenate([np.zeros((rows, 1), np.uint8), index], axis=1)  # filter byte 0 per row
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-    header = struct.pack(">IIBBBBB", columns, rows, 8, 2, 0, 0, 0)
+    header = struct.pack(">IIBBBBB", columns, rows, 8, 3, 0, 0, 0)
     return (
         b"\x89PNG\r\n\x1a\n"
         + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(raw.tobytes(), 6))
+        + chunk(b"PLTE", palette.astype(np.uint8).tobytes())
+        + chunk(b"IDAT", zlib.compress(raw.tobytes(), PNG_LEVEL))
         + chunk(b"IEND", b"")
     )
 
@@ -118,7 +121,7 @@ def spectrogram_image(
     top = float(db.max()) if np.isfinite(db).all() else 0.0
     level = np.clip((np.nan_to_num(db, nan=top - DB_RANGE) - top + DB_RANGE) / DB_RANGE, 0.0, 1.0)
     index = (level * 255).round().astype(np.uint8)[::-1]  # row 0 is the top: the highest frequency
-    return _png_rgb(_magma()[index])
+    return _png_indexed(index, _magma())
 
 
 def spectrogram_grid(
