@@ -1,9 +1,10 @@
 """Decode time of an exported model (ONNX in onnxruntime, frozen TorchScript) against the package's
 own decode, and the page's spectrogram picture (numpy) against the matplotlib figure.
 
-The model is the default preset trained for one epoch on synthesized loops (a decode's time depends
-on the architecture and the clip length, not on the training). Every path is timed in the same
-process, warmed up, as the median of repeats, on ``THREADS`` CPU threads.
+The model is the default preset trained for one epoch on synthesized loops on a grid of 2 bars at
+128 BPM (a decode's time depends on the architecture and the clip length, not on the training).
+Every path is timed in the same process, warmed up, in turn within each repeat (a busy machine slows
+them alike), as the median of repeats, on ``THREADS`` CPU threads.
 """
 
 from __future__ import annotations
@@ -22,29 +23,40 @@ from bench.common import THREADS, machine, machine_line, table, write_results
 
 CLIPS = 12  # synthesized loops the timing model is trained on
 BATCHES = (1, 8)
+BPM, BARS = 128.0, 2  # the model's grid
 
 
 def _median_ms(fn: Callable[[], Any], repeats: int, warmup: int = 3) -> float:
+    return _interleaved({"": fn}, repeats, warmup)[""]
+
+
+def _interleaved(fns: dict[str, Callable[[], Any]], repeats: int, warmup: int = 3) -> dict[str, float]:
+    """Median milliseconds of each function, run in turn within every repeat, so that a busy
+    machine slows all of them alike and their ratios hold."""
     for _ in range(warmup):
-        fn()
-    times = []
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
-        tic = time.perf_counter()
-        fn()
-        times.append(1e3 * (time.perf_counter() - tic))
-    return statistics.median(times)
+        for name, fn in fns.items():
+            tic = time.perf_counter()
+            fn()
+            times[name].append(1e3 * (time.perf_counter() - tic))
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def main(*, quick: bool = False, out: Path | None = None) -> list[Path]:
     import onnxruntime
 
-    from soundmorph import api, plot
+    from soundmorph import api
 
     repeats = 5 if quick else 30
     with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
         folder = Path(tmp)
         api.synth_library(folder / "loops", count=CLIPS, seed=0, progress=False)
-        api.train(folder / "loops", folder / "model", epochs=1, device="cpu", progress=False)
+        api.train(  # 2 bars at 128 BPM: 3.75-s clips, like the shared loops
+            folder / "loops", folder / "model", epochs=1, bpm=BPM, bars=BARS, device="cpu", progress=False
+        )
         model = api.load(folder / "model", device="cpu")
         api.export(model, folder / "onnx", format="onnx")
         api.export(model, folder / "ts", format="torchscript")
@@ -80,20 +92,22 @@ def main(*, quick: bool = False, out: Path | None = None) -> list[Path]:
                 "TorchScript (frozen)": scripted(z).numpy(),
                 "ONNX (onnxruntime)": session.run(None, {"z": z_np})[0],
             }
-            base = None
-            for name, fn in paths.items():
-                ms = _median_ms(fn, repeats)
-                base = ms if base is None else base
+            timed = _interleaved(paths, repeats)
+            base = timed["soundmorph (torch, eager)"]
+            for name, ms in timed.items():
                 error = float(np.abs(outputs[name] - reference).max() / np.abs(reference).max())
                 record["decode_ms"][f"{name}, batch {batch}"] = {"ms": ms, "relative_error": error}
                 rows.append([name, batch, ms, ms / batch, base / ms, f"{error:.1e}"])
         render_ms = _median_ms(lambda: model.morph(0, 1, 0.5), max(3, repeats // 5), warmup=1)
         record["morph_render_ms"] = render_ms
         sound = model.morph(0, 1, 0.5)
-        picture = {
-            "matplotlib figure (Sound.spectrogram_png)": _median_ms(sound.spectrogram_png, max(3, repeats // 3)),
-            "numpy (Sound.spectrogram_image)": _median_ms(sound.spectrogram_image, repeats),
-        }
+        picture = _interleaved(
+            {
+                "matplotlib figure (Sound.spectrogram_png)": sound.spectrogram_png,
+                "numpy (Sound.spectrogram_image)": sound.spectrogram_image,
+            },
+            max(5, repeats // 2),
+        )
         record["picture_ms"] = picture
         record["picture_shape"] = list(sound.magnitude.shape)
     speedups = list(picture.values())

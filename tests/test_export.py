@@ -12,8 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from soundmorph import api, cli
+from soundmorph.audio import spectral
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "export_numpy.py"
 FILES = {
@@ -39,7 +41,8 @@ RUNNER = textwrap.dedent(
         ).run(None, {settings["inputs"][name]: x})[0]
     else:
         import torch
-        run = lambda name, x: torch.jit.load(str(folder / settings["files"][name]))(torch.from_numpy(x)).numpy()
+        load = lambda name: torch.jit.load(str(folder / settings["files"][name]))
+        run = lambda name, x: load(name)(torch.from_numpy(x)).numpy()
     np.save(folder / "decoded.npy", run("decoder", z))
     np.save(folder / "encoded.npy", run("encoder", mag))
     assert "soundmorph" not in sys.modules, "the runner imported soundmorph"
@@ -105,10 +108,13 @@ def test_the_package_reproduces_the_decode_without_soundmorph(
     np.save(folder / "mag.npy", mag.astype(np.float32))
     (folder / "runner.py").write_text(RUNNER)
     proc = subprocess.run(
-        [sys.executable, str(folder / "runner.py"), str(folder), fmt], capture_output=True, text=True, timeout=300
+        [sys.executable, str(folder / "runner.py"), str(folder), fmt],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
-    expected = model.decode(__import__("torch").from_numpy(z)).numpy()
+    expected = model.decode(torch.from_numpy(z)).numpy()
     decoded = np.load(folder / "decoded.npy")
     assert decoded.shape == expected.shape
     assert np.abs(decoded - expected).max() <= RTOL * np.abs(expected).max()
@@ -125,8 +131,19 @@ def test_the_numpy_example_renders_a_morph(
         pytest.importorskip("onnxruntime")
     out = tmp_path / "between.wav"
     proc = subprocess.run(
-        [sys.executable, str(EXAMPLE), str(packages[fmt]), "0", "2", "--alpha", "0.3", "--out", str(out),
-         "--iterations", "16"],
+        [
+            sys.executable,
+            str(EXAMPLE),
+            str(packages[fmt]),
+            "0",
+            "2",
+            "--alpha",
+            "0.3",
+            "--out",
+            str(out),
+            "--iterations",
+            "16",
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -136,10 +153,6 @@ def test_the_numpy_example_renders_a_morph(
     assert rate == model.sample_rate and audio.shape == (model.clip_samples,)
     assert np.isfinite(audio).all() and np.abs(audio).max() > 1e-3
     # it is the morph: its magnitude is near the decoded one (Griffin-Lim is not exact)
-    import torch
-
-    from soundmorph.audio import spectral
-
     a = model.preset.audio
     z = 0.7 * model.latents[0] + 0.3 * model.latents[2]
     wanted = model.decode(z[None])[0]

@@ -22,10 +22,10 @@ from soundmorph.audio.io import read as read_audio
 from soundmorph.audio.phase import PHASE_METHODS
 from soundmorph.config import MAX_UPLOAD_SAMPLES, PRESETS, Preset, RenderOptions, get_preset
 from soundmorph.errors import AudioError, ModelFolderError, SoundmorphError, UnknownSourceError
-from soundmorph.files import json_safe
-from soundmorph.grid import check_bpm
 from soundmorph.export import FORMATS as EXPORT_FORMATS
 from soundmorph.export import ExportResult, export
+from soundmorph.files import json_safe
+from soundmorph.grid import check_bpm
 from soundmorph.latent import CURVES as GLIDE_CURVES
 from soundmorph.latent import LatentMap, blend_weights, check_alpha, pad_weights, ratios_along, sweep_alphas
 from soundmorph.quality import SweepQuality
@@ -45,13 +45,13 @@ from soundmorph.workflow import (
 
 __all__ = [
     "AUDIO_EXTENSIONS",
+    "EXPORT_FORMATS",
+    "GLIDE_CURVES",
     "MAX_UPLOAD_SAMPLES",
     "PHASE_METHODS",
     "PRESETS",
     "AudioError",
     "AudioInfo",
-    "EXPORT_FORMATS",
-    "GLIDE_CURVES",
     "DemoResult",
     "ExportResult",
     "LatentMap",

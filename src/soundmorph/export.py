@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import torch
@@ -32,7 +33,6 @@ from torch import nn
 
 from soundmorph import __version__, files
 from soundmorph.errors import SoundmorphError
-
 from soundmorph.session import SoundModel, load
 
 Format = Literal["onnx", "torchscript"]
@@ -114,12 +114,18 @@ def settings(model: SoundModel, fmt: Format) -> dict[str, Any]:
 
 def _onnx_bytes(graph: nn.Module, example: torch.Tensor, names: tuple[str, str]) -> bytes:
     """``graph`` as ONNX (opset :data:`ONNX_OPSET`) with a dynamic batch axis."""
-    buffer = io.BytesIO()
+    with tempfile.TemporaryDirectory(prefix="soundmorph-onnx-") as folder:
+        path = Path(folder) / "graph.onnx"
+        _onnx_write(graph, example, names, path)
+        return path.read_bytes()
+
+
+def _onnx_write(graph: nn.Module, example: torch.Tensor, names: tuple[str, str], path: Path) -> None:
     try:
         torch.onnx.export(
             graph,
             (example,),
-            buffer,
+            path,
             input_names=[names[0]],
             output_names=[names[1]],
             dynamic_axes={names[0]: {0: "batch"}, names[1]: {0: "batch"}},
@@ -133,7 +139,6 @@ def _onnx_bytes(graph: nn.Module, example: torch.Tensor, names: tuple[str, str])
             "ONNX export needs the onnx package (pip install 'soundmorph[export]' or pip install onnx); "
             "--format torchscript needs nothing more"
         ) from None
-    return buffer.getvalue()
 
 
 def _torchscript_bytes(graph: nn.Module, example: torch.Tensor) -> bytes:
@@ -186,7 +191,7 @@ def export(
     """
     if format not in FORMATS:
         raise SoundmorphError(f"unknown export format {format!r}; choose one of: {', '.join(FORMATS)}")
-    fmt: Format = format  # type: ignore[assignment]
+    fmt = cast(Format, format)
     out = Path(out)
     _check_folder(out, force=force)
     if not isinstance(model, SoundModel):
@@ -203,7 +208,10 @@ def export(
             # the tracer warns about the shape checks in decode: the shapes are fixed by the model
             warnings.simplefilter("ignore")
             if fmt == "onnx":
-                graphs = [_onnx_bytes(decoder, z, ("z", "magnitude")), _onnx_bytes(encoder, mag, ("magnitude", "z"))]
+                graphs = [
+                    _onnx_bytes(decoder, z, ("z", "magnitude")),
+                    _onnx_bytes(encoder, mag, ("magnitude", "z")),
+                ]
             else:
                 graphs = [_torchscript_bytes(decoder, z), _torchscript_bytes(encoder, mag)]
     finally:

@@ -51,7 +51,8 @@ class Sound:
         )
 
     def spectrogram_image(self) -> bytes:
-        """A quick picture of :attr:`magnitude` (no axes, numpy alone: :func:`soundmorph.plot.spectrogram_image`)."""
+        """A quick picture of :attr:`magnitude`: no axes, numpy alone
+        (:func:`soundmorph.plot.spectrogram_image`)."""
         return plot.spectrogram_image(self.magnitude)
 
     def _repr_html_(self) -> str:
@@ -96,13 +97,20 @@ def _html_body(sound: Sound, *, width: int = 320) -> str:
     """A sound's name, player and picture as HTML (its audio cut to :data:`MAX_HTML_SECONDS`)."""
     limit = round(MAX_HTML_SECONDS * sound.sample_rate)
     long = sound.audio.shape[-1] > limit
-    wav = audio.to_wav_bytes(sound.audio[..., :limit], sample_rate=sound.sample_rate) if long else sound.wav_bytes()
+    wav = (
+        audio.to_wav_bytes(sound.audio[..., :limit], sample_rate=sound.sample_rate)
+        if long
+        else sound.wav_bytes()
+    )
     cut = f" (first {MAX_HTML_SECONDS:g} s of {sound.duration:.1f} s)" if long else ""
     name = html.escape(sound.name)
+    player = _data_url("audio/wav", wav)
+    picture = _data_url("image/png", sound.spectrogram_image())
+    about = f"{name} · {sound.duration:.2f} s · {sound.sample_rate} Hz{cut}"
     return (
-        f'<div style="font:12px monospace">{name} · {sound.duration:.2f} s · {sound.sample_rate} Hz{cut}</div>'
-        f'<audio controls preload="none" src="{_data_url("audio/wav", wav)}" style="width:{width}px"></audio><br>'
-        f'<img alt="spectrogram of {name}" src="{_data_url("image/png", sound.spectrogram_image())}" '
+        f'<div style="font:12px monospace">{about}</div>'
+        f'<audio controls preload="none" src="{player}" style="width:{width}px"></audio><br>'
+        f'<img alt="spectrogram of {name}" src="{picture}" '
         f'style="width:{width}px;height:120px;image-rendering:pixelated">'
     )
 
@@ -112,9 +120,7 @@ class SoundRow(list[Sound]):
     pictures: ``SoundRow(model.sweep(0, 3, steps=5))``."""
 
     def _repr_html_(self) -> str:
-        cells = "".join(
-            f'<div style="flex:0 0 auto">{_html_body(sound, width=200)}</div>' for sound in self
-        )
+        cells = "".join(f'<div style="flex:0 0 auto">{_html_body(sound, width=200)}</div>' for sound in self)
         return f'<div class="soundmorph-row" style="display:flex;gap:8px;overflow-x:auto">{cells}</div>'
 
     def grid_png(self, *, columns: int = 4) -> bytes:

@@ -244,7 +244,10 @@ def test_the_producers_tools(base_url: str, tmp_path: Path) -> None:
             page.keyboard.press("b")
             assert page.locator("[data-testid=select-a]").input_value() == "2"
             assert page.locator("[data-testid=select-b]").input_value() == "3"
-            _wait(page, "() => /^morph_.*2.*__.*3.*_a0\\.54$/.test(document.getElementById('result-name').textContent)")
+            _wait(
+                page,
+                "() => /^morph_.*__.*_a0\\.54$/.test(document.getElementById('result-name').textContent)",
+            )
             morphs = sum("/api/morph?" in url for url in asked)
             page.keyboard.press("r")
             deadline = time.monotonic() + TIMEOUT_MS / 1000
@@ -268,14 +271,17 @@ def test_the_producers_tools(base_url: str, tmp_path: Path) -> None:
             with page.expect_download(timeout=TIMEOUT_MS) as caught:
                 page.click("[data-testid=sweep-zip]")
             download = caught.value
-            assert download.suggested_filename.startswith("sweep_") and download.suggested_filename.endswith(".zip")
+            assert download.suggested_filename.startswith("sweep_") and download.suggested_filename.endswith(
+                ".zip"
+            )
             archive = zipfile.ZipFile(io.BytesIO(Path(download.path()).read_bytes()))
             assert archive.namelist() == [*steps, "grid.png", "quality.json"]
             assert all(archive.read(name)[:4] == b"RIFF" for name in steps)
             assert "intermediateness" in json.loads(archive.read("quality.json"))
             kind, name, _ = page.evaluate(
-                "() => { const data = new DataTransfer(); document.querySelector('[data-testid=sweep-step-1]')"
-                ".dispatchEvent(new DragEvent('dragstart', {dataTransfer: data, bubbles: true})); "
+                "() => { const data = new DataTransfer(); "
+                "document.querySelector('[data-testid=sweep-step-1]').dispatchEvent("
+                "new DragEvent('dragstart', {dataTransfer: data, bubbles: true})); "
                 "return data.getData('DownloadURL') }"
             ).split(":", 2)
             assert name == steps[1]

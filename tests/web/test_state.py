@@ -68,9 +68,7 @@ def test_uploads_are_sources_and_bounded(web: AppState, model: api.SoundModel) -
         web.source("u1")
     latest = web.source(described[-1]["id"])
     np.testing.assert_allclose(latest.latent, model.from_audio("take.wav", clip).latent, atol=1e-6)
-    assert web.morph(described[-1]["id"], "0", 0.5)["name"].startswith(
-        f"morph_take{web_state.MAX_UPLOADS}__"
-    )
+    assert web.morph(described[-1]["id"], "0", 0.5)["name"].startswith(f"morph_take{web_state.MAX_UPLOADS}__")
     data, name = web.original_wav(described[-1]["id"])
     assert name == f"take{web_state.MAX_UPLOADS}.wav" and data.startswith(b"RIFF")
 

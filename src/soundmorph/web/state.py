@@ -363,7 +363,9 @@ class AppState:
         entries = [self.entry(item["key"]) for item in items]
         sounds = [entry.sound for entry in entries]
         try:
-            figures: dict[str, Any] = api.json_safe(self.sweep_quality(a, b, [e.key for e in entries]).to_dict())
+            figures: dict[str, Any] = api.json_safe(
+                self.sweep_quality(a, b, [e.key for e in entries]).to_dict()
+            )
         except Exception as error:  # the sweep is good without its figures
             figures = {"error": " ".join(str(error).split()) or type(error).__name__}
         with self._plot:
@@ -373,7 +375,9 @@ class AppState:
             for entry in entries:
                 archive.writestr(f"{entry.sound.name}.wav", entry.wav, compress_type=zipfile.ZIP_STORED)
             archive.writestr("grid.png", grid, compress_type=zipfile.ZIP_STORED)
-            archive.writestr("quality.json", json.dumps(figures, indent=2), compress_type=zipfile.ZIP_DEFLATED)
+            archive.writestr(
+                "quality.json", json.dumps(figures, indent=2), compress_type=zipfile.ZIP_DEFLATED
+            )
         labels = [self.source(a).label, self.source(b).label]
         return buffer.getvalue(), api.result_name("sweep", labels, f"x{steps}") + ".zip"
 
