@@ -159,9 +159,16 @@ def test_the_numpy_example_renders_a_morph(
     got = spectral.stft(
         torch.from_numpy(audio), n_fft=a.n_fft, hop_length=a.hop_length, win_length=a.win_length
     ).abs()
-    scale = float(np.abs(audio).max())  # the WAV is scaled down when it would clip
-    error = float((got - wanted * min(1.0, 1.0 / max(scale, 1e-9))).norm() / wanted.norm())
-    assert error < 0.8, error
+
+    def distance(mag: torch.Tensor) -> float:
+        """Spectral convergence at the best gain (the WAV is scaled down when it would clip)."""
+        fitted = mag * (got * mag).sum() / mag.square().sum()
+        return float((got - fitted).norm() / fitted.norm())
+
+    error = distance(wanted)
+    others = [distance(model.decode(z[None])[0]) for z in model.latents[3:]]
+    # near the morph (a demo model gives 0.07-0.1), nearer than to any other sound of the library
+    assert error < 0.5 and error < min(others), (error, others)
 
 
 def test_export_refuses_to_overwrite_and_names_bad_formats(tiny_model, tmp_path: Path) -> None:
