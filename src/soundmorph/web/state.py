@@ -163,7 +163,7 @@ class AppState:
         with self._state:
             upload = self.uploads.get(sound_id)
         if upload is None:
-            raise RequestError(f"no upload {sound_id} in this session (uploads are kept in memory only)", 404)
+            raise RequestError(f"no upload {sound_id} on this server (uploads are kept in memory only)", 404)
         return upload
 
     def library(self) -> list[dict[str, Any]]:
@@ -476,7 +476,7 @@ class AppState:
         return cached, f"{source.label}.wav"
 
     def add_upload(self, name: str, clip: np.ndarray) -> dict[str, Any]:
-        """Encode ``clip`` [samples] (mono, at the model's rate) and add it to this session."""
+        """Encode ``clip`` [samples] (mono, at the model's rate) and add it to the uploads every page sees."""
         source = self.worker.run(self.model.from_audio, name, clip)
         with self._state:
             upload = Upload(f"u{self._next_upload}", name, source)

@@ -621,7 +621,7 @@ async function start() {
   $("model-info").textContent =
     `${m.name} · ${n} sounds · preset ${m.preset} · ${m.clip_seconds} s at ${m.sample_rate} Hz · latent ${m.latent_dim} · ${m.device}`;
   $("upload-limits").textContent =
-    `up to ${library.limits.upload_mb} MB and ${library.limits.upload_seconds} s; kept for this session only`;
+    `up to ${library.limits.upload_mb} MB and ${library.limits.upload_seconds} s; kept in memory until the server stops`;
   renderLibrary();
   if (m.grid && m.grid.mode === "loop") {
     $("tempo-row").hidden = false;
