@@ -1,4 +1,4 @@
-"""``python -m bench {quality,model,speed,phase,tempo,scale,all} [--quick] [--data FOLDER]``: run
+"""``python -m bench {quality,model,speed,phase,tempo,scale,export,all} [--quick] [--data FOLDER]``: run
 benchmarks, write results."""
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from bench.common import LOOPS, RESULTS, THREADS
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("name", choices=["quality", "model", "speed", "phase", "tempo", "scale", "all"])
+    parser.add_argument(
+        "name", choices=["quality", "model", "speed", "phase", "tempo", "scale", "export", "all"]
+    )
     parser.add_argument(
         "--quick", action="store_true", help="smoke run: few epochs, few repeats (not representative)"
     )
@@ -37,6 +39,12 @@ def main(argv: list[str] | None = None) -> int:
         from bench import scale
 
         for path in scale.main(quick=args.quick, out=args.out):
+            print(f"wrote {path}")
+        return 0
+    if args.name == "export":  # its own synthesized library and model
+        from bench import export
+
+        for path in export.main(quick=args.quick, out=args.out):
             print(f"wrote {path}")
         return 0
     if args.name == "tempo":

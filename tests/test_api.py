@@ -13,8 +13,16 @@ from soundmorph import api
 
 PACKAGE = Path(soundmorph.__file__).parent
 FACES = [PACKAGE / "cli.py", *sorted((PACKAGE / "web").glob("*.py"))]
-ALLOWED = {"soundmorph", "soundmorph.api", "soundmorph.errors", "soundmorph.config", "soundmorph.web.server"}
-ALLOWED_WEB = {"soundmorph.web.session"}  # the web page's own modules
+ALLOWED = {
+    "soundmorph",
+    "soundmorph.api",
+    "soundmorph.errors",
+    "soundmorph.limits",
+    "soundmorph.config",
+    "soundmorph.web.server",
+}
+# the ground floor (errors, limits, config) may be read by anyone
+ALLOWED_WEB = {"soundmorph.web.state"}  # the web page's own modules
 
 
 def is_module(name: str) -> bool:

@@ -23,13 +23,16 @@ from soundmorph.audio.phase import PHASE_METHODS
 from soundmorph.config import PRESETS, Preset, RenderOptions, get_preset
 from soundmorph.errors import AudioError, ModelFolderError, SoundmorphError, UnknownSourceError
 from soundmorph.evaluate import summary_rows
+from soundmorph.export import FORMATS as EXPORT_FORMATS
+from soundmorph.export import ExportResult, export
 from soundmorph.files import json_safe
 from soundmorph.grid import check_bpm
+from soundmorph.latent import CURVES as GLIDE_CURVES
 from soundmorph.latent import LatentMap, blend_weights, check_alpha, pad_weights, ratios_along, sweep_alphas
 from soundmorph.limits import MAX_UPLOAD_SAMPLES
 from soundmorph.quality import SweepQuality
 from soundmorph.session import SoundModel, Source, SourceSound, load, pick_device, result_name
-from soundmorph.sound import Sound, save_sounds, save_sweep
+from soundmorph.sound import Sound, SoundRow, save_sounds, save_sweep
 from soundmorph.workflow import (
     DemoResult,
     TrainResult,
@@ -43,18 +46,22 @@ from soundmorph.workflow import (
 
 __all__ = [
     "AUDIO_EXTENSIONS",
+    "EXPORT_FORMATS",
+    "GLIDE_CURVES",
     "MAX_UPLOAD_SAMPLES",
     "PHASE_METHODS",
     "PRESETS",
     "AudioError",
     "AudioInfo",
     "DemoResult",
+    "ExportResult",
     "LatentMap",
     "ModelFolderError",
     "Preset",
     "RenderOptions",
     "Sound",
     "SoundModel",
+    "SoundRow",
     "SoundmorphError",
     "Source",
     "SourceSound",
@@ -68,6 +75,7 @@ __all__ = [
     "demo",
     "describe_sounds",
     "evaluate",
+    "export",
     "get_preset",
     "json_safe",
     "list_sounds",

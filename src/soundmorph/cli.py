@@ -244,6 +244,13 @@ def cmd_generate(args: argparse.Namespace) -> None:
     _print_paths(api.save_sounds(sounds, args.out, force=args.force, subtype=_subtype(args)))
 
 
+def cmd_export(args: argparse.Namespace) -> None:
+    from soundmorph import api
+
+    result = api.export(args.model, args.out, format=args.format, force=args.force)
+    _print_paths(result.files)
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     from soundmorph.web.server import serve
 
@@ -408,6 +415,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_whole, default=0)
     p.add_argument("--out", type=_out_path, required=True, help="folder to write")
     _add_render_options(p, plot=False)
+
+    p = command(
+        "export", cmd_export, "write the decoder, encoder, latents and settings as ONNX or TorchScript"
+    )
+    p.add_argument("model", type=Path)
+    p.add_argument("out", type=_out_path, help="folder to write (new or empty; --force replaces an export)")
+    p.add_argument("--format", choices=("onnx", "torchscript"), default="onnx")
+    p.add_argument("--force", action="store_true", help="replace an earlier export in OUT")
 
     p = command("serve", cmd_serve, "open a local web page to explore a model: pick, drag, hear, download")
     p.add_argument("model", type=Path)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import html
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +50,16 @@ class Sound:
             self.magnitude, sample_rate=self.sample_rate, hop_length=self.hop_length, title=self.name
         )
 
+    def spectrogram_image(self) -> bytes:
+        """A quick picture of :attr:`magnitude`: no axes, numpy alone
+        (:func:`soundmorph.plot.spectrogram_image`)."""
+        return plot.spectrogram_image(self.magnitude)
+
+    def _repr_html_(self) -> str:
+        """A player (the WAV embedded, at most :data:`MAX_HTML_SECONDS`) and the spectrogram, for
+        Jupyter and IPython's display."""
+        return f'<div class="soundmorph-sound" style="display:inline-block">{_html_body(self)}</div>'
+
     def targets(self, path: str | Path, plot: str | Path | None = None) -> list[files.Target]:
         """What :meth:`save` writes: the WAV at ``path`` and, when given, the PNG at ``plot``."""
         return [files.Target(Path(path), "wav")] + (
@@ -72,6 +84,56 @@ class Sound:
             files.atomic_write_bytes(Path(plot), self.spectrogram_png())
             written.append(Path(plot))
         return written
+
+
+MAX_HTML_SECONDS = 30.0  # s of audio a notebook embeds per sound (a 30-s clip: ~1.3 MB of 16-bit WAV)
+
+
+def _data_url(media: str, data: bytes) -> str:
+    return f"data:{media};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def _html_body(sound: Sound, *, width: int = 320) -> str:
+    """A sound's name, player and picture as HTML (its audio cut to :data:`MAX_HTML_SECONDS`)."""
+    limit = round(MAX_HTML_SECONDS * sound.sample_rate)
+    long = sound.audio.shape[-1] > limit
+    wav = (
+        audio.to_wav_bytes(sound.audio[..., :limit], sample_rate=sound.sample_rate)
+        if long
+        else sound.wav_bytes()
+    )
+    cut = f" (first {MAX_HTML_SECONDS:g} s of {sound.duration:.1f} s)" if long else ""
+    name = html.escape(sound.name)
+    player = _data_url("audio/wav", wav)
+    picture = _data_url("image/png", sound.spectrogram_image())
+    about = f"{name} · {sound.duration:.2f} s · {sound.sample_rate} Hz{cut}"
+    return (
+        f'<div style="font:12px monospace">{about}</div>'
+        f'<audio controls preload="none" src="{player}" style="width:{width}px"></audio><br>'
+        f'<img alt="spectrogram of {name}" src="{picture}" '
+        f'style="width:{width}px;height:120px;image-rendering:pixelated">'
+    )
+
+
+class SoundRow(list[Sound]):
+    """A list of sounds (a sweep, a generate) that a notebook shows as one row of players and
+    pictures: ``SoundRow(model.sweep(0, 3, steps=5))``."""
+
+    def _repr_html_(self) -> str:
+        cells = "".join(f'<div style="flex:0 0 auto">{_html_body(sound, width=200)}</div>' for sound in self)
+        return f'<div class="soundmorph-row" style="display:flex;gap:8px;overflow-x:auto">{cells}</div>'
+
+    def grid_png(self, *, columns: int = 4) -> bytes:
+        """PNG of every sound's spectrogram in a grid, titled by the last part of its name (a sweep's
+        ratio), as ``grid.png`` of a saved sweep."""
+        first = self[0]
+        return plot.spectrogram_grid(
+            np.stack([s.magnitude for s in self]),
+            sample_rate=first.sample_rate,
+            hop_length=first.hop_length,
+            titles=[s.name.rsplit("_", 1)[-1] for s in self],
+            columns=columns,
+        )
 
 
 def save_sounds(

@@ -177,3 +177,143 @@ def test_page_end_to_end(base_url: str, tmp_path: Path) -> None:
             assert not [e for e in errors if "not an audio file type" not in e and "415" not in e], errors
         finally:
             browser.close()
+
+
+def _launch(playwright):
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def test_the_producers_tools(base_url: str, tmp_path: Path) -> None:
+    """Drag a result out, download a sweep as a zip, the keys, glide and generate, progress."""
+    if not Path(CHROMIUM).exists():
+        _missing(f"no Chromium at {CHROMIUM}")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("playwright (Python) is not installed")
+    import io
+    import json
+    import time
+    import zipfile
+
+    with sync_playwright() as playwright:
+        browser = _launch(playwright)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1100}, accept_downloads=True)
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            asked: list[str] = []
+            page.on("request", lambda r: asked.append(r.url))
+            page.goto(base_url + "/")
+            page.wait_for_selector("body[data-ready=true]", timeout=TIMEOUT_MS)
+            _wait(page, "() => document.body.dataset.resultKind === 'morph'")
+            assert "space" in page.locator("[data-testid=keys]").inner_text()
+            limits = page.request.get(base_url + "/api/limits").json()
+            assert page.locator("[data-testid=steps]").get_attribute("max") == str(limits["sweep_steps"])
+
+            # drag the result's name out: Chromium's DownloadURL names the file and its URL
+            drag = (
+                "(id) => { const data = new DataTransfer(); document.getElementById(id).dispatchEvent("
+                "new DragEvent('dragstart', {dataTransfer: data, bubbles: true, cancelable: true})); "
+                "return data.getData('DownloadURL') }"
+            )
+            for element in ("result-name", "player"):
+                kind, name, url = page.evaluate(drag, element).split(":", 2)
+                shown = page.locator("[data-testid=result-name]").inner_text()
+                assert kind == "audio/wav" and name == f"{shown}.wav", (kind, name, shown)
+                response = page.request.get(url)
+                assert response.body()[:4] == b"RIFF"
+                assert f'filename="{name}"' in response.headers["content-disposition"]
+                link = page.locator("[data-testid=download]").get_attribute("href")
+                assert response.body() == page.request.get(base_url + link).body()  # the download's bytes
+
+            # keys: arrows move the ratio (shift: finer), A and B take the highlighted row, R again
+            page.locator("[data-testid=alpha]").fill("0.5")
+            page.locator("header h1").click()  # focus away from the slider
+            page.keyboard.press("ArrowRight")
+            _wait(page, "() => document.getElementById('result-name').textContent.endsWith('_a0.55')")
+            page.keyboard.press("Shift+ArrowLeft")
+            _wait(page, "() => document.getElementById('result-name').textContent.endsWith('_a0.54')")
+            assert page.locator("#alpha-out").inner_text() == "0.54"
+            page.keyboard.press("ArrowDown")
+            page.keyboard.press("ArrowDown")
+            assert page.evaluate("() => document.body.dataset.highlight") == "2"
+            page.keyboard.press("a")
+            page.keyboard.press("ArrowDown")
+            page.keyboard.press("b")
+            assert page.locator("[data-testid=select-a]").input_value() == "2"
+            assert page.locator("[data-testid=select-b]").input_value() == "3"
+            _wait(
+                page,
+                "() => /^morph_.*__.*_a0\\.54$/.test(document.getElementById('result-name').textContent)",
+            )
+            morphs = sum("/api/morph?" in url for url in asked)
+            page.keyboard.press("r")
+            deadline = time.monotonic() + TIMEOUT_MS / 1000
+            while sum("/api/morph?" in url for url in asked) == morphs and time.monotonic() < deadline:
+                page.wait_for_timeout(50)
+            assert sum("/api/morph?" in url for url in asked) == morphs + 1
+            _wait(page, "() => document.getElementById('player').readyState >= 1")
+            for _ in range(2):  # space plays or stops
+                paused = page.evaluate("() => document.getElementById('player').paused")
+                page.keyboard.press(" ")
+                _wait(page, "(was) => document.getElementById('player').paused !== was", paused)
+
+            # the sweep as one zip: its steps' WAVs, the grid picture and the figures
+            page.fill("[data-testid=steps]", "3")
+            page.click("[data-testid=sweep]")
+            page.wait_for_selector("[data-testid=sweep-step-2]", timeout=TIMEOUT_MS)
+            steps = [
+                page.locator(f"[data-testid=sweep-step-{k}]").get_attribute("title").split(":")[0]
+                for k in range(3)
+            ]
+            with page.expect_download(timeout=TIMEOUT_MS) as caught:
+                page.click("[data-testid=sweep-zip]")
+            download = caught.value
+            assert download.suggested_filename.startswith("sweep_") and download.suggested_filename.endswith(
+                ".zip"
+            )
+            archive = zipfile.ZipFile(io.BytesIO(Path(download.path()).read_bytes()))
+            assert archive.namelist() == [*steps, "grid.png", "quality.json"]
+            assert all(archive.read(name)[:4] == b"RIFF" for name in steps)
+            assert "intermediateness" in json.loads(archive.read("quality.json"))
+            kind, name, _ = page.evaluate(
+                "() => { const data = new DataTransfer(); "
+                "document.querySelector('[data-testid=sweep-step-1]').dispatchEvent("
+                "new DragEvent('dragstart', {dataTransfer: data, bubbles: true})); "
+                "return data.getData('DownloadURL') }"
+            ).split(":", 2)
+            assert name == steps[1]
+
+            # glide (repeats, curve) plays and downloads; a slow render shows its progress
+            page.route("**/api/glide?*", lambda route: (time.sleep(0.9), route.continue_()))
+            page.fill("[data-testid=repeats]", "2")
+            page.select_option("[data-testid=curve]", "smooth")
+            shown_before = int(page.evaluate("() => document.body.dataset.progressShown || '0'"))
+            page.click("[data-testid=glide]")
+            _wait(page, "() => document.body.dataset.resultKind === 'glide'")
+            assert int(page.evaluate("() => document.body.dataset.progressShown || '0'")) > shown_before
+            _wait(page, "() => document.getElementById('progress').hidden")
+            name = page.locator("[data-testid=result-name]").inner_text()
+            assert name.startswith("glide_") and name.endswith("_x2_smooth")
+            _wait(page, "() => !document.getElementById('player').paused")
+            with page.expect_download(timeout=TIMEOUT_MS) as caught:
+                page.click("[data-testid=download]")
+            assert caught.value.suggested_filename == f"{name}.wav"
+
+            # generate (count, seed): a row of new sounds, each playable and downloadable
+            page.fill("[data-testid=count]", "3")
+            page.fill("[data-testid=seed]", "11")
+            page.click("[data-testid=generate]")
+            page.wait_for_selector("[data-testid=generated-2]", timeout=TIMEOUT_MS)
+            _wait(page, "() => document.body.dataset.resultKind === 'generate'")
+            page.click("[data-testid=generated-2]")
+            _wait(page, "() => document.getElementById('result-name').textContent === 'generated_s11_02'")
+            _wait(page, "() => !document.getElementById('player').paused")
+            with page.expect_download(timeout=TIMEOUT_MS) as caught:
+                page.click("[data-testid=download]")
+            assert caught.value.suggested_filename == "generated_s11_02.wav"
+            assert not errors, errors
+        finally:
+            browser.close()

@@ -232,8 +232,8 @@ def test_sweep_renders_every_step_with_quality_figures(fresh: TestClient, model)
 @pytest.mark.parametrize(
     ("params", "status", "word"),
     [
-        ({"a": 0, "b": 1, "steps": 1}, 400, "steps must be in 2..16"),
-        ({"a": 0, "b": 1, "steps": 17}, 400, "steps must be in 2..16"),
+        ({"a": 0, "b": 1, "steps": 1}, 400, "steps must be in 2..100"),
+        ({"a": 0, "b": 1, "steps": 101}, 400, "steps must be in 2..100"),
         ({"a": 0, "b": 1, "steps": "x"}, 422, "steps"),
         ({"a": 0, "b": "..", "steps": 3}, 400, "not a sound id"),
     ],

@@ -1,16 +1,21 @@
-"""The local web page: a FastAPI app over :class:`~soundmorph.web.session.Session`, and ``serve``.
+"""The local web page: a FastAPI app over :class:`~soundmorph.web.state.AppState`, and ``serve``.
 
 Endpoints (sounds are named by library index ``"3"`` or upload id ``"u1"``, never by a path)::
 
     GET  /                                  the page (static HTML/CSS/JS shipped in the package)
     GET  /api/library                       model info, limits, every sound with its map position
+    GET  /api/limits                        the bounds of every count the page asks for
     GET  /api/sounds/{id}/original.wav      a library sound as read from the library, or an upload
     GET  /api/morph?a=&b=&alpha=            (1 - alpha) z_a + alpha z_b
     GET  /api/blend?ids=&weights=           weighted blend of 1..8 sounds
     GET  /api/blend?ids=&x=&y=              the 4-corner pad: bilinear weights of 4 sounds
     GET  /api/sweep?a=&b=&steps=            steps renders from a to b (+ quality figures when known)
-    GET  /api/surprise?seed=                a sound from the prior (random seed when none is given)
-    POST /api/upload                        multipart ``file``: encoded and added to the session
+    GET  /api/sweep.zip?a=&b=&steps=        the sweep's WAVs, grid.png and quality.json in one zip
+    GET  /api/glide?a=&b=&repeats=&curve=   the clip repeated while it moves from a to b
+    GET  /api/generate?count=&seed=         new sounds, sampled around the library (the default
+                                            model) or from the prior
+    GET  /api/surprise?seed=                one new sound as generate draws it (random seed when none)
+    POST /api/upload                        multipart ``file``: encoded and added to the shared list of sounds
     GET  /api/render/{key}.wav|.png         a cached render's audio, or its spectrogram (drawn lazily)
 
 Renders answer JSON (key, name, wav and png URLs, download file name, map x/y, server time); the
@@ -35,7 +40,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from soundmorph import api
 from soundmorph.api import AudioError, SoundModel, SoundmorphError, UnknownSourceError
-from soundmorph.web.session import MAX_STEPS, MAX_UPLOADS, RequestError, Session, TorchThread
+from soundmorph.web.state import AppState, RequestError, TorchThread, limits
 
 log = logging.getLogger("soundmorph.web")
 
@@ -134,11 +139,11 @@ def create_app(
     Raises :class:`SoundmorphError` when the model folder cannot be loaded.
     """
     worker = TorchThread()  # the model is loaded on the thread that will run it (see TorchThread)
-    session = Session(
+    state = AppState(
         model if isinstance(model, SoundModel) else worker.run(api.load, model, device=device), worker
     )
     app = FastAPI(title="soundmorph", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.session = session
+    app.state.shared = state
     app.add_middleware(UploadLimit, max_bytes=MAX_UPLOAD_BYTES + MULTIPART_SLACK)
     app.add_middleware(SameOrigin)  # added last: runs first, before a body is read
     if allowed_hosts is not None:
@@ -146,7 +151,7 @@ def create_app(
 
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
     _add_error_handlers(app)
-    _add_routes(app, session)
+    _add_routes(app, state)
     return app
 
 
@@ -194,8 +199,17 @@ def _attachment(name: str) -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
 
 
-def _add_routes(app: FastAPI, session: Session) -> None:
-    model = session.model
+def _limits() -> dict[str, Any]:
+    return {
+        "upload_mb": MAX_UPLOAD_BYTES // (1024 * 1024),
+        "upload_seconds": MAX_UPLOAD_SECONDS,
+        "upload_suffixes": sorted(api.AUDIO_EXTENSIONS),
+        **limits(),
+    }
+
+
+def _add_routes(app: FastAPI, shared: AppState) -> None:
+    model = shared.model
 
     @app.get("/", response_class=HTMLResponse)
     def page() -> HTMLResponse:
@@ -235,19 +249,17 @@ def _add_routes(app: FastAPI, session: Session) -> None:
                 name: {"summary": entry.summary, "needs_source": entry.needs_source}
                 for name, entry in api.PHASE_METHODS.items()
             },
-            "limits": {
-                "upload_mb": MAX_UPLOAD_BYTES // (1024 * 1024),
-                "upload_seconds": MAX_UPLOAD_SECONDS,
-                "upload_suffixes": sorted(api.AUDIO_EXTENSIONS),
-                "uploads": MAX_UPLOADS,
-                "sweep_steps": MAX_STEPS,
-            },
-            "sounds": session.library(),
+            "limits": _limits(),
+            "sounds": shared.library(),
         }
+
+    @app.get("/api/limits")
+    def limits_route() -> dict[str, Any]:
+        return _limits()
 
     @app.get("/api/sounds/{sound_id}/original.wav")
     def original(sound_id: str) -> Response:
-        data, name = session.original_wav(sound_id)
+        data, name = shared.original_wav(sound_id)
         headers = {**NO_STORE, "Content-Disposition": _attachment(name).replace("attachment", "inline", 1)}
         return Response(data, media_type="audio/wav", headers=headers)
 
@@ -255,7 +267,7 @@ def _add_routes(app: FastAPI, session: Session) -> None:
     def morph(
         a: str, b: str, alpha: float = 0.5, phase: str | None = None, bpm: float | None = None
     ) -> dict[str, Any]:
-        return session.morph(a, b, alpha, phase=phase, bpm=bpm)
+        return shared.morph(a, b, alpha, phase=phase, bpm=bpm)
 
     @app.get("/api/blend")
     def blend(
@@ -267,31 +279,60 @@ def _add_routes(app: FastAPI, session: Session) -> None:
         bpm: float | None = None,
     ) -> dict[str, Any]:
         if weights is not None:
-            return session.blend(_ids(ids), _floats(weights), phase=phase, bpm=bpm)
+            return shared.blend(_ids(ids), _floats(weights), phase=phase, bpm=bpm)
         if x is None or y is None:
             raise RequestError("give weights=w1,w2,... or a pad point x=..&y=.. (4 sounds)")
-        return session.pad(_ids(ids), x, y, phase=phase, bpm=bpm)
+        return shared.pad(_ids(ids), x, y, phase=phase, bpm=bpm)
 
     @app.get("/api/sweep")
     def sweep(
         a: str, b: str, steps: int = 9, phase: str | None = None, bpm: float | None = None
     ) -> dict[str, Any]:
-        items = session.sweep(a, b, steps, phase=phase, bpm=bpm)
-        return {"steps": items, "quality": sweep_quality(session, a, b, [item["key"] for item in items])}
+        items = shared.sweep(a, b, steps, phase=phase, bpm=bpm)
+        return {"steps": items, "quality": sweep_quality(shared, a, b, [item["key"] for item in items])}
+
+    @app.get("/api/sweep.zip")
+    def sweep_zip(
+        a: str, b: str, steps: int = 9, phase: str | None = None, bpm: float | None = None
+    ) -> Response:
+        data, name = shared.sweep_zip(a, b, steps, phase=phase, bpm=bpm)
+        headers = {**NO_STORE, "Content-Disposition": _attachment(name)}
+        return Response(data, media_type="application/zip", headers=headers)
+
+    @app.get("/api/glide")
+    def glide(
+        a: str,
+        b: str,
+        repeats: int = 4,
+        curve: str = "linear",
+        phase: str | None = None,
+        bpm: float | None = None,
+    ) -> dict[str, Any]:
+        return shared.glide(a, b, repeats=repeats, curve=curve, phase=phase, bpm=bpm)
+
+    @app.get("/api/generate")
+    def generate(
+        count: int = 4,
+        seed: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,
+        phase: str | None = None,
+        bpm: float | None = None,
+    ) -> dict[str, Any]:
+        seed = secrets.randbelow(2**31) if seed is None else seed
+        return {"seed": seed, "sounds": shared.generate(count, seed, phase=phase, bpm=bpm)}
 
     @app.get("/api/surprise")
     def surprise(
         seed: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None, phase: str | None = None
     ) -> dict[str, Any]:
-        return session.surprise(secrets.randbelow(2**31) if seed is None else seed, phase=phase)
+        return shared.surprise(secrets.randbelow(2**31) if seed is None else seed, phase=phase)
 
     @app.post("/api/upload")
     def upload(file: Annotated[UploadFile, File()]) -> dict[str, Any]:
-        return session.add_upload(*_decode_upload(file, model.sample_rate))
+        return shared.add_upload(*_decode_upload(file, model.sample_rate))
 
     @app.get("/api/render/{key}.wav")
     def render_wav(key: str, download: bool = False) -> Response:
-        entry = session.entry(key)
+        entry = shared.entry(key)
         kind = "attachment" if download else "inline"
         disposition = _attachment(f"{entry.sound.name}.wav").replace("attachment", kind, 1)
         headers = {**NO_STORE, "Content-Disposition": disposition}
@@ -299,7 +340,7 @@ def _add_routes(app: FastAPI, session: Session) -> None:
 
     @app.get("/api/render/{key}.png")
     def render_png(key: str) -> Response:
-        return Response(session.png(key), media_type="image/png", headers=NO_STORE)
+        return Response(shared.png(key), media_type="image/png", headers=NO_STORE)
 
 
 def _decode_upload(file: UploadFile, sample_rate: int) -> tuple[str, Any]:
@@ -339,12 +380,12 @@ def _decode_upload(file: UploadFile, sample_rate: int) -> tuple[str, Any]:
     return name, clip
 
 
-def sweep_quality(session: Session, a: str, b: str, keys: list[str]) -> dict[str, Any]:
+def sweep_quality(shared: AppState, a: str, b: str, keys: list[str]) -> dict[str, Any]:
     """Morph-quality figures (:class:`soundmorph.api.SweepQuality`) of the sweep ``keys`` from ``a``
     to ``b``, as JSON. A failure is logged and reported as ``{"error": ...}``, never raised: the
     sweep is still good without its figures."""
     try:
-        figures = session.sweep_quality(a, b, keys)
+        figures = shared.sweep_quality(a, b, keys)
     except Exception as error:
         log.warning("sweep quality failed: %s", error)
         return {"error": " ".join(str(error).split()) or type(error).__name__}

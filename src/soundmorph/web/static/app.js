@@ -21,6 +21,8 @@ const state = {
   a: "0", b: "1", corners: ["0", "1", "2", "3"], pad: { x: 0.5, y: 0.5 },
   current: null, marker: null, shown: null, hover: null,
   phase: "",  // phase method of every render; "" is the model's own
+  highlight: null,  // the library row the A and B keys take
+  rerender: null,  // what R does: the last kind of render, asked for again
 };
 
 // "&phase=NAME" when a method other than the model's is chosen (keeps the model's cache keys)
@@ -42,6 +44,65 @@ function setStatus(text, kind = "info") {
   const el = $("status");
   el.textContent = text;
   el.dataset.kind = kind;
+}
+
+// A render that takes longer than half a second shows a moving bar and its time so far.
+const PROGRESS_AFTER_MS = 500;
+let pending = 0;
+async function tracked(label, work) {
+  const started = performance.now();
+  pending += 1;
+  const timer = setTimeout(() => showProgress(label, started), PROGRESS_AFTER_MS);
+  try {
+    return await work();
+  } finally {
+    clearTimeout(timer);
+    pending -= 1;
+    if (pending === 0) $("progress").hidden = true;
+  }
+}
+
+function showProgress(label, started) {
+  const box = $("progress");
+  box.hidden = false;
+  document.body.dataset.progressShown = String(Number(document.body.dataset.progressShown || 0) + 1);
+  const tick = () => {
+    if (box.hidden) return;
+    $("progress-text").textContent = `${label} · ${((performance.now() - started) / 1000).toFixed(1)} s`;
+    setTimeout(tick, 100);
+  };
+  tick();
+}
+
+// Drag a result out of the browser as a WAV file (Chromium's DownloadURL: "type:name:absolute URL"),
+// the same bytes and name as its download link.
+function dragResult(event, item) {
+  if (!item) { event.preventDefault(); return; }
+  const url = new URL(`${item.wav}?download=1`, window.location.href).href;
+  event.dataTransfer.effectAllowed = "copy";
+  event.dataTransfer.setData("DownloadURL", `audio/wav:${item.download}:${url}`);
+  event.dataTransfer.setData("text/uri-list", url);
+  event.dataTransfer.setData("text/plain", url);
+}
+
+// A row of playable, draggable results (a sweep's steps, generated sounds).
+function resultButton(item, label, sub, row) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.draggable = true;
+  button.title = `${item.download}: click to play, drag out as a WAV`;
+  const head = document.createElement("span");
+  head.textContent = `▶ ${label}`;
+  const small = document.createElement("span");
+  small.className = "step";
+  small.textContent = sub;
+  button.append(head, small);
+  button.addEventListener("click", () => {
+    for (const other of row.children) other.classList.toggle("current", other === button);
+    show(item);
+  });
+  button.addEventListener("dragstart", (event) => dragResult(event, item));
+  return button;
 }
 
 function debounce(fn, ms) {
@@ -78,6 +139,7 @@ function show(result, { play = true } = {}) {
   link.download = result.download;
   link.setAttribute("aria-disabled", "false");
   if (result.kind !== "sweep") for (const cell of $("sweep-row").children) cell.classList.remove("current");
+  if (result.kind !== "generate") for (const cell of $("generate-row").children) cell.classList.remove("current");
   document.body.dataset.resultKey = result.key;
   document.body.dataset.resultKind = result.kind;
   const timing = result.cached ? "cached" : `${result.render_ms.toFixed(0)} ms on the server`;
@@ -87,15 +149,19 @@ function show(result, { play = true } = {}) {
 }
 
 const morphNow = latestOnly(async () => {
+  state.rerender = () => morphNow();
   const alpha = Number($("alpha").value).toFixed(2);
-  show(await api(`/api/morph?a=${enc(state.a)}&b=${enc(state.b)}&alpha=${alpha}${phaseParam()}${tempo()}`));
+  const url = `/api/morph?a=${enc(state.a)}&b=${enc(state.b)}&alpha=${alpha}${phaseParam()}${tempo()}`;
+  show(await tracked(`morph at ${alpha}`, () => api(url)));
 });
 const morph = debounce(morphNow, 60);
 
 const padNow = latestOnly(async () => {
+  state.rerender = () => padNow();
   const { x, y } = state.pad;
   const ids = state.corners.map(enc).join(",");
-  show(await api(`/api/blend?ids=${ids}&x=${x.toFixed(3)}&y=${y.toFixed(3)}${phaseParam()}${tempo()}`));
+  const url = `/api/blend?ids=${ids}&x=${x.toFixed(3)}&y=${y.toFixed(3)}${phaseParam()}${tempo()}`;
+  show(await tracked("blend", () => api(url)));
 });
 const padRender = debounce(padNow, 60);
 
@@ -149,6 +215,7 @@ function renderLibrary() {
       name.append(beat);
     }
     name.addEventListener("click", () => playOriginal(sound));
+    li.addEventListener("click", () => highlight(sound.id));
     const pickers = document.createElement("span");
     pickers.className = "pickers";
     if (sound.split !== "train") {
@@ -176,14 +243,25 @@ function renderLibrary() {
   markPicks();
 }
 
-function markPicks() {  // show A and B in the list, the selects and on the map
+function markPicks() {  // show A and B (and the highlighted row) in the list, the selects and on the map
   for (const li of $("library").children) {
     li.classList.toggle("is-a", li.dataset.id === state.a);
     li.classList.toggle("is-b", li.dataset.id === state.b);
+    li.classList.toggle("highlight", li.dataset.id === state.highlight);
   }
   $("select-a").value = state.a;
   $("select-b").value = state.b;
   drawMap();
+}
+
+function highlight(id) {
+  state.highlight = id;
+  for (const li of $("library").children) {
+    const on = li.dataset.id === id;
+    li.classList.toggle("highlight", on);
+    if (on) li.scrollIntoView({ block: "nearest" });
+  }
+  document.body.dataset.highlight = id;
 }
 
 function playOriginal(sound) {
@@ -347,30 +425,31 @@ function setupMap() {
 }
 
 // -- sweep ---------------------------------------------------------------------------------------------
+// A whole number typed in an input, within the server's bounds.
+function bounded(id, low, high, fallback) {
+  const value = Math.round(Number($(id).value));
+  return Number.isFinite(value) && $(id).value !== "" ? Math.min(high, Math.max(low, value)) : fallback;
+}
+
 async function sweep() {
-  const steps = Math.min(16, Math.max(2, Math.round(Number($("steps").value) || 7)));
+  state.rerender = () => sweep().catch((error) => setStatus(error.message, "error"));
+  const steps = bounded("steps", 2, state.limits.sweep_steps, 7);
   setStatus(`rendering a sweep of ${steps}…`, "busy");
   const [a, b] = [state.a, state.b];
-  const result = await api(`/api/sweep?a=${enc(a)}&b=${enc(b)}&steps=${steps}${phaseParam()}${tempo()}`);
+  const query = `a=${enc(a)}&b=${enc(b)}&steps=${steps}${phaseParam()}${tempo()}`;
+  const result = await tracked(`sweep of ${steps}`, () => api(`/api/sweep?${query}`));
+  const row = $("sweep-row");
   const cells = result.steps.map((item, k) => {
-    const button = document.createElement("button");
-    button.type = "button";
+    const button = resultButton(item, k + 1, `α ${item.alpha.toFixed(2)}`, row);
     button.dataset.testid = `sweep-step-${k}`;
     button.style.setProperty("--t", item.alpha);
-    button.title = `${item.download}: play`;
-    const head = document.createElement("span");
-    head.textContent = `▶ ${k + 1}`;
-    const alpha = document.createElement("span");
-    alpha.className = "step";
-    alpha.textContent = `α ${item.alpha.toFixed(2)}`;
-    button.append(head, alpha);
-    button.addEventListener("click", () => {
-      for (const other of $("sweep-row").children) other.classList.toggle("current", other === button);
-      show(item);
-    });
     return button;
   });
-  $("sweep-row").replaceChildren(...cells);
+  row.replaceChildren(...cells);
+  const zip = $("sweep-zip");
+  zip.href = `/api/sweep.zip?${query}`;
+  zip.setAttribute("download", "");  // the server names it
+  zip.setAttribute("aria-disabled", "false");
   const names = Object.fromEntries(state.sounds.map((s) => [s.id, label(s)]));
   $("sweep-pair").textContent = `${names[a] ?? a} → ${names[b] ?? b}`;
   showQuality(result.quality);
@@ -405,7 +484,7 @@ async function upload(file) {
   setStatus(`encoding ${file.name}…`, "busy");
   const form = new FormData();
   form.append("file", file, file.name);
-  const sound = await api("/api/upload", { method: "POST", body: form });
+  const sound = await tracked(`encoding ${file.name}`, () => api("/api/upload", { method: "POST", body: form }));
   state.sounds = state.sounds.filter((s) => s.id !== sound.id).concat([sound]);
   state.b = sound.id;
   renderLibrary();
@@ -427,6 +506,80 @@ function setupUploads() {
     zone.classList.remove("over");
     if (event.dataTransfer.files.length) guarded(event.dataTransfer.files[0]);
   });
+}
+
+// -- glide and generate ----------------------------------------------------------------------------------
+async function glide() {
+  state.rerender = () => glide().catch((error) => setStatus(error.message, "error"));
+  const repeats = bounded("repeats", 1, state.limits.repeats, 4);
+  const curve = $("curve").value || "linear";
+  const url = `/api/glide?a=${enc(state.a)}&b=${enc(state.b)}&repeats=${repeats}&curve=${enc(curve)}${phaseParam()}${tempo()}`;
+  setStatus(`rendering a glide of ${repeats} repeats…`, "busy");
+  const result = await tracked(`glide of ${repeats}`, () => api(url));
+  show(result);
+}
+
+async function generate() {
+  state.rerender = () => generate().catch((error) => setStatus(error.message, "error"));
+  const count = bounded("count", 1, state.limits.count, 4);
+  const seed = $("seed").value.trim();
+  const url = `/api/generate?count=${count}${seed === "" ? "" : `&seed=${enc(seed)}`}${phaseParam()}${tempo()}`;
+  setStatus(`generating ${count} sound${count === 1 ? "" : "s"}…`, "busy");
+  const result = await tracked(`generating ${count}`, () => api(url));
+  const row = $("generate-row");
+  const cells = result.sounds.map((item, k) => {
+    const button = resultButton(item, k + 1, `seed ${result.seed}`, row);
+    button.dataset.testid = `generated-${k}`;
+    button.style.setProperty("--t", 0.5);
+    return button;
+  });
+  row.replaceChildren(...cells);
+  row.dataset.seed = String(result.seed);
+  cells[0].classList.add("current");
+  show(result.sounds[0]);
+  setStatus(`${count} new sound${count === 1 ? "" : "s"} (seed ${result.seed}) · click one to hear it, drag it out as a WAV`);
+}
+
+// -- keys ------------------------------------------------------------------------------------------------
+function togglePlay() {
+  const player = $("player");
+  if (!player.getAttribute("src")) return;
+  if (player.paused) player.play().catch(() => {}); else player.pause();
+}
+
+function nudge(delta) {  // move the A/B ratio and render there
+  const slider = $("alpha");
+  const value = clamp01(Math.round((Number(slider.value) + delta) * 100) / 100);
+  slider.value = value.toFixed(2);
+  $("alpha-out").textContent = value.toFixed(2);
+  morph();
+}
+
+function moveHighlight(step) {
+  const ids = state.sounds.map((s) => s.id);
+  const at = ids.indexOf(state.highlight);
+  highlight(ids[Math.min(ids.length - 1, Math.max(0, at < 0 ? 0 : at + step))]);
+}
+
+function onKey(event) {
+  if (event.ctrlKey || event.metaKey || event.altKey || event.repeat && event.key === " ") return;
+  const target = event.target;
+  if (target instanceof Element && target.closest("input:not([type=range]), select, textarea")) return;
+  const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
+  const actions = {
+    " ": togglePlay,
+    ArrowLeft: () => nudge(event.shiftKey ? -0.01 : -0.05),
+    ArrowRight: () => nudge(event.shiftKey ? 0.01 : 0.05),
+    ArrowUp: () => moveHighlight(-1),
+    ArrowDown: () => moveHighlight(1),
+    a: () => { if (state.highlight !== null) pick("a", state.highlight); },
+    b: () => { if (state.highlight !== null) pick("b", state.highlight); },
+    r: () => { if (state.rerender) state.rerender(); },
+  };
+  if (!(key in actions)) return;
+  event.preventDefault();  // no page scroll, no slider step of its own, no button press by space
+  if (target instanceof HTMLElement && target.tagName === "BUTTON") target.blur();
+  actions[key]();
 }
 
 // -- phase method ----------------------------------------------------------------------------------
@@ -458,11 +611,17 @@ async function start() {
   state.a = ids[0];
   state.b = ids[Math.min(1, n - 1)];
   state.corners = [0, 1, 2, 3].map((k) => ids[k % n]);
+  state.highlight = ids[0];
+  const limits = library.limits;
+  $("steps").max = String(limits.sweep_steps);
+  $("repeats").max = String(limits.repeats);
+  $("count").max = String(limits.count);
+  $("curve").replaceChildren(...limits.curves.map((name) => new Option(name, name)));
   const m = library.model;
   $("model-info").textContent =
     `${m.name} · ${n} sounds · preset ${m.preset} · ${m.clip_seconds} s at ${m.sample_rate} Hz · latent ${m.latent_dim} · ${m.device}`;
   $("upload-limits").textContent =
-    `up to ${library.limits.upload_mb} MB and ${library.limits.upload_seconds} s; kept for this session only`;
+    `up to ${library.limits.upload_mb} MB and ${library.limits.upload_seconds} s; kept in memory until the server stops`;
   renderLibrary();
   if (m.grid && m.grid.mode === "loop") {
     $("tempo-row").hidden = false;
@@ -472,6 +631,7 @@ async function start() {
   document.body.dataset.ready = "true";
   const first = await api(`/api/morph?a=${enc(state.a)}&b=${enc(state.b)}&alpha=0.50`);
   show(first, { play: false });
+  state.rerender = () => morphNow();
 }
 
 function setup() {
@@ -484,13 +644,21 @@ function setup() {
   $("select-b").addEventListener("change", (event) => pick("b", event.target.value));
   $("loop").addEventListener("change", (event) => { $("player").loop = event.target.checked; });
   $("player").loop = $("loop").checked;
-  $("surprise").addEventListener("click", () => {
-    setStatus("drawing a sound from the prior…", "busy");
-    api(`/api/surprise?${phaseParam().slice(1)}`).then((result) => {
+  const surprise = () => {
+    state.rerender = surprise;
+    setStatus("drawing a new sound…", "busy");
+    tracked("a new sound", () => api(`/api/surprise?${phaseParam().slice(1)}`)).then((result) => {
       show(result);
-      setStatus(`${result.download} · new sound from the prior (seed ${result.seed}) · ${result.render_ms.toFixed(0)} ms`);
+      setStatus(`${result.download} · new sound (seed ${result.seed}) · ${result.render_ms.toFixed(0)} ms`);
     }).catch((error) => setStatus(error.message, "error"));
-  });
+  };
+  $("surprise").addEventListener("click", surprise);
+  $("glide").addEventListener("click", () => glide().catch((error) => setStatus(error.message, "error")));
+  $("generate").addEventListener("click", () => generate().catch((error) => setStatus(error.message, "error")));
+  for (const id of ["result-name", "player"]) {
+    $(id).addEventListener("dragstart", (event) => dragResult(event, state.current));
+  }
+  document.addEventListener("keydown", onKey);
   $("sweep").addEventListener("click", () => sweep().catch((error) => setStatus(error.message, "error")));
   $("spectrogram").addEventListener("error", () => {
     if ($("spectrogram").getAttribute("src")) setStatus("the spectrogram could not be drawn", "error");

@@ -1,4 +1,5 @@
-"""What the web page works on: a loaded model, the uploads of this session and a cache of renders.
+"""What the web page works on: one :class:`AppState` per server, shared by every browser that opens
+the page: the loaded model, the uploads and a cache of renders.
 
 The page names a sound by its library index (``"3"``) or by an upload id (``"u1"``), never by a
 path, so nothing outside the model's library can be read. This module only caches and stores:
@@ -6,16 +7,20 @@ every source lookup, render, result name, map position and sweep figure comes fr
 :class:`soundmorph.api.SoundModel` (what the CLI uses), called on one torch thread (see
 :class:`TorchThread`). Renders are kept in a bounded LRU cache keyed by the request, so a slider
 position heard before is served at once.
-Spectrogram pictures are drawn only when asked for, so the audio does not wait for matplotlib.
+Spectrogram pictures are drawn only when asked for (numpy, no matplotlib), so the audio never
+waits for them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
+import json
 import logging
 import re
 import threading
 import time
+import zipfile
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -27,13 +32,13 @@ import torch
 
 from soundmorph import api
 from soundmorph.api import RenderOptions, Sound, SoundModel, SoundmorphError, SourceSound, SweepQuality
+from soundmorph.limits import MAX_COUNT, MAX_REPEATS, MAX_STEPS
 
 log = logging.getLogger("soundmorph.web")
 
 MAX_RENDERS = 128  # cached results; one is ~1 MB (audio, magnitude, WAV), so at most ~128 MB
 MAX_ORIGINALS = 32  # cached WAVs of library originals
-MAX_UPLOADS = 16  # uploads kept per session; the oldest is dropped first
-MAX_STEPS = 16  # longest sweep
+MAX_UPLOADS = 16  # uploads kept by the server; the oldest is dropped first
 ALPHA_DECIMALS = 3  # ratios and pad positions are rounded to this, so nearby requests share a render
 SOUND_ID = re.compile(r"(?:0|[1-9]\d{0,8}|u[1-9]\d{0,8})")
 RENDER_KEY = re.compile(r"[0-9a-f]{16}")
@@ -62,7 +67,7 @@ class Entry:
     """A cached render."""
 
     key: str
-    kind: str  # morph, blend, sweep, surprise
+    kind: str  # morph, blend, sweep, surprise, glide, generate
     sound: Sound
     xy: tuple[float, float]
     render_ms: float  # server time of the render (its share, for a batch)
@@ -111,8 +116,20 @@ class TorchThread:
         return self._executor.submit(fn, *args, **kwargs).result()
 
 
-class Session:
-    """A model served to the page, with this session's uploads and the render cache."""
+def limits() -> dict[str, Any]:
+    """The bounds the page needs (one source of truth: :mod:`soundmorph.config`)."""
+    return {
+        "sweep_steps": MAX_STEPS,
+        "count": MAX_COUNT,
+        "repeats": MAX_REPEATS,
+        "curves": list(api.GLIDE_CURVES),
+        "uploads": MAX_UPLOADS,
+    }
+
+
+class AppState:
+    """The server's one shared state: the model served to the page, the uploads (of every browser
+    that opened it) and the render cache."""
 
     def __init__(self, model: SoundModel, worker: TorchThread | None = None) -> None:
         self.model = model
@@ -146,7 +163,7 @@ class Session:
         with self._state:
             upload = self.uploads.get(sound_id)
         if upload is None:
-            raise RequestError(f"no upload {sound_id} in this session (uploads are kept in memory only)", 404)
+            raise RequestError(f"no upload {sound_id} on this server (uploads are kept in memory only)", 404)
         return upload
 
     def library(self) -> list[dict[str, Any]]:
@@ -196,15 +213,31 @@ class Session:
                 self._renders.popitem(last=False)
 
     def _entry(
-        self, key: str, kind: str, sound: Sound, wav: bytes, ms: float, extra: dict[str, Any]
+        self,
+        key: str,
+        kind: str,
+        sound: Sound,
+        wav: bytes,
+        ms: float,
+        extra: dict[str, Any],
+        xy: tuple[float, float] | None = None,
     ) -> Entry:
-        assert sound.latent is not None
-        xy = self.model.latent_map.project(torch.from_numpy(sound.latent))
+        if xy is None:
+            assert sound.latent is not None  # a glide (no single latent) passes its place
+            xy = self.model.latent_map.project(torch.from_numpy(sound.latent))
         entry = Entry(key, kind, sound, xy, ms, wav, extra=extra)
         self._store(entry)
         return entry
 
-    def _render(self, kind: str, key: str, render: Callable[[], Sound], **extra: Any) -> dict[str, Any]:
+    def _render(
+        self,
+        kind: str,
+        key: str,
+        render: Callable[[], Sound],
+        *,
+        xy: tuple[float, float] | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
         """One cached render: ``render()`` on the torch thread unless ``key`` is cached."""
         entry = self._cached(key)
         if entry is not None:
@@ -213,7 +246,7 @@ class Session:
         if entry is not None:
             return entry.describe(cached=True)
         sounds, wavs, elapsed = self.worker.run(_timed, lambda: [render()])
-        return self._entry(key, kind, sounds[0], wavs[0], elapsed, extra).describe(cached=False)
+        return self._entry(key, kind, sounds[0], wavs[0], elapsed, extra, xy).describe(cached=False)
 
     def _options(self, phase: str | None) -> tuple[RenderOptions | None, tuple[str, ...]]:
         """Render options with the phase method ``phase`` (None: the model's own) and the parts it
@@ -276,7 +309,8 @@ class Session:
         return self.blend(ids, weights.tolist(), phase=phase, bpm=bpm)
 
     def surprise(self, seed: int, *, phase: str | None = None) -> dict[str, Any]:
-        """A new sound decoded from a latent drawn from the prior (seeded)."""
+        """One new sound (seeded), as :meth:`soundmorph.api.SoundModel.generate` draws it: around
+        the library for a latent that keeps time (the default), from the prior N(0, I) otherwise."""
         options, tag = self._options(phase)
         return self._render(
             "surprise",
@@ -319,6 +353,90 @@ class Session:
         source_a, source_b = self.source(a), self.source(b)
         return self.worker.run(self.model.sweep_quality, source_a, source_b, sounds)
 
+    def sweep_zip(
+        self, a: str, b: str, steps: int, *, phase: str | None = None, bpm: float | None = None
+    ) -> tuple[bytes, str]:
+        """(zip bytes, file name) of the sweep from ``a`` to ``b``: every step's WAV (the bytes the
+        download route serves), ``grid.png`` of all steps and ``quality.json`` (its figures, or the
+        reason they are missing). Renders the sweep unless it is cached."""
+        items = self.sweep(a, b, steps, phase=phase, bpm=bpm)
+        entries = [self.entry(item["key"]) for item in items]
+        sounds = [entry.sound for entry in entries]
+        try:
+            figures: dict[str, Any] = api.json_safe(
+                self.sweep_quality(a, b, [e.key for e in entries]).to_dict()
+            )
+        except Exception as error:  # the sweep is good without its figures
+            figures = {"error": " ".join(str(error).split()) or type(error).__name__}
+        with self._plot:
+            grid = api.SoundRow(sounds).grid_png()
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            for entry in entries:
+                archive.writestr(f"{entry.sound.name}.wav", entry.wav, compress_type=zipfile.ZIP_STORED)
+            archive.writestr("grid.png", grid, compress_type=zipfile.ZIP_STORED)
+            archive.writestr(
+                "quality.json", json.dumps(figures, indent=2), compress_type=zipfile.ZIP_DEFLATED
+            )
+        labels = [self.source(a).label, self.source(b).label]
+        return buffer.getvalue(), api.result_name("sweep", labels, f"x{steps}") + ".zip"
+
+    def glide(
+        self,
+        a: str,
+        b: str,
+        *,
+        repeats: int,
+        curve: str,
+        phase: str | None = None,
+        bpm: float | None = None,
+    ) -> dict[str, Any]:
+        """The clip repeated ``repeats`` times while it moves from ``a`` to ``b`` along ``curve``
+        (:meth:`soundmorph.api.SoundModel.glide`); its map place is the pair's midpoint."""
+        if not 1 <= repeats <= MAX_REPEATS:
+            raise RequestError(f"repeats must be in 1..{MAX_REPEATS}, got {repeats}")
+        if curve not in api.GLIDE_CURVES:
+            raise RequestError(f"unknown curve {curve[:20]!r}; choose one of: {', '.join(api.GLIDE_CURVES)}")
+        options, tag = self._options(phase)
+        source_a, source_b = self.source(a), self.source(b)
+        bpm = _bpm(bpm)
+        middle = self.model.latent_map.project((source_a.latent + source_b.latent) / 2)
+        return self._render(
+            "glide",
+            _key("glide", a, b, repeats, curve, *tag, *_bpm_tag(bpm)),
+            lambda: self.model.glide(
+                source_a, source_b, repeats=repeats, curve=curve, options=options, bpm=bpm
+            ),
+            xy=middle,
+            a=a,
+            b=b,
+            repeats=repeats,
+            curve=curve,
+            bpm=bpm,
+        )
+
+    def generate(
+        self, count: int, seed: int, *, phase: str | None = None, bpm: float | None = None
+    ) -> list[dict[str, Any]]:
+        """``count`` new sounds (seeded), rendered as one batch unless all are cached."""
+        if not 1 <= count <= MAX_COUNT:
+            raise RequestError(f"count must be in 1..{MAX_COUNT}, got {count}")
+        options, tag = self._options(phase)
+        bpm = _bpm(bpm)
+        keys = [_key("generate", count, seed, k, *tag, *_bpm_tag(bpm)) for k in range(count)]
+        entries = [self._cached(key) for key in keys]
+        missing = [k for k, entry in enumerate(entries) if entry is None]
+        if missing:
+            sounds, wavs, elapsed = self.worker.run(
+                _timed, lambda: self.model.generate(count, seed=seed, options=options, bpm=bpm)
+            )
+            for k in missing:
+                extra = {"seed": seed, "step": k}
+                entries[k] = self._entry(keys[k], "generate", sounds[k], wavs[k], elapsed / count, extra)
+        return [
+            entry.describe(cached=k not in missing) for k, entry in enumerate(entries) if entry is not None
+        ]
+
     def entry(self, key: str) -> Entry:
         """A cached render, or a 404 (never rendered, or dropped from the cache)."""
         if not RENDER_KEY.fullmatch(key):
@@ -329,12 +447,13 @@ class Session:
         return entry
 
     def png(self, key: str) -> bytes:
-        """The spectrogram picture of a cached render, drawn the first time it is asked for."""
+        """The spectrogram picture of a cached render (:meth:`soundmorph.api.Sound.spectrogram_image`),
+        drawn the first time it is asked for."""
         entry = self.entry(key)
         if entry.png is None:
             with self._plot:
                 if entry.png is None:
-                    entry.png = entry.sound.spectrogram_png()
+                    entry.png = entry.sound.spectrogram_image()
         return entry.png
 
     # -- originals and uploads ------------------------------------------------------------------
@@ -357,7 +476,7 @@ class Session:
         return cached, f"{source.label}.wav"
 
     def add_upload(self, name: str, clip: np.ndarray) -> dict[str, Any]:
-        """Encode ``clip`` [samples] (mono, at the model's rate) and add it to this session."""
+        """Encode ``clip`` [samples] (mono, at the model's rate) and add it to the uploads every page sees."""
         source = self.worker.run(self.model.from_audio, name, clip)
         with self._state:
             upload = Upload(f"u{self._next_upload}", name, source)
