@@ -260,3 +260,32 @@ def test_kl_weight_ramps_up_linearly(tiny_preset: Callable[..., Preset]) -> None
 def test_kl_weight_without_warmup_is_constant(tiny_preset: Callable[..., Preset]) -> None:
     preset = tiny_preset(kl_weight=0.01, kl_warmup_epochs=0)
     assert {training.kl_weight_at(preset, epoch) for epoch in range(5)} == {0.01}
+
+
+# --- magnitudes computed once -------------------------------------------------------------------
+
+
+def test_magnitudes_computed_once_train_as_streamed_ones(
+    tmp_path: Path, tiny_preset: Callable[..., Preset], mags: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A library within the budget has each clip's STFT taken once per run, not once per epoch; the
+    run matches one that streams audio and takes the STFT of every batch (a library over it)."""
+    preset = tiny_preset(epochs=EPOCHS, batch_size=4)
+    calls = {"stft": 0}
+    real = loop.batch_magnitudes
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["stft"] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "batch_magnitudes", counted)
+    once = fit(preset, tmp_path / "once", mags[:4], holdout=mags[4:])
+    assert calls["stft"] == 2  # the training clips and the held-out clips, one batch each
+    monkeypatch.setattr(loop, "MAGNITUDE_BUDGET_BYTES", 0)
+    streamed = fit(preset, tmp_path / "streamed", mags[:4], holdout=mags[4:])
+    assert calls["stft"] > 2 * EPOCHS
+    for a, b in zip(once, streamed, strict=True):
+        assert a.epoch == b.epoch
+        assert a.loss == pytest.approx(b.loss, rel=1e-4) and a.holdout_loss == pytest.approx(
+            b.holdout_loss, rel=1e-4
+        )

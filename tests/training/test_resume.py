@@ -70,18 +70,18 @@ def assert_same_run(a: Path, b: Path) -> None:
     ]
 
 
-class Interrupting(ArrayClips):
-    """Raises KeyboardInterrupt (a Ctrl-C) at the ``at``-th clip read."""
+class Interrupting:
+    """A Ctrl-C (KeyboardInterrupt) at the ``at``-th loss computed (a training step or a held-out batch)."""
 
-    def __init__(self, clips: np.ndarray, at: int) -> None:
-        super().__init__(clips)
-        self.reads, self.at = 0, at
+    def __init__(self, at: int) -> None:
+        self.calls, self.at = 0, at
+        self.real = loop.loss_terms
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
-        self.reads += 1
-        if self.reads == self.at:
+    def __call__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        if self.calls == self.at:
             raise KeyboardInterrupt
-        return super().__getitem__(index)
+        return self.real(*args, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -90,14 +90,15 @@ def clips() -> np.ndarray:
 
 
 def test_ctrl_c_mid_epoch_resumes_bit_for_bit(
-    tmp_path: Path, tiny_preset: Callable[..., Preset], clips: np.ndarray
+    tmp_path: Path, tiny_preset: Callable[..., Preset], clips: np.ndarray, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     preset = preset_for(tiny_preset, 5)
     run(preset, tmp_path / "one", clips)
-    # the start reads INIT clips; an epoch reads 4: stop in the middle of epoch 3
-    train = Interrupting(clips[:-2], at=4 + 2 * 4 + 2)
+    # an epoch is one training step (4 clips) and one held-out batch: stop in the middle of epoch 3
+    monkeypatch.setattr(loop, "loss_terms", Interrupting(at=2 * 2 + 1))
     with pytest.raises(KeyboardInterrupt):
-        training.fit(build(preset), preset, tmp_path / "cut", train, ArrayClips(clips[-2:]), progress=False)
+        run(preset, tmp_path / "cut", clips)
+    monkeypatch.undo()
     assert checkpoint.load_train_state(tmp_path / "cut", build(preset), preset).epoch == 2
     run(preset, tmp_path / "cut", clips, resume=True)
     assert_same_run(tmp_path / "one", tmp_path / "cut")

@@ -25,7 +25,7 @@ import csv
 import io
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -49,6 +49,9 @@ HISTORY_FILE = "history.csv"
 BEST_FLUSH_EPOCHS = 10  # model.safetensors is rewritten at most this often (and at the end)
 INIT_CLIPS = 128  # clips the data-dependent start (normalisation, PCA) is fitted on: ~5 MB each at its peak
 SPECTROGRAM_BATCH = 64  # clips per STFT outside training (initialisation)
+# magnitudes kept for a whole run (train and held-out sets each), computed once instead of every
+# epoch: 1 GiB holds ~1,700 clips of 2 bars at 140 BPM; a larger library streams audio as before
+MAGNITUDE_BUDGET_BYTES = 1 << 30
 
 Precision = Literal["fp32", "bf16"]
 PRECISIONS: tuple[Precision, ...] = ("fp32", "bf16")
@@ -137,6 +140,39 @@ def _gain(mags: torch.Tensor, gain_db: float, seeds: list[int]) -> torch.Tensor:
     return mags * torch.pow(10.0, db / 20.0)[:, None, None]
 
 
+def _batches(
+    data: Dataset,
+    sampler: clips.StepSampler,
+    loader: Any,
+    stored: torch.Tensor | None,
+    config: AudioConfig,
+    device: torch.device,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(magnitudes [batch, freq, frames] on ``device``, positions [batch]) of the sampler's steps:
+    rows of ``stored`` (every clip's magnitudes, :func:`clips.magnitudes_once`) when given, else the
+    STFT of each batch of audio that ``loader`` (or a loader made here) reads."""
+    if stored is not None:
+        for step in sampler.steps:
+            positions = torch.tensor(step.positions)
+            yield stored[positions.to(stored.device)], positions
+        return
+    for audio, positions in loader if loader is not None else clips.make_loader(data, sampler, workers=0):
+        yield batch_magnitudes(audio, config, device), positions
+
+
+def _stored_magnitudes(
+    data: Dataset, config: AudioConfig, device: torch.device, workers: int
+) -> torch.Tensor | None:
+    """Every clip's magnitudes for the run, within :data:`MAGNITUDE_BUDGET_BYTES` (else None)."""
+    return clips.magnitudes_once(
+        data,
+        lambda audio: batch_magnitudes(audio, config, device),
+        budget_bytes=MAGNITUDE_BUDGET_BYTES,
+        batch_size=SPECTROGRAM_BATCH,
+        workers=workers,
+    )
+
+
 @torch.no_grad()
 def holdout_loss(
     model: nn.Module,
@@ -147,9 +183,10 @@ def holdout_loss(
     batch_size: int,
     workers: int = 0,
     world: World | None = None,
+    magnitudes: torch.Tensor | None = None,
 ) -> float:
     """Loss on the clips of ``data`` with the posterior mean (eval mode), streamed in batches and
-    shared among the processes of ``world``."""
+    shared among the processes of ``world`` (``magnitudes``: every clip's, computed beforehand)."""
     world = world or distributed.current()
     device = next(model.parameters()).device
     was_training = model.training
@@ -159,10 +196,11 @@ def holdout_loss(
         clips.steps_of(list(range(clips.size(data))), batch_size, rank=world.rank, world=world.size)
     )
     total = torch.zeros(2, dtype=torch.float64, device=device)
-    for (audio, _), step in zip(
-        clips.make_loader(data, sampler, workers=workers), sampler.steps, strict=True
+    loader = None if magnitudes is not None else clips.make_loader(data, sampler, workers=workers)
+    for (mags, _), step in zip(
+        _batches(data, sampler, loader, magnitudes, preset.audio, device), sampler.steps, strict=True
     ):
-        recon, kl = loss_terms(model, batch_magnitudes(audio, preset.audio, device), None)
+        recon, kl = loss_terms(model, mags.to(device), None)
         weights = torch.tensor(step.weights, device=device)
         total += torch.stack([(weights * (recon + kl_weight * kl)).sum(), weights.sum()]).double()
     model.train(was_training)
@@ -171,12 +209,18 @@ def holdout_loss(
 
 
 @torch.no_grad()
-def init_from_sample(model: SpectrogramVAE, data: Dataset, preset: Preset) -> None:
+def init_from_sample(
+    model: SpectrogramVAE, data: Dataset, preset: Preset, *, magnitudes: torch.Tensor | None = None
+) -> None:
     """Fit the data-dependent start (normalisation, PCA) on at most :data:`INIT_CLIPS` clips, chosen
-    by the seed: memory stays bounded whatever the library's size (the whole library below that)."""
+    by the seed: memory stays bounded whatever the library's size (the whole library below that).
+    ``magnitudes``: every clip's, computed beforehand (then no clip is read again)."""
     count = min(INIT_CLIPS, clips.size(data))
     order = clips.epoch_order(clips.size(data), seed=preset.train.seed, epoch=-1)
     chosen = sorted(order[:count].tolist())
+    if magnitudes is not None:
+        model.init_from_data(magnitudes[torch.tensor(chosen, device=magnitudes.device)].to(model.device))
+        return
     mags = [
         batch_magnitudes(torch.from_numpy(np.stack([data[i][0] for i in part])), preset.audio, model.device)
         for part in (chosen[s : s + SPECTROGRAM_BATCH] for s in range(0, count, SPECTROGRAM_BATCH))
@@ -282,6 +326,7 @@ class _Run:
         self.flushed_epoch = -1  # the best_epoch of model.safetensors
         self.flushed_at = 0  # the epoch when it was last written
         self.precision: Precision = "fp32"
+        self.train_mags: torch.Tensor | None = None  # every training clip's magnitudes, when they fit
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
         if self.precision == "bf16":
@@ -331,7 +376,8 @@ class _Run:
             checkpoint.remove_stale_temporaries(self.out)
         if not resume:
             if self.world.is_main:
-                init_from_sample(self.model, train, self.preset)  # the others get it from DDP's broadcast
+                # the others get it from DDP's broadcast
+                init_from_sample(self.model, train, self.preset, magnitudes=self.train_mags)
             self.best_weights = self._snapshot()
             self._save_state(0)
             self._flush_best()
@@ -364,10 +410,18 @@ class _Run:
         on_epoch: Callable[[EpochStats], None] | None,
     ) -> list[EpochStats]:
         cfg, world, device = self.preset.train, self.world, self.model.device
+        self.train_mags = _stored_magnitudes(train, self.preset.audio, device, self.workers)
+        held_mags = (
+            _stored_magnitudes(holdout, self.preset.audio, device, self.workers)
+            if holdout is not None and clips.size(holdout)
+            else None
+        )
         self._start(train, resume)
         objective = distributed.wrap(_Objective(self.model), world)
         sampler = clips.StepSampler()
-        loader = clips.make_loader(train, sampler, workers=self.workers)
+        loader = (
+            None if self.train_mags is not None else clips.make_loader(train, sampler, workers=self.workers)
+        )
         n = clips.size(train)
         start = len(self.history)
         bar = tqdm(
@@ -389,11 +443,10 @@ class _Run:
                     )
                 )
                 sums = torch.zeros(3, dtype=torch.float64, device=device)
-                for (audio, positions), step in zip(loader, sampler.steps, strict=True):
+                batches = _batches(train, sampler, loader, self.train_mags, self.preset.audio, device)
+                for (mags, positions), step in zip(batches, sampler.steps, strict=True):
                     seeds = clips.clip_seeds(cfg.seed, epoch, positions)
-                    mags = _gain(
-                        batch_magnitudes(audio, self.preset.audio, device), cfg.augment_gain_db, seeds
-                    )
+                    mags = _gain(mags, cfg.augment_gain_db, seeds)
                     with self._autocast():
                         recon, kl = objective(mags, seeds)
                     recon, kl = recon.float(), kl.float()
@@ -417,7 +470,13 @@ class _Run:
                     )
                 held = (
                     holdout_loss(
-                        self.model, holdout, self.preset, kl_weight, batch_size=cfg.batch_size, world=world
+                        self.model,
+                        holdout,
+                        self.preset,
+                        kl_weight,
+                        batch_size=cfg.batch_size,
+                        world=world,
+                        magnitudes=held_mags,
                     )
                     if holdout is not None and clips.size(holdout)
                     else math.nan
