@@ -149,7 +149,8 @@ def test_kill_9_at_random_moments_loses_at_most_one_epoch(
 ) -> None:
     """A forked child (torch already imported: fast) trains and is killed with SIGKILL three times at
     random moments (inside epochs and inside state writes alike); each time the folder holds every
-    finished epoch the child reported, and the last resume ends bit for bit where one run ends."""
+    finished epoch the child reported but the last (whose state is written in the background while
+    the next epoch runs), and the last resume ends bit for bit where one run ends."""
     epochs = 24
     preset = preset_for(tiny_preset, epochs)
     tic = time.perf_counter()
@@ -173,7 +174,8 @@ def test_kill_9_at_random_moments_loses_at_most_one_epoch(
             assert not reported  # killed before the first state: nothing was claimed
             continue
         state = checkpoint.load_train_state(out, build(preset), preset)
-        assert state.epoch >= max(map(int, reported), default=0)  # only the running epoch is lost
+        # the state of an epoch is written while the next one runs: at most one finished epoch is lost
+        assert state.epoch >= max(map(int, reported), default=0) - 1
         checkpoint.load_model(out)  # a model of these settings, not a mix of two epochs
     run(preset, out, clips, resume=checkpoint.has_train_state(out))
     assert_same_run(tmp_path / "one", out)

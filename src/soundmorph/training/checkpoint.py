@@ -23,6 +23,8 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -336,6 +338,61 @@ def save_train_state(folder: Path, state: TrainState) -> None:
     text = json.dumps(json_safe(meta), allow_nan=False)
     data = save({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, metadata={"state": text})
     atomic_write_bytes(folder / TRAIN_DIR / TRAIN_STATE_FILE, data)
+
+
+class StateWriter:
+    """Writes training states to ``folder`` in a background thread, one at a time, so that
+    serialising and writing them (~70 MB for ``paper``: weights and Adam's two moments) overlaps
+    the next epoch instead of stopping it.
+
+    The caller hands over tensors that nothing changes afterwards (copies of the live ones, see
+    :func:`copy_optimizer_state`). :meth:`submit` first waits for the write before, so at most one
+    is in flight: at any moment the disk holds the state of the last epoch handed over or of the
+    one before it, each file whole (:func:`save_train_state`). An error of a write (a full disk, a
+    Ctrl-C inside it) is raised by the next :meth:`submit` or :meth:`wait`.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.written = -1  # the epoch of the last state on disk, written by this writer
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def submit(self, state: TrainState, then: Callable[[], None] | None = None) -> None:
+        """Write ``state`` (then call ``then``, in the writer's thread) once the previous write is done."""
+        self.wait()
+        self._thread = threading.Thread(
+            target=self._write, args=(state, then), name="soundmorph-train-state", daemon=True
+        )
+        self._thread.start()
+
+    def wait(self) -> None:
+        """Block until the write in flight (if any) is done; raise its error, if it had one."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join()
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+    def _write(self, state: TrainState, then: Callable[[], None] | None) -> None:
+        try:
+            save_train_state(self.folder, state)
+            self.written = state.epoch
+            if then is not None:
+                then()
+        except BaseException as error:  # handed to the training thread by wait()
+            self._error = error
+
+
+def copy_optimizer_state(state: dict[str, Any]) -> dict[str, Any]:
+    """An optimizer's ``state_dict()`` with every tensor copied (its moments change in place at
+    every step): what :class:`StateWriter` may write while training goes on."""
+    slots = {
+        index: {k: v.detach().clone() if isinstance(v, torch.Tensor) else v for k, v in values.items()}
+        for index, values in state["state"].items()
+    }
+    return {"state": slots, "param_groups": state["param_groups"]}
 
 
 def has_train_state(folder: Path) -> bool:

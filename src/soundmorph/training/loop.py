@@ -3,8 +3,10 @@ process or several (``torchrun``), with a resumable state after every epoch.
 
 What a stop costs
     The whole resumable state (last weights, best weights, optimizer, epoch, history) is one file,
-    ``MODEL/train/state.safetensors``, replaced atomically after every epoch: ``kill -9`` at any
-    moment loses at most the epoch in progress, and never leaves a mix of two epochs. Ctrl-C keeps
+    ``MODEL/train/state.safetensors``, replaced atomically after every epoch by a background thread
+    (:class:`~soundmorph.training.checkpoint.StateWriter`, on copies of the tensors, so the write
+    overlaps the next epoch): ``kill -9`` at any moment loses at most the last finished epoch and
+    the one in progress, and never leaves a mix of two epochs. Ctrl-C waits for the write and keeps
     the state of the last finished epoch (a second Ctrl-C cannot damage it), and ``resume``
     continues bit for bit as if the run had not stopped.
 Randomness without state
@@ -322,7 +324,8 @@ class _Run:
         self.history: list[EpochStats] = []
         self.best, self.best_epoch = math.inf, 0
         self.best_weights = self._snapshot()
-        self.saved_epoch = -1  # the epoch of the state on disk
+        self.writer = checkpoint.StateWriter(out)  # the state is written in the background
+        self.saved_epoch = -1  # the epoch of the last state handed to the writer
         self.flushed_epoch = -1  # the best_epoch of model.safetensors
         self.flushed_at = 0  # the epoch when it was last written
         self.precision: Precision = "fp32"
@@ -340,26 +343,28 @@ class _Run:
         if not self.world.is_main:
             return
         best_is_last = self.best_epoch == epoch
+        # copies, written while training goes on; the best weights are one already (never changed
+        # in place), and they are the last weights when they are from this epoch
         state = checkpoint.TrainState(
             epoch=epoch,
             best=self.best,
             best_epoch=self.best_epoch,
-            weights=self.model.state_dict(),
+            weights=self.best_weights if best_is_last else self._snapshot(),
             best_weights=None if best_is_last else self.best_weights,
-            optimizer=self.optimizer.state_dict(),
+            optimizer=checkpoint.copy_optimizer_state(self.optimizer.state_dict()),
             history=[asdict(row) for row in self.history],
             preset=self.preset.to_dict(),
         )
-        checkpoint.save_train_state(self.out, state)
+        history = list(self.history)
+        self.writer.submit(state, then=lambda: _write_history(self.out, history))
         self.saved_epoch = epoch
-        _write_history(self.out, self.history)
 
     def _flush_best(self) -> None:
         """Write the best weights that the state on disk also holds to ``model.safetensors``."""
         if (
             not self.world.is_main
             or self.flushed_epoch == self.best_epoch
-            or self.best_epoch > self.saved_epoch
+            or self.best_epoch > self.writer.written
         ):
             return
         current = self._snapshot()
@@ -380,6 +385,7 @@ class _Run:
                 init_from_sample(self.model, train, self.preset, magnitudes=self.train_mags)
             self.best_weights = self._snapshot()
             self._save_state(0)
+            self.writer.wait()
             self._flush_best()
             return
         state = checkpoint.load_train_state(self.out, self.model, self.preset)
@@ -395,7 +401,7 @@ class _Run:
             if state.best_weights is not None
             else self._snapshot()
         )
-        self.saved_epoch = state.epoch
+        self.saved_epoch = self.writer.written = state.epoch
         if self.world.is_main:  # a kill between the state and the model file: make them agree again
             _write_history(self.out, self.history)
             self._flush_best()
@@ -493,15 +499,21 @@ class _Run:
                     self._save_state(epoch + 1)
                 if epoch + 1 - self.flushed_at >= BEST_FLUSH_EPOCHS:
                     self._flush_best()
-                if on_epoch is not None:  # after the save: what it sees is on disk
+                if on_epoch is not None:  # the disk holds this epoch's state or the one before
                     on_epoch(row)
         except KeyboardInterrupt:
-            self._flush_best()  # the state of the last finished epoch is already on disk
+            self.writer.wait()  # the state of the last finished epoch goes to disk
+            self._flush_best()
+            raise
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.writer.wait()  # what finished still reaches the disk
             raise
         finally:
             bar.close()
         if self.saved_epoch != len(self.history):
             self._save_state(len(self.history))
+        self.writer.wait()
         self._flush_best()
         distributed.barrier(world)
         self.model.eval()
