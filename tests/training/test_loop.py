@@ -289,3 +289,29 @@ def test_magnitudes_computed_once_train_as_streamed_ones(
         assert a.loss == pytest.approx(b.loss, rel=1e-4) and a.holdout_loss == pytest.approx(
             b.holdout_loss, rel=1e-4
         )
+
+
+# --- precision ----------------------------------------------------------------------------------
+
+
+def test_auto_precision_is_bf16_only_on_a_cpu_with_native_bf16() -> None:
+    cpu = torch.device("cpu")
+    assert loop.resolve_precision("fp32", cpu) == "fp32"
+    assert loop.resolve_precision("bf16", cpu) == "bf16"
+    assert loop.resolve_precision("auto", cpu) == ("bf16" if loop.native_bf16(cpu) else "fp32")
+    assert loop.resolve_precision("auto", torch.device("meta")) == "fp32"
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_each_precision_trains_and_resumes_bit_for_bit(
+    tmp_path: Path, tiny_preset: Callable[..., Preset], mags: np.ndarray, precision: str
+) -> None:
+    preset = tiny_preset(epochs=EPOCHS, batch_size=4)
+    one_go = fit(preset, tmp_path / "one", mags[:5], holdout=mags[5:], precision=precision)
+    assert all(math.isfinite(row.loss) for row in one_go)
+    fit(
+        preset.replace(train={"epochs": 2}), tmp_path / "two", mags[:5], holdout=mags[5:], precision=precision
+    )
+    resumed = fit(preset, tmp_path / "two", mags[:5], holdout=mags[5:], resume=True, precision=precision)
+    assert losses(resumed) == losses(one_go)
+    assert_same_tensors(last_weights(tmp_path / "two"), last_weights(tmp_path / "one"))
