@@ -336,7 +336,7 @@ def save_train_state(folder: Path, state: TrainState) -> None:
         "preset": _settings(state.preset),
     }
     text = json.dumps(json_safe(meta), allow_nan=False)
-    data = save({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, metadata={"state": text})
+    data = _safetensors_bytes(tensors, {"state": text})
     atomic_write_bytes(folder / TRAIN_DIR / TRAIN_STATE_FILE, data)
 
 
@@ -393,6 +393,45 @@ def copy_optimizer_state(state: dict[str, Any]) -> dict[str, Any]:
         for index, values in state["state"].items()
     }
     return {"state": slots, "param_groups": state["param_groups"]}
+
+
+_DTYPES = {  # torch dtype -> safetensors dtype name
+    torch.float64: "F64",
+    torch.float32: "F32",
+    torch.float16: "F16",
+    torch.bfloat16: "BF16",
+    torch.int64: "I64",
+    torch.int32: "I32",
+    torch.int16: "I16",
+    torch.int8: "I8",
+    torch.uint8: "U8",
+    torch.bool: "BOOL",
+}
+
+
+def _safetensors_bytes(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> bytes:
+    """The safetensors file of ``tensors`` with ``metadata``, assembled with one copy of the data.
+
+    ``safetensors.torch.save`` copies every tensor several times on its way to ``bytes`` (~0.3 s
+    for ``paper``'s 73 MB state on a 2-core machine, 8x this join): the format is an 8-byte header
+    length, a JSON header of names, dtypes, shapes and byte ranges, then the raw data.
+    """
+    header: dict[str, Any] = {"__metadata__": metadata}
+    chunks: list[Any] = []
+    offset = 0
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().contiguous().cpu()
+        size = tensor.numel() * tensor.element_size()
+        header[name] = {
+            "dtype": _DTYPES[tensor.dtype],
+            "shape": list(tensor.shape),
+            "data_offsets": [offset, offset + size],
+        }
+        chunks.append(tensor.reshape(-1).view(torch.uint8).numpy())
+        offset += size
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    return b"".join([len(text).to_bytes(8, "little"), text, *chunks])
 
 
 def has_train_state(folder: Path) -> bool:
