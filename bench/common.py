@@ -123,6 +123,48 @@ def with_length(preset: Preset, dataset: Dataset) -> Preset:
     return preset.replace(audio={"clip_seconds": dataset.median_seconds})
 
 
+ISA_FLAGS = (
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512_vnni",
+    "avx512_bf16",
+    "amx_bf16",
+    "amx_tile",
+)  # what kernels use
+
+
+def cpu_flags() -> list[str]:
+    """The ISA flags of :data:`ISA_FLAGS` that ``/proc/cpuinfo`` lists (empty where it cannot be read)."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return []
+    flags = next((line.split(":", 1)[1].split() for line in lines if line.startswith("flags")), [])
+    return [flag for flag in ISA_FLAGS if flag in flags]
+
+
+def math_libraries() -> dict[str, Any]:
+    """torch's BLAS, oneDNN and capability, and numpy's BLAS: what the same model runs on."""
+    config = torch.__config__.show()
+    blas = next(
+        (p.split("=", 1)[1] for p in config.replace(",", " ").split() if p.startswith("BLAS_INFO=")), ""
+    )
+    onednn = next(
+        (line.strip(" -") for line in config.splitlines() if "MKL-DNN" in line or "oneDNN" in line), ""
+    )
+    try:
+        numpy_blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]["name"]  # type: ignore[func-returns-value,index]
+    except (TypeError, KeyError):
+        numpy_blas = ""
+    return {
+        "torch_blas": blas,
+        "torch_onednn": onednn,
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "numpy_blas": numpy_blas,
+    }
+
+
 def machine() -> dict[str, Any]:
     """Where the numbers come from."""
     try:
@@ -149,6 +191,9 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "cpu": cpu,
         "cpu_count": os.cpu_count(),
+        "cpu_flags": cpu_flags(),
+        **math_libraries(),
+        "load_average": os.getloadavg()[0],
         "torch_threads": torch.get_num_threads(),
         "python": sys.version.split()[0],
         "torch": torch.__version__,
@@ -208,6 +253,10 @@ def header(title: str, record: dict[str, Any]) -> str:
         f"# {title}\n\n"
         f"Machine: {m['cpu']} ({m['cpu_count']} CPUs, torch {m['torch']} with {m['torch_threads']} threads), "
         f"{m['platform']}, {m['date']}.  \n"
+        f"ISA: {', '.join(m.get('cpu_flags', [])) or 'unknown'}; torch BLAS {m.get('torch_blas', '?')}, "
+        f"{m.get('torch_onednn', '?')}, capability {m.get('torch_cpu_capability', '?')}; numpy BLAS "
+        f"{m.get('numpy_blas', '?')}; load average {m.get('load_average', float('nan')):.2f} "
+        "at the start.  \n"
         f"Data: {d['source']} — {d['clips']} clips, {d['train']} train / {d['holdout']} held out "
         f"(seed {d['split_seed']}).{' **Quick run: not representative.**' if record.get('quick') else ''}\n\n"
     )

@@ -68,3 +68,24 @@ def test_clip_noise_does_not_depend_on_the_batch_a_clip_is_in() -> None:
     alone = dataset.per_clip_normal(seeds[1:2], (16,), device=torch.device("cpu"))
     assert torch.equal(together[1], alone[0])
     assert not torch.equal(together[0], together[1])
+
+
+def _stft(audio: torch.Tensor) -> torch.Tensor:
+    return torch.stft(audio, 256, hop_length=64, window=torch.hann_window(256), return_complex=True).abs()
+
+
+def test_magnitudes_once_are_every_clips_in_order() -> None:
+    rng = np.random.default_rng(0)
+    clips = dataset.ArrayClips(rng.standard_normal((7, 2048)).astype(np.float32))
+    stored = dataset.magnitudes_once(clips, _stft, budget_bytes=1 << 20, batch_size=3)
+    assert stored is not None and stored.shape == (7, 129, 33)
+    for index in range(7):
+        alone = _stft(torch.from_numpy(clips[index][0])[None])[0]
+        torch.testing.assert_close(stored[index], alone, rtol=1e-5, atol=1e-5)
+
+
+def test_magnitudes_over_the_budget_are_not_kept() -> None:
+    clips = dataset.ArrayClips(np.zeros((7, 2048), dtype=np.float32))
+    one_clip = 129 * 33 * 4  # bytes
+    assert dataset.magnitudes_once(clips, _stft, budget_bytes=7 * one_clip - 1, batch_size=3) is None
+    assert dataset.magnitudes_once(clips, _stft, budget_bytes=7 * one_clip, batch_size=3) is not None

@@ -13,7 +13,7 @@ from safetensors.torch import load_file, save_file
 
 from soundmorph.audio.tempo import Tempo
 from soundmorph.config import Preset, get_preset
-from soundmorph.errors import ModelFolderError
+from soundmorph.errors import ModelFolderError, SoundmorphError
 from soundmorph.models import MODELS, SpectrogramVAE, build_model, latent_size
 from soundmorph.training import checkpoint
 
@@ -156,6 +156,37 @@ def test_train_state_round_trip(tmp_path: Path, preset: Preset) -> None:
     for index, slots in saved_moments.items():
         for slot, value in slots.items():
             assert torch.equal(torch.as_tensor(value), torch.as_tensor(loaded_moments[index][slot]))
+
+
+def test_state_writer_writes_in_the_background_what_it_was_handed(tmp_path: Path, preset: Preset) -> None:
+    model = build(preset)
+    state = train_state(model, preset)
+    copied = checkpoint.copy_optimizer_state(state.optimizer)
+    live = state.optimizer["state"]
+    state.optimizer = copied
+    for slots in live.values():  # training goes on: the live moments change in place
+        for value in slots.values():
+            value.add_(1.0)
+    done: list[int] = []
+    writer = checkpoint.StateWriter(tmp_path)
+    writer.submit(state, then=lambda: done.append(writer.written))
+    writer.wait()
+    assert done == [3] and writer.written == 3
+    loaded = checkpoint.load_train_state(tmp_path, build(preset, seed=1), preset)
+    for index, slots in copied["state"].items():
+        for slot, value in slots.items():
+            assert torch.equal(loaded.optimizer["state"][index][slot], torch.as_tensor(value))
+            assert not torch.equal(loaded.optimizer["state"][index][slot], torch.as_tensor(live[index][slot]))
+
+
+def test_state_writer_raises_a_failed_write_at_the_next_call(tmp_path: Path, preset: Preset) -> None:
+    (tmp_path / checkpoint.TRAIN_DIR).write_text("a file where the folder goes")
+    writer = checkpoint.StateWriter(tmp_path)
+    writer.submit(train_state(build(preset), preset))
+    with pytest.raises(SoundmorphError, match="not a folder"):
+        writer.wait()
+    writer.wait()  # raised once
+    assert writer.written == -1
 
 
 def test_train_state_without_separate_best_weights(tmp_path: Path, preset: Preset) -> None:

@@ -260,3 +260,58 @@ def test_kl_weight_ramps_up_linearly(tiny_preset: Callable[..., Preset]) -> None
 def test_kl_weight_without_warmup_is_constant(tiny_preset: Callable[..., Preset]) -> None:
     preset = tiny_preset(kl_weight=0.01, kl_warmup_epochs=0)
     assert {training.kl_weight_at(preset, epoch) for epoch in range(5)} == {0.01}
+
+
+# --- magnitudes computed once -------------------------------------------------------------------
+
+
+def test_magnitudes_computed_once_train_as_streamed_ones(
+    tmp_path: Path, tiny_preset: Callable[..., Preset], mags: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A library within the budget has each clip's STFT taken once per run, not once per epoch; the
+    run matches one that streams audio and takes the STFT of every batch (a library over it)."""
+    preset = tiny_preset(epochs=EPOCHS, batch_size=4)
+    calls = {"stft": 0}
+    real = loop.batch_magnitudes
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["stft"] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "batch_magnitudes", counted)
+    once = fit(preset, tmp_path / "once", mags[:4], holdout=mags[4:])
+    assert calls["stft"] == 2  # the training clips and the held-out clips, one batch each
+    monkeypatch.setattr(loop, "MAGNITUDE_BUDGET_BYTES", 0)  # the name loop reads
+    streamed = fit(preset, tmp_path / "streamed", mags[:4], holdout=mags[4:])
+    assert calls["stft"] > 2 * EPOCHS
+    for a, b in zip(once, streamed, strict=True):
+        assert a.epoch == b.epoch
+        assert a.loss == pytest.approx(b.loss, rel=1e-4) and a.holdout_loss == pytest.approx(
+            b.holdout_loss, rel=1e-4
+        )
+
+
+# --- precision ----------------------------------------------------------------------------------
+
+
+def test_auto_precision_is_bf16_only_on_a_cpu_with_native_bf16() -> None:
+    cpu = torch.device("cpu")
+    assert loop.resolve_precision("fp32", cpu) == "fp32"
+    assert loop.resolve_precision("bf16", cpu) == "bf16"
+    assert loop.resolve_precision("auto", cpu) == ("bf16" if loop.native_bf16(cpu) else "fp32")
+    assert loop.resolve_precision("auto", torch.device("meta")) == "fp32"
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_each_precision_trains_and_resumes_bit_for_bit(
+    tmp_path: Path, tiny_preset: Callable[..., Preset], mags: np.ndarray, precision: str
+) -> None:
+    preset = tiny_preset(epochs=EPOCHS, batch_size=4)
+    one_go = fit(preset, tmp_path / "one", mags[:5], holdout=mags[5:], precision=precision)
+    assert all(math.isfinite(row.loss) for row in one_go)
+    fit(
+        preset.replace(train={"epochs": 2}), tmp_path / "two", mags[:5], holdout=mags[5:], precision=precision
+    )
+    resumed = fit(preset, tmp_path / "two", mags[:5], holdout=mags[5:], resume=True, precision=precision)
+    assert losses(resumed) == losses(one_go)
+    assert_same_tensors(last_weights(tmp_path / "two"), last_weights(tmp_path / "one"))

@@ -3,7 +3,8 @@
 A dataset yields *audio* (one prepared clip per item, float32 ``[n_samples]``); the training loop
 turns each batch into magnitudes on the training device. So memory holds one batch of audio per
 worker, whatever the library's size, and the STFT runs where the model runs (the GPU when there is
-one).
+one). A library whose magnitudes fit a memory budget has them computed once per run
+(:func:`magnitudes_once`) instead of once per epoch.
 
 The order of an epoch is a function of ``(seed, epoch)`` only (:func:`epoch_order`), and every
 random draw of a clip of :func:`clip_seeds` a function of ``(seed, epoch, clip)``: nothing is carried
@@ -13,7 +14,7 @@ number of processes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -222,3 +223,46 @@ def make_loader(dataset: Dataset, sampler: Sampler[list[int]], *, workers: int) 
         persistent_workers=workers > 0,
         pin_memory=torch.cuda.is_available(),
     )
+
+
+def magnitudes_once(
+    data: Dataset,
+    to_magnitudes: Callable[[torch.Tensor], torch.Tensor],
+    *,
+    budget_bytes: int,
+    batch_size: int,
+    workers: int = 0,
+) -> torch.Tensor | None:
+    """Every clip's magnitudes [clips, freq, frames], computed once for a whole run, or None when
+    they would take more than ``budget_bytes`` (the run then streams audio and computes them per
+    batch, so memory still does not grow with the library).
+
+    A dataset's items do not change from one epoch to the next (every augmentation acts on the
+    magnitudes, drawn per step), so the STFT of each clip is the same at every epoch: a small
+    library computes it once instead of ``epochs`` times.
+
+    Parameters
+    ----------
+    data : Dataset
+        Items ``(audio [samples] float32, position)``.
+    to_magnitudes : callable
+        Audio [batch, samples] -> magnitudes [batch, freq, frames] on the training device.
+    budget_bytes : int
+        The most memory the magnitudes may take (on the training device).
+    """
+    count = size(data)
+    if count == 0 or budget_bytes <= 0:
+        return None
+    sampler = StepSampler()
+    sampler.set_steps(steps_of(list(range(count)), batch_size))
+    store: torch.Tensor | None = None
+    first = 0
+    for audio_batch, _ in make_loader(data, sampler, workers=workers):
+        mags = to_magnitudes(audio_batch)
+        if store is None:
+            if count * mags[0].numel() * mags.element_size() > budget_bytes:
+                return None
+            store = torch.empty((count, *mags.shape[1:]), dtype=mags.dtype, device=mags.device)
+        store[first : first + len(mags)] = mags
+        first += len(mags)
+    return store

@@ -23,6 +23,8 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -337,8 +339,102 @@ def save_train_state(folder: Path, state: TrainState) -> None:
         "preset": _settings(state.preset),
     }
     text = json.dumps(json_safe(meta), allow_nan=False)
-    data = save({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, metadata={"state": text})
+    data = _safetensors_bytes(tensors, {"state": text})
     atomic_write_bytes(folder / TRAIN_DIR / TRAIN_STATE_FILE, data)
+
+
+class StateWriter:
+    """Writes training states to ``folder`` in a background thread, one at a time, so that
+    serialising and writing them (~70 MB for ``paper``: weights and Adam's two moments) overlaps
+    the next epoch instead of stopping it.
+
+    The caller hands over tensors that nothing changes afterwards (copies of the live ones, see
+    :func:`copy_optimizer_state`). :meth:`submit` first waits for the write before, so at most one
+    is in flight: at any moment the disk holds the state of the last epoch handed over or of the
+    one before it, each file whole (:func:`save_train_state`). An error of a write (a full disk, a
+    Ctrl-C inside it) is raised by the next :meth:`submit` or :meth:`wait`.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.written = -1  # the epoch of the last state on disk, written by this writer
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def submit(self, state: TrainState, then: Callable[[], None] | None = None) -> None:
+        """Write ``state`` (then call ``then``, in the writer's thread) once the previous write is done."""
+        self.wait()
+        self._thread = threading.Thread(
+            target=self._write, args=(state, then), name="soundmorph-train-state", daemon=True
+        )
+        self._thread.start()
+
+    def wait(self) -> None:
+        """Block until the write in flight (if any) is done; raise its error, if it had one."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join()
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+    def _write(self, state: TrainState, then: Callable[[], None] | None) -> None:
+        try:
+            save_train_state(self.folder, state)
+            self.written = state.epoch
+            if then is not None:
+                then()
+        except BaseException as error:  # handed to the training thread by wait()
+            self._error = error
+
+
+def copy_optimizer_state(state: dict[str, Any]) -> dict[str, Any]:
+    """An optimizer's ``state_dict()`` with every tensor copied (its moments change in place at
+    every step): what :class:`StateWriter` may write while training goes on."""
+    slots = {
+        index: {k: v.detach().clone() if isinstance(v, torch.Tensor) else v for k, v in values.items()}
+        for index, values in state["state"].items()
+    }
+    return {"state": slots, "param_groups": state["param_groups"]}
+
+
+_DTYPES = {  # torch dtype -> safetensors dtype name
+    torch.float64: "F64",
+    torch.float32: "F32",
+    torch.float16: "F16",
+    torch.bfloat16: "BF16",
+    torch.int64: "I64",
+    torch.int32: "I32",
+    torch.int16: "I16",
+    torch.int8: "I8",
+    torch.uint8: "U8",
+    torch.bool: "BOOL",
+}
+
+
+def _safetensors_bytes(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> bytes:
+    """The safetensors file of ``tensors`` with ``metadata``, assembled with one copy of the data.
+
+    ``safetensors.torch.save`` copies every tensor several times on its way to ``bytes`` (~0.3 s
+    for ``paper``'s 73 MB state on a 2-core machine, 8x this join): the format is an 8-byte header
+    length, a JSON header of names, dtypes, shapes and byte ranges, then the raw data.
+    """
+    header: dict[str, Any] = {"__metadata__": metadata}
+    chunks: list[Any] = []
+    offset = 0
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().contiguous().cpu()
+        size = tensor.numel() * tensor.element_size()
+        header[name] = {
+            "dtype": _DTYPES[tensor.dtype],
+            "shape": list(tensor.shape),
+            "data_offsets": [offset, offset + size],
+        }
+        chunks.append(tensor.reshape(-1).view(torch.uint8).numpy())
+        offset += size
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    return b"".join([len(text).to_bytes(8, "little"), text, *chunks])
 
 
 def has_train_state(folder: Path) -> bool:

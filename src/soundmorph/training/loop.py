@@ -3,8 +3,10 @@ process or several (``torchrun``), with a resumable state after every epoch.
 
 What a stop costs
     The whole resumable state (last weights, best weights, optimizer, epoch, history) is one file,
-    ``MODEL/train/state.safetensors``, replaced atomically after every epoch: ``kill -9`` at any
-    moment loses at most the epoch in progress, and never leaves a mix of two epochs. Ctrl-C keeps
+    ``MODEL/train/state.safetensors``, replaced atomically after every epoch by a background thread
+    (:class:`~soundmorph.training.checkpoint.StateWriter`, on copies of the tensors, so the write
+    overlaps the next epoch): ``kill -9`` at any moment loses at most the last finished epoch and
+    the one in progress, and never leaves a mix of two epochs. Ctrl-C waits for the write and keeps
     the state of the last finished epoch (a second Ctrl-C cannot damage it), and ``resume``
     continues bit for bit as if the run had not stopped.
 Randomness without state
@@ -25,7 +27,7 @@ import csv
 import io
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
@@ -41,6 +43,7 @@ from soundmorph.audio.spectral import magnitude
 from soundmorph.config import AudioConfig, Preset
 from soundmorph.data import dataset as clips
 from soundmorph.errors import SoundmorphError
+from soundmorph.limits import MAGNITUDE_BUDGET_BYTES
 from soundmorph.models import SpectrogramVAE
 from soundmorph.models.vae import Noise
 from soundmorph.training import checkpoint, distributed
@@ -50,8 +53,10 @@ HISTORY_FILE = "history.csv"
 BEST_FLUSH_EPOCHS = 10  # model.safetensors is rewritten at most this often (and at the end)
 INIT_CLIPS = 128  # clips the data-dependent start (normalisation, PCA) is fitted on: ~5 MB each at its peak
 
-Precision = Literal["fp32", "bf16"]
-PRECISIONS: tuple[Precision, ...] = ("fp32", "bf16")
+Precision = Literal["auto", "fp32", "bf16"]
+PRECISIONS: tuple[Precision, ...] = ("auto", "fp32", "bf16")
+# CPU flags of native bf16 matmuls (oneDNN runs them at ~4x fp32 there); without them bf16 is emulated
+NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,27 @@ class EpochStats:
         """From a saved row (JSON writes nan as null)."""
         values = {k: math.nan if row[k] is None else float(row[k]) for k in row if k != "epoch"}
         return cls(int(row["epoch"]), **values)
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` is a CPU with native bf16 matmuls (:data:`NATIVE_BF16_FLAGS` in
+    ``/proc/cpuinfo``; False where that cannot be read)."""
+    if device.type != "cpu":
+        return False
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return False
+    flags = next((line.split(":", 1)[1].split() for line in lines if line.startswith("flags")), [])
+    return any(flag in flags for flag in NATIVE_BF16_FLAGS)
+
+
+def resolve_precision(precision: Precision, device: torch.device) -> Precision:
+    """``"auto"``: bf16 autocast on a CPU with native bf16 (measured faster at the same held-out
+    quality, ``python -m bench speed``), fp32 elsewhere (a GPU measures its own, ``bench/gpu.sh``)."""
+    if precision != "auto":
+        return precision
+    return "bf16" if native_bf16(device) else "fp32"
 
 
 def kl_weight_at(preset: Preset, epoch: int) -> float:
@@ -117,6 +143,39 @@ def _gain(mags: torch.Tensor, gain_db: float, seeds: list[int]) -> torch.Tensor:
     return mags * torch.pow(10.0, db / 20.0)[:, None, None]
 
 
+def _batches(
+    data: Dataset,
+    sampler: clips.StepSampler,
+    loader: Any,
+    stored: torch.Tensor | None,
+    config: AudioConfig,
+    device: torch.device,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(magnitudes [batch, freq, frames] on ``device``, positions [batch]) of the sampler's steps:
+    rows of ``stored`` (every clip's magnitudes, :func:`clips.magnitudes_once`) when given, else the
+    STFT of each batch of audio that ``loader`` (or a loader made here) reads."""
+    if stored is not None:
+        for step in sampler.steps:
+            positions = torch.tensor(step.positions)
+            yield stored[positions.to(stored.device)], positions
+        return
+    for audio, positions in loader if loader is not None else clips.make_loader(data, sampler, workers=0):
+        yield batch_magnitudes(audio, config, device), positions
+
+
+def _stored_magnitudes(
+    data: Dataset, config: AudioConfig, device: torch.device, workers: int
+) -> torch.Tensor | None:
+    """Every clip's magnitudes for the run, within :data:`MAGNITUDE_BUDGET_BYTES` (else None)."""
+    return clips.magnitudes_once(
+        data,
+        lambda audio: batch_magnitudes(audio, config, device),
+        budget_bytes=MAGNITUDE_BUDGET_BYTES,
+        batch_size=clips.SPECTROGRAM_BATCH,
+        workers=workers,
+    )
+
+
 @torch.no_grad()
 def holdout_loss(
     model: nn.Module,
@@ -127,9 +186,10 @@ def holdout_loss(
     batch_size: int,
     workers: int = 0,
     world: World | None = None,
+    magnitudes: torch.Tensor | None = None,
 ) -> float:
     """Loss on the clips of ``data`` with the posterior mean (eval mode), streamed in batches and
-    shared among the processes of ``world``."""
+    shared among the processes of ``world`` (``magnitudes``: every clip's, computed beforehand)."""
     world = world or distributed.current()
     device = next(model.parameters()).device
     was_training = model.training
@@ -139,10 +199,11 @@ def holdout_loss(
         clips.steps_of(list(range(clips.size(data))), batch_size, rank=world.rank, world=world.size)
     )
     total = torch.zeros(2, dtype=torch.float64, device=device)
-    for (audio, _), step in zip(
-        clips.make_loader(data, sampler, workers=workers), sampler.steps, strict=True
+    loader = None if magnitudes is not None else clips.make_loader(data, sampler, workers=workers)
+    for (mags, _), step in zip(
+        _batches(data, sampler, loader, magnitudes, preset.audio, device), sampler.steps, strict=True
     ):
-        recon, kl = loss_terms(model, batch_magnitudes(audio, preset.audio, device), None)
+        recon, kl = loss_terms(model, mags.to(device), None)
         weights = torch.tensor(step.weights, device=device)
         total += torch.stack([(weights * (recon + kl_weight * kl)).sum(), weights.sum()]).double()
     model.train(was_training)
@@ -151,13 +212,19 @@ def holdout_loss(
 
 
 @torch.no_grad()
-def init_from_sample(model: SpectrogramVAE, data: Dataset, preset: Preset) -> None:
+def init_from_sample(
+    model: SpectrogramVAE, data: Dataset, preset: Preset, *, magnitudes: torch.Tensor | None = None
+) -> None:
     """Fit the data-dependent start (normalisation, PCA) on at most :data:`INIT_CLIPS` clips, chosen
-    by the seed: memory stays bounded whatever the library's size (the whole library below that)."""
+    by the seed: memory stays bounded whatever the library's size (the whole library below that).
+    ``magnitudes``: every clip's, computed beforehand (then no clip is read again)."""
     count = min(INIT_CLIPS, clips.size(data))
     order = clips.epoch_order(clips.size(data), seed=preset.train.seed, epoch=-1)
     chosen = sorted(order[:count].tolist())
     batch = clips.SPECTROGRAM_BATCH
+    if magnitudes is not None:
+        model.init_from_data(magnitudes[torch.tensor(chosen, device=magnitudes.device)].to(model.device))
+        return
     mags = [
         batch_magnitudes(torch.from_numpy(np.stack([data[i][0] for i in part])), preset.audio, model.device)
         for part in (chosen[s : s + batch] for s in range(0, count, batch))
@@ -203,7 +270,7 @@ def fit(
     workers: int = 0,
     world: World | None = None,
     save_every: int = 1,
-    precision: Precision = "fp32",
+    precision: Precision = "auto",
 ) -> list[EpochStats]:
     """Train ``model`` on the clips of ``train`` and write checkpoints to ``out``.
 
@@ -221,9 +288,10 @@ def fit(
         The processes training together (default: what ``torchrun`` set up, else one).
     save_every : int
         Epochs between resumable states; 1 (the default) bounds what a kill loses to one epoch.
-    precision : {"fp32", "bf16"}
-        ``"bf16"`` runs the forward pass under CUDA autocast (the STFT and the optimizer stay fp32);
-        measured by ``bench/gpu.sh``, off by default.
+    precision : {"auto", "fp32", "bf16"}
+        ``"bf16"`` runs the training forward pass under bf16 autocast (the STFT, the held-out loss
+        and the optimizer stay fp32); ``"auto"`` chooses it on a CPU with native bf16
+        (:func:`resolve_precision`).
 
     Returns
     -------
@@ -238,7 +306,7 @@ def fit(
     # Dropout draws from the global generator: seed it per epoch here, but leave the caller's state.
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         run = _Run(model, preset, out, workers, world or distributed.current(), save_every)
-        run.precision = precision
+        run.precision = resolve_precision(precision, device)
         return run.run(train, holdout, resume=resume, progress=progress, on_epoch=on_epoch)
 
 
@@ -259,10 +327,12 @@ class _Run:
         self.history: list[EpochStats] = []
         self.best, self.best_epoch = math.inf, 0
         self.best_weights = self._snapshot()
-        self.saved_epoch = -1  # the epoch of the state on disk
+        self.writer = checkpoint.StateWriter(out)  # the state is written in the background
+        self.saved_epoch = -1  # the epoch of the last state handed to the writer
         self.flushed_epoch = -1  # the best_epoch of model.safetensors
         self.flushed_at = 0  # the epoch when it was last written
         self.precision: Precision = "fp32"
+        self.train_mags: torch.Tensor | None = None  # every training clip's magnitudes, when they fit
 
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
         if self.precision == "bf16":
@@ -276,26 +346,28 @@ class _Run:
         if not self.world.is_main:
             return
         best_is_last = self.best_epoch == epoch
+        # copies, written while training goes on; the best weights are one already (never changed
+        # in place), and they are the last weights when they are from this epoch
         state = checkpoint.TrainState(
             epoch=epoch,
             best=self.best,
             best_epoch=self.best_epoch,
-            weights=self.model.state_dict(),
+            weights=self.best_weights if best_is_last else self._snapshot(),
             best_weights=None if best_is_last else self.best_weights,
-            optimizer=self.optimizer.state_dict(),
+            optimizer=checkpoint.copy_optimizer_state(self.optimizer.state_dict()),
             history=[asdict(row) for row in self.history],
             preset=self.preset.to_dict(),
         )
-        checkpoint.save_train_state(self.out, state)
+        history = list(self.history)
+        self.writer.submit(state, then=lambda: _write_history(self.out, history))
         self.saved_epoch = epoch
-        _write_history(self.out, self.history)
 
     def _flush_best(self) -> None:
         """Write the best weights that the state on disk also holds to ``model.safetensors``."""
         if (
             not self.world.is_main
             or self.flushed_epoch == self.best_epoch
-            or self.best_epoch > self.saved_epoch
+            or self.best_epoch > self.writer.written
         ):
             return
         current = self._snapshot()
@@ -312,9 +384,11 @@ class _Run:
             checkpoint.remove_stale_temporaries(self.out)
         if not resume:
             if self.world.is_main:
-                init_from_sample(self.model, train, self.preset)  # the others get it from DDP's broadcast
+                # the others get it from DDP's broadcast
+                init_from_sample(self.model, train, self.preset, magnitudes=self.train_mags)
             self.best_weights = self._snapshot()
             self._save_state(0)
+            self.writer.wait()
             self._flush_best()
             return
         state = checkpoint.load_train_state(self.out, self.model, self.preset)
@@ -330,7 +404,7 @@ class _Run:
             if state.best_weights is not None
             else self._snapshot()
         )
-        self.saved_epoch = state.epoch
+        self.saved_epoch = self.writer.written = state.epoch
         if self.world.is_main:  # a kill between the state and the model file: make them agree again
             _write_history(self.out, self.history)
             self._flush_best()
@@ -345,10 +419,18 @@ class _Run:
         on_epoch: Callable[[EpochStats], None] | None,
     ) -> list[EpochStats]:
         cfg, world, device = self.preset.train, self.world, self.model.device
+        self.train_mags = _stored_magnitudes(train, self.preset.audio, device, self.workers)
+        held_mags = (
+            _stored_magnitudes(holdout, self.preset.audio, device, self.workers)
+            if holdout is not None and clips.size(holdout)
+            else None
+        )
         self._start(train, resume)
         objective = distributed.wrap(_Objective(self.model), world)
         sampler = clips.StepSampler()
-        loader = clips.make_loader(train, sampler, workers=self.workers)
+        loader = (
+            None if self.train_mags is not None else clips.make_loader(train, sampler, workers=self.workers)
+        )
         n = clips.size(train)
         start = len(self.history)
         bar = tqdm(
@@ -370,11 +452,10 @@ class _Run:
                     )
                 )
                 sums = torch.zeros(3, dtype=torch.float64, device=device)
-                for (audio, positions), step in zip(loader, sampler.steps, strict=True):
+                batches = _batches(train, sampler, loader, self.train_mags, self.preset.audio, device)
+                for (mags, positions), step in zip(batches, sampler.steps, strict=True):
                     seeds = clips.clip_seeds(cfg.seed, epoch, positions)
-                    mags = _gain(
-                        batch_magnitudes(audio, self.preset.audio, device), cfg.augment_gain_db, seeds
-                    )
+                    mags = _gain(mags, cfg.augment_gain_db, seeds)
                     with self._autocast():
                         recon, kl = objective(mags, seeds)
                     recon, kl = recon.float(), kl.float()
@@ -398,7 +479,13 @@ class _Run:
                     )
                 held = (
                     holdout_loss(
-                        self.model, holdout, self.preset, kl_weight, batch_size=cfg.batch_size, world=world
+                        self.model,
+                        holdout,
+                        self.preset,
+                        kl_weight,
+                        batch_size=cfg.batch_size,
+                        world=world,
+                        magnitudes=held_mags,
                     )
                     if holdout is not None and clips.size(holdout)
                     else math.nan
@@ -415,15 +502,21 @@ class _Run:
                     self._save_state(epoch + 1)
                 if epoch + 1 - self.flushed_at >= BEST_FLUSH_EPOCHS:
                     self._flush_best()
-                if on_epoch is not None:  # after the save: what it sees is on disk
+                if on_epoch is not None:  # the disk holds this epoch's state or the one before
                     on_epoch(row)
         except KeyboardInterrupt:
-            self._flush_best()  # the state of the last finished epoch is already on disk
+            self.writer.wait()  # the state of the last finished epoch goes to disk
+            self._flush_best()
+            raise
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.writer.wait()  # what finished still reaches the disk
             raise
         finally:
             bar.close()
         if self.saved_epoch != len(self.history):
             self._save_state(len(self.history))
+        self.writer.wait()
         self._flush_best()
         distributed.barrier(world)
         self.model.eval()
