@@ -248,7 +248,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def _subtype(args: argparse.Namespace) -> str:
-    return "FLOAT" if args.float else "PCM_16"
+    from soundmorph.audio.io import subtype_of_bits
+
+    return subtype_of_bits(32 if args.float else args.bits)
 
 
 def _add_render_options(parser: argparse.ArgumentParser, *, plot: bool = True) -> None:
@@ -277,7 +279,14 @@ def _add_render_options(parser: argparse.ArgumentParser, *, plot: bool = True) -
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
     parser.add_argument("--bpm", type=float, help=BPM_HELP)
     parser.add_argument("--force", action="store_true", help="overwrite existing files")
-    parser.add_argument("--float", action="store_true", help="write 32-bit float WAV (default 16-bit)")
+    parser.add_argument(
+        "--bits",
+        type=int,
+        choices=(16, 24, 32),
+        default=24,
+        help="WAV sample format: 16 or 24-bit integer, 32 = float (default %(default)s)",
+    )
+    parser.add_argument("--float", action="store_true", help="the same as --bits 32")
     if plot:
         parser.add_argument("--plot", type=_out_path, help="also write the spectrogram as this PNG")
 
