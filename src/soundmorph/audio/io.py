@@ -445,7 +445,7 @@ def read_native(path: str | Path, *, max_seconds: float = MAX_READ_SECONDS) -> t
     """The first ``max_seconds`` of an audio file at its own rate and channels, for a render that
     keeps them: (float32 [channels, n_samples], Hz).
 
-    Checked as :func:`read` checks (it raises the same one-line :class:`AudioError`\ s); a float
+    Checked as :func:`read` checks (the same one-line :class:`AudioError` messages); a float
     file over full scale is scaled to a peak of 1.0.
     """
     path = Path(path)

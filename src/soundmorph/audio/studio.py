@@ -99,25 +99,29 @@ def wsola(audio: np.ndarray, n_samples: int, *, sample_rate: int = SAMPLE_RATE) 
     n_frames = math.ceil(n_samples / hop) + 1
     ratio = n_in / n_samples
     positions = np.empty(n_frames, dtype=np.int64)
+    size = 1 << (2 * frame + 2 * tol).bit_length()  # FFT length of the cross-correlation
+    span = np.arange(frame)
+    reach = np.arange(frame + 2 * tol)
     previous: int | None = None
-    offsets = np.arange(-tol, tol + 1)
     for k in range(n_frames):
         nominal = round((k * hop - hop) * ratio)
         if previous is None:
             position = nominal
-        else:
-            target = np.take(mono, np.arange(previous + hop, previous + hop + frame), mode="wrap")
-            candidates = np.take(mono, np.arange(nominal - tol, nominal + tol + frame), mode="wrap")
-            windows = np.lib.stride_tricks.sliding_window_view(candidates, frame)
-            position = nominal + int(offsets[np.argmax(windows @ target)])
+        else:  # the offset in [-tol, tol] where the input best continues the previous frame
+            target = mono[(previous + hop + span) % n_in]
+            candidates = mono[(nominal - tol + reach) % n_in]
+            corr = np.fft.irfft(np.fft.rfft(candidates, size) * np.conj(np.fft.rfft(target, size)), size)
+            position = nominal - tol + int(np.argmax(corr[: 2 * tol + 1]))
         positions[k] = position
         previous = position
-    index = (positions[:, None] + np.arange(frame)[None, :]) % n_in  # [frames, frame]
+    index = (positions[:, None] + span[None, :]) % n_in  # [frames, frame]
     segments = x[:, index] * window  # [channels, frames, frame]
-    out = np.zeros((x.shape[0], n_samples))
-    targets = ((np.arange(n_frames)[:, None] * hop + np.arange(frame)[None, :]) - hop) % n_samples
-    for c in range(x.shape[0]):
-        np.add.at(out[c], targets.ravel(), segments[c].ravel())
+    blocks = np.zeros((x.shape[0], n_frames + 1, hop))
+    blocks[:, :n_frames] += segments[..., :hop]
+    blocks[:, 1:] += segments[..., hop:]
+    flat = blocks.reshape(x.shape[0], -1)  # flat[j] is output sample j - hop
+    where = (np.arange(flat.shape[-1]) - hop) % n_samples  # a loop: what runs past wraps round
+    out = np.stack([np.bincount(where, weights=row, minlength=n_samples) for row in flat])
     return out.astype(np.float32)
 
 
@@ -277,13 +281,12 @@ def high_band_gain(
     weights : torch.Tensor [shape=(k,)]
     mix : torch.Tensor [shape=(channels, freq, frames), complex]
     """
-    hz = torch.arange(specs.shape[-2], dtype=torch.float64) * sample_rate / n_fft
-    band = hz >= CROSSOVER_HZ[0]
-    if not bool(band.any()):
+    first = math.ceil(CROSSOVER_HZ[0] * n_fft / sample_rate)  # the band's lowest bin
+    if first >= specs.shape[-2]:
         return torch.zeros(specs.shape[-1], dtype=torch.float64)
-    energy = (specs[..., band, :].abs().double() ** 2).sum(dim=(1, 2))  # [k, frames]
+    energy = torch.view_as_real(specs[..., first:, :]).square().sum(dim=(1, 2, 4)).double()  # [k, frames]
     wanted = (weights.double()[:, None] * energy).sum(0)
-    have = (mix[:, band, :].abs().double() ** 2).sum(dim=(0, 1))
+    have = torch.view_as_real(mix[:, first:, :]).square().sum(dim=(0, 1, 3)).double()
     floor = 1e-12 * float(wanted.max().clamp_min(1e-30))
     limit = limit_db * math.log(10.0) / 20.0
     return (0.5 * (torch.log(wanted + floor) - torch.log(have + floor))).clamp(-limit, limit)
@@ -326,12 +329,12 @@ def render(
     np.ndarray [shape=(channels, n_samples), float32]
     """
     n_fft, hop = frame_settings(sample_rate)
-    x = torch.from_numpy(np.stack([np.asarray(s, dtype=np.float64) for s in sources]))  # [k, c, n]
+    x = torch.from_numpy(np.stack([np.asarray(s, dtype=np.float32) for s in sources]))  # [k, c, n]
     periodic = period_frames is not None
     n = x.shape[-1]
     specs = stft(x, n_fft, hop, periodic=periodic)  # [k, c, freq, frames]
-    w = torch.as_tensor(list(weights), dtype=torch.float64)
-    mix = torch.einsum("k,kcft->cft", w.to(specs.dtype), specs)
+    w = torch.as_tensor(list(weights), dtype=torch.float32)
+    mix = (specs * w[:, None, None, None]).sum(0)  # [c, freq, frames]
     high = high_band_gain(specs, w, mix, n_fft=n_fft, sample_rate=sample_rate)
     positions = grid_positions(
         specs.shape[-1], hop, sample_rate, bpm=bpm, grid_bpm=grid_bpm, grid_hop=grid_hop
@@ -339,5 +342,5 @@ def render(
     gain = move_gain(
         log_gain, positions, n_fft=n_fft, sample_rate=sample_rate, period_frames=period_frames, high=high
     )
-    out = istft(apply_gain(mix, gain), n_fft, hop, n, periodic=periodic)
+    out = istft(apply_gain(mix, gain.float()), n_fft, hop, n, periodic=periodic)
     return out.numpy().astype(np.float32)
