@@ -1,4 +1,4 @@
-"""``python -m bench {quality,model,speed,phase,tempo,scale,all} [--quick] [--data FOLDER]``: run
+"""``python -m bench {quality,model,speed,phase,tempo,scale,render,all} [--quick] [--data FOLDER]``: run
 benchmarks, write results."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from bench.common import LOOPS, RESULTS, THREADS
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("name", choices=["quality", "model", "speed", "phase", "tempo", "scale", "all"])
+    parser.add_argument("name", choices=["quality", "model", "speed", "phase", "tempo", "scale", "render", "all"])
     parser.add_argument(
         "--quick", action="store_true", help="smoke run: few epochs, few repeats (not representative)"
     )
@@ -25,6 +25,9 @@ def main(argv: list[str] | None = None) -> int:
         "--threads", type=int, default=THREADS, help="torch CPU threads (default %(default)s)"
     )
     parser.add_argument("--progress", action="store_true", help="show training progress bars")
+    parser.add_argument(
+        "--model", type=Path, help="render: a trained default model to use (default: train one on --data)"
+    )
     args = parser.parse_args(argv)
 
     import torch
@@ -38,6 +41,14 @@ def main(argv: list[str] | None = None) -> int:
 
         for path in scale.main(quick=args.quick, out=args.out):
             print(f"wrote {path}")
+        return 0
+    if args.name == "render":
+        from bench import render
+
+        tic = time.perf_counter()
+        for path in render.main(model_folder=args.model, quick=args.quick, out=args.out, data=args.data):
+            print(f"wrote {path}")
+        print(f"render: {time.perf_counter() - tic:.0f} s")
         return 0
     if args.name == "tempo":
         from bench import tempo

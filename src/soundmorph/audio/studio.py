@@ -39,6 +39,8 @@ GAIN_LIMIT_DB = 24.0  # |G| is kept within this of 1: where the sources' mix can
 HIGH_GAIN_LIMIT_DB = 12.0  # the same for the band above the model's
 CROSSOVER_HZ = (10_000.0, SAMPLE_RATE / 2)  # the gain goes from the model's to the high band's here
 GAIN_FLOOR = 1e-6  # magnitude added to both sides of the gain: silence over silence is 1, not 0/0
+GAIN_SMOOTH_FRAMES = 9  # grid frames (209 ms) the log gain is averaged over: the model moves the
+GAIN_SMOOTH_BINS = 9  # bins (97 Hz): envelope, the sources keep the attack (a gain that follows every frame smears)
 
 
 def render_rate(rates: Sequence[int], weights: Sequence[float], *, rate: int | None = None) -> int:
@@ -192,6 +194,18 @@ def istft(spec: torch.Tensor, n_fft: int, hop: int, n_samples: int, *, periodic:
     return (out / norm.clamp_min(1e-8)).reshape(*shape, n_samples)
 
 
+def smooth(log_gain: torch.Tensor, *, frames: int, bins: int, periodic: bool) -> torch.Tensor:
+    """A log gain [freq, frames] averaged over ``frames`` x ``bins`` (odd sizes; a loop's frames
+    wrap round, bins and a one-shot's frames repeat their edge)."""
+    x = log_gain[None, None]
+    pf, pb = min(frames // 2, log_gain.shape[1] - 1), min(bins // 2, log_gain.shape[0] - 1)
+    if pf:
+        x = torch.nn.functional.pad(x, (pf, pf, 0, 0), mode="circular" if periodic else "replicate")
+    if pb:
+        x = torch.nn.functional.pad(x, (0, 0, pb, pb), mode="replicate")
+    return torch.nn.functional.avg_pool2d(x, (2 * pb + 1, 2 * pf + 1), stride=1)[0, 0]
+
+
 def grid_gain(target: torch.Tensor, mix: torch.Tensor, *, limit_db: float = GAIN_LIMIT_DB) -> torch.Tensor:
     """Log gain [freq, frames] that takes the sources' grid mix to the model's magnitude.
 
@@ -267,13 +281,17 @@ def high_band_gain(
     *,
     n_fft: int,
     sample_rate: int,
+    low_change: float = 1.0,
     limit_db: float = HIGH_GAIN_LIMIT_DB,
 ) -> torch.Tensor:
     """Log gain [frames] that brings the mix's energy above the model's band to the sources'
-    weighted energy, frame by frame: ``0.5 ln(sum_k w_k E_k / E_mix)`` within ``±limit_db``.
+    weighted energy, frame by frame, times ``low_change``: ``0.5 ln(c sum_k w_k E_k / E_mix)``
+    within ``±limit_db``.
 
     Two uncorrelated sources mixed at 0.5 each keep half their energy (-3 dB); this restores it,
-    so the hats' sizzle at a ratio lies between the sources'. 0 when one source has all the weight.
+    so the hats' sizzle at a ratio lies between the sources'. ``low_change`` is how much the model's
+    gain changed the energy below (so the band's share of the whole stays between the sources').
+    0 when one source has all the weight.
 
     Parameters
     ----------
@@ -289,7 +307,8 @@ def high_band_gain(
     have = torch.view_as_real(mix[:, first:, :]).square().sum(dim=(0, 1, 3)).double()
     floor = 1e-12 * float(wanted.max().clamp_min(1e-30))
     limit = limit_db * math.log(10.0) / 20.0
-    return (0.5 * (torch.log(wanted + floor) - torch.log(have + floor))).clamp(-limit, limit)
+    change = math.log(max(low_change, 1e-12))
+    return (0.5 * (torch.log(wanted + floor) - torch.log(have + floor) + change)).clamp(-limit, limit)
 
 
 def apply_gain(mix: torch.Tensor, log_gain: torch.Tensor) -> torch.Tensor:
@@ -335,10 +354,15 @@ def render(
     specs = stft(x, n_fft, hop, periodic=periodic)  # [k, c, freq, frames]
     w = torch.as_tensor(list(weights), dtype=torch.float32)
     mix = (specs * w[:, None, None, None]).sum(0)  # [c, freq, frames]
-    high = high_band_gain(specs, w, mix, n_fft=n_fft, sample_rate=sample_rate)
     positions = grid_positions(
         specs.shape[-1], hop, sample_rate, bpm=bpm, grid_bpm=grid_bpm, grid_hop=grid_hop
     )
+    log_gain = smooth(log_gain, frames=GAIN_SMOOTH_FRAMES, bins=GAIN_SMOOTH_BINS, periodic=periodic)
+    low = move_gain(log_gain, positions, n_fft=n_fft, sample_rate=sample_rate, period_frames=period_frames)
+    top = math.ceil(CROSSOVER_HZ[0] * n_fft / sample_rate)
+    power = torch.view_as_real(mix[:, :top]).square().sum(dim=(0, 3))  # [freq, frames] below the band
+    change = float((power * torch.exp(2 * low[:top]).float()).sum() / power.sum().clamp_min(1e-20))
+    high = high_band_gain(specs, w, mix, n_fft=n_fft, sample_rate=sample_rate, low_change=change)
     gain = move_gain(
         log_gain, positions, n_fft=n_fft, sample_rate=sample_rate, period_frames=period_frames, high=high
     )
