@@ -34,6 +34,9 @@ class Sound:
     bpm, bars : float, int or None
         A loop's tempo and length in bars: its WAV carries ``smpl`` (the whole file as one
         forward loop) and ``acid`` (tempo, beats) chunks. None for a one-shot.
+    model_magnitude : np.ndarray [shape=(freq, frames)] or None
+        What the model decoded, on its grid (morph-quality figures compare it with the sources
+        there); None when it is :attr:`magnitude`.
     """
 
     audio: np.ndarray
@@ -44,6 +47,12 @@ class Sound:
     latent: np.ndarray | None = None
     bpm: float | None = None
     bars: int | None = None
+    model_magnitude: np.ndarray | None = None
+
+    @property
+    def grid_magnitude(self) -> np.ndarray:
+        """The magnitude on the model's grid: :attr:`model_magnitude`, else :attr:`magnitude`."""
+        return self.model_magnitude if self.model_magnitude is not None else self.magnitude
 
     @property
     def duration(self) -> float:
@@ -108,6 +117,14 @@ class Sound:
         return written
 
 
+def _common(mags: list[np.ndarray]) -> np.ndarray:
+    """Magnitudes [freq, frames] of different sizes on one canvas [n, freq, frames], zero-padded.
+    A render's bins and frames have the same spacing in Hz and seconds at every rate
+    (:func:`soundmorph.audio.studio.frame_settings`), so padding lines them up."""
+    freq, frames = max(m.shape[0] for m in mags), max(m.shape[1] for m in mags)
+    return np.stack([np.pad(m, ((0, freq - m.shape[0]), (0, frames - m.shape[1]))) for m in mags])
+
+
 def save_sounds(
     sounds: list[Sound], out: str | Path, *, force: bool = False, subtype: str = RENDER_SUBTYPE
 ) -> list[Path]:
@@ -142,9 +159,9 @@ def save_sweep(
     steps = [t for s in sounds for t in s.targets(out / f"{s.name}.wav", out / f"{s.name}.png")]
     files.check_targets(extra + steps, force=force)
     written = save_sounds(sounds, out, force=force, subtype=subtype)
-    first = sounds[0]
+    first = max(sounds, key=lambda s: s.sample_rate)
     png = plot.spectrogram_grid(
-        np.stack([s.magnitude for s in sounds]),
+        _common([s.magnitude for s in sounds]),
         sample_rate=first.sample_rate,
         hop_length=first.hop_length,
         titles=[s.name.rsplit("_", 1)[-1] for s in sounds],

@@ -62,6 +62,13 @@ def render_channels(channels: Sequence[int], weights: Sequence[float]) -> int:
     return 2 if max(used) > 1 else 1
 
 
+def loop_tags(bpm: float | None, bars: int | None) -> tuple[str, ...]:
+    """The tags a loop render's name ends with, e.g. ``("128bpm", "2bars")``; none for a one-shot."""
+    if bpm is None or bars is None:
+        return ()
+    return (f"{bpm:.0f}bpm", f"{bars}bar" + ("s" if bars != 1 else ""))
+
+
 def frame_settings(sample_rate: int) -> tuple[int, int]:
     """(n_fft, hop) at ``sample_rate``: the model's window scaled to the rate (4096 / 1024 at
     44.1 kHz), so bin k is the model's bin k in Hz, at a quarter-window hop."""
