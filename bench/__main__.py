@@ -13,7 +13,9 @@ from bench.common import LOOPS, RESULTS, THREADS
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("name", choices=["quality", "model", "speed", "phase", "tempo", "scale", "render", "all"])
+    parser.add_argument(
+        "name", choices=["quality", "model", "speed", "phase", "tempo", "scale", "render", "all"]
+    )
     parser.add_argument(
         "--quick", action="store_true", help="smoke run: few epochs, few repeats (not representative)"
     )

@@ -75,7 +75,9 @@ def studio_morph(
     return studio.studio_render(sources, weights, target, model.preset, bpm=bpm)
 
 
-def _crossfade(model: SoundModel, records: list[SourceSound], sources: list[studio.StudioSource], alpha: float) -> np.ndarray:
+def _crossfade(
+    model: SoundModel, records: list[SourceSound], sources: list[studio.StudioSource], alpha: float
+) -> np.ndarray:
     clip = studio_morph(model, records, sources, alpha, gain=False)
     return clip.audio
 
@@ -102,7 +104,14 @@ def _pairs_synth(folder: Path, count: int) -> list[tuple[str, Path, Path]]:
     for spec in specs:
         rate = 44_100
         main = synth.render(spec, sample_rate=rate)
-        other = synth.drum_loop(seed=spec.seed + 1, style=spec.style, bpm=spec.bpm, bars=spec.bars, kit=spec.seed, sample_rate=rate)
+        other = synth.drum_loop(
+            seed=spec.seed + 1,
+            style=spec.style,
+            bpm=spec.bpm,
+            bars=spec.bars,
+            kit=spec.seed,
+            sample_rate=rate,
+        )
         stereo = np.stack([main, 0.75 * main + 0.25 * other[: len(main)]])
         path = folder / f"{spec.name}.wav"
         io.write(path, stereo, sample_rate=rate, subtype="PCM_24", force=True)
@@ -178,7 +187,10 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
             for k, a in enumerate((0.0, 1.0))
         ]
         mids = {
-            a: [r[f"{chain}_{a:.2f}_sharpness"] / max(statistics.mean(r["source_sharpness"]), 1e-9) for r in rows]
+            a: [
+                r[f"{chain}_{a:.2f}_sharpness"] / max(statistics.mean(r["source_sharpness"]), 1e-9)
+                for r in rows
+            ]
             for a in (0.25, 0.5, 0.75)
         }
         hf_off = []
@@ -222,30 +234,52 @@ def _run(model_folder: Path, *, quick: bool, out: Path | None, work: Path) -> li
     }
     record: dict[str, Any] = {"machine": machine(), "quick": quick, "model": str(model_folder), "sets": {}}
     md = ["# Render chains: studio against model (issue 18)\n", machine_line(record), "\n"]
-    md.append(f"Model: {model_folder} (preset {model.preset.name}, grid {model.preset.tempo.bpm} BPM x {model.preset.tempo.bars} bars).\n\n")
-    headers = ["set", "chain", "ends LSD dB (mean / max)", "ends sharpness (min)", "sharp 0.25", "sharp 0.5 (min)", "sharp 0.75", "HF out of ±3 dB", "side/mid 0.5 dB"]
+    md.append(
+        f"Model: {model_folder} (preset {model.preset.name}, grid {model.preset.tempo.bpm} BPM x "
+        f"{model.preset.tempo.bars} bars).\n\n"
+    )
+    headers = [
+        "set",
+        "chain",
+        "ends LSD dB (mean / max)",
+        "ends sharpness (min)",
+        "sharp 0.25",
+        "sharp 0.5 (min)",
+        "sharp 0.75",
+        "HF out of ±3 dB",
+        "side/mid 0.5 dB",
+    ]
     rows_md = []
     for name, pairs in sets.items():
         rows = [_figures(model, pair) for pair in pairs]
         summary = _summary(rows)
         record["sets"][name] = {"pairs": rows, "summary": summary}
-        source_sm = statistics.median([v for r in rows for v in r["source_side_mid_db"] if math.isfinite(v)] or [-99.0])
+        source_sm = statistics.median(
+            [v for r in rows for v in r["source_side_mid_db"] if math.isfinite(v)] or [-99.0]
+        )
         for chain in CHAINS:
             s = summary[chain]
-            rows_md.append([
-                f"{name} ({len(rows)} pairs, sources' side/mid {source_sm:.1f} dB)", chain,
-                f"{s['ends_lsd_mean']:.2f} / {s['ends_lsd_max']:.2f}",
-                f"{s['ends_sharpness_mean']:.3f} ({s['ends_sharpness_min']:.3f})",
-                s["sharpness_0.25_mean"], f"{s['sharpness_0.50_mean']:.3f} ({s['sharpness_0.50_min']:.3f})",
-                s["sharpness_0.75_mean"], f"{int(s['hf_outside_3db'])}/{len(rows)}", s["side_mid_0.50_median"],
-            ])
+            rows_md.append(
+                [
+                    f"{name} ({len(rows)} pairs, sources' side/mid {source_sm:.1f} dB)",
+                    chain,
+                    f"{s['ends_lsd_mean']:.2f} / {s['ends_lsd_max']:.2f}",
+                    f"{s['ends_sharpness_mean']:.3f} ({s['ends_sharpness_min']:.3f})",
+                    s["sharpness_0.25_mean"],
+                    f"{s['sharpness_0.50_mean']:.3f} ({s['sharpness_0.50_min']:.3f})",
+                    s["sharpness_0.75_mean"],
+                    f"{int(s['hf_outside_3db'])}/{len(rows)}",
+                    s["side_mid_0.50_median"],
+                ]
+            )
     md.append(table(headers, rows_md))
     timing_pair = [p for p in sets["synth_stereo"]]
     two_bar = next((p for p in timing_pair if "_2bar" in p[0].split("+")[0]), timing_pair[0])
     times = _timing(model, two_bar)
     record["timing"] = {"pair": two_bar[0], **times, "ratio": times["studio"] / times["model"]}
     md.append(
-        f"\nRender time of a morph at 0.5 ({two_bar[0]}, median of {TIMING_REPEATS} after a warm-up, same run): "
+        f"\nRender time of a morph at 0.5 ({two_bar[0]}, median of {TIMING_REPEATS} after a warm-up, "
+        "same run): "
         f"model chain (22.05 kHz mono) {times['model'] * 1e3:.0f} ms, studio chain (44.1 kHz stereo) "
         f"{times['studio'] * 1e3:.0f} ms: **{times['studio'] / times['model']:.2f}x**.\n"
     )

@@ -175,7 +175,10 @@ def _clicks(n: int, every: int, *, smear: int = 0) -> np.ndarray:
 
 
 def test_hit_sharpness_falls_when_attacks_smear() -> None:
-    sharp, soft = quality.hit_sharpness(_clicks(44_100, 5_512)), quality.hit_sharpness(_clicks(44_100, 5_512, smear=1500))
+    sharp, soft = (
+        quality.hit_sharpness(_clicks(44_100, 5_512)),
+        quality.hit_sharpness(_clicks(44_100, 5_512, smear=1500)),
+    )
     assert 0 < soft < sharp <= 1
     # it does not depend on how many hits there are
     assert quality.hit_sharpness(_clicks(88_200, 2_756)) == pytest.approx(sharp, abs=0.05)
@@ -197,4 +200,6 @@ def test_band_energy_and_side_mid() -> None:
     assert quality.band_energy_db(low + high, 44_100) == pytest.approx(-20.0, abs=0.2)
     assert quality.band_energy_db(low, 44_100) < -100
     assert quality.side_mid_db(np.stack([low, low])) == -np.inf
-    assert quality.side_mid_db(np.stack([low, 0.9 * low])) == pytest.approx(20 * np.log10(0.1 / 1.9), abs=0.01)
+    assert quality.side_mid_db(np.stack([low, 0.9 * low])) == pytest.approx(
+        20 * np.log10(0.1 / 1.9), abs=0.01
+    )

@@ -102,7 +102,9 @@ def test_a_loop_render_is_24_bit_stereo_with_smpl_and_acid_chunks(tmp_path: Path
     from soundmorph.sound import Sound
 
     stereo = (0.5 * np.sin(np.linspace(0, 900, 2 * 44_100))).reshape(2, -1).astype(np.float32)
-    loop = Sound(stereo, 44_100, np.ones((3, 4), np.float32), "morph_a__b_a0.30_128bpm_2bars", 1024, bpm=128.0, bars=2)
+    loop = Sound(
+        stereo, 44_100, np.ones((3, 4), np.float32), "morph_a__b_a0.30_128bpm_2bars", 1024, bpm=128.0, bars=2
+    )
     assert loop.channels == 2 and loop.duration == pytest.approx(1.0)
     path = loop.save(tmp_path / "loop.wav")[0]
     info = sf.info(path)

@@ -108,7 +108,12 @@ class Sound:
         files.check_targets(self.targets(path, plot), force=force)
         written = [
             audio.write(
-                path, self.audio, sample_rate=self.sample_rate, subtype=subtype, force=force, chunks=self.chunks()
+                path,
+                self.audio,
+                sample_rate=self.sample_rate,
+                subtype=subtype,
+                force=force,
+                chunks=self.chunks(),
             )
         ]
         if plot is not None:

@@ -112,7 +112,9 @@ def studio_render(
             fitted.append(np.zeros((channels, n), np.float32))
             continue
         native = io.resample(source.audio, source.sample_rate, out_rate)
-        clip = studio.fit_source(native, out_rate, source.tempo, n_samples=n, bpm=bpm if loop else None, bars=bars)
+        clip = studio.fit_source(
+            native, out_rate, source.tempo, n_samples=n, bpm=bpm if loop else None, bars=bars
+        )
         fitted.append(studio.as_channels(clip, channels))
     mix = sum((weight * s.grid_stft.to(torch.complex128) for s, weight in zip(sources, w, strict=True)))
     assert isinstance(mix, torch.Tensor)

@@ -53,18 +53,27 @@ def test_periodic_stft_round_trip() -> None:
     assert float((back - x).abs().max()) < 1e-10
 
 
-def render_pair(alpha: float, *, weights: tuple[float, float] | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
+def render_pair(
+    alpha: float, *, weights: tuple[float, float] | None = None
+) -> tuple[np.ndarray, list[np.ndarray]]:
     a, b = stereo_loop(11, 97.0, 1), stereo_loop(23, 131.0, 2)
     tempi = [Tempo("loop", 97.0, 1, 0.0, 1.0), Tempo("loop", 131.0, 2, 0.0, 1.0)]
     bpm = (1 - alpha) * 97.0 + alpha * 131.0
     bars = 1 if alpha <= 0.5 else 2
     n = grid_samples(bpm, bars, RATE)
     fitted = [
-        studio.fit_source(x, RATE, t, n_samples=n, bpm=bpm, bars=bars) for x, t in zip((a, b), tempi, strict=True)
+        studio.fit_source(x, RATE, t, n_samples=n, bpm=bpm, bars=bars)
+        for x, t in zip((a, b), tempi, strict=True)
     ]
     gain = torch.zeros(1025, 100, dtype=torch.float64)  # the model agrees with the mix
     out = studio.render(
-        fitted, list(weights or (1 - alpha, alpha)), sample_rate=RATE, log_gain=gain, bpm=bpm, grid_bpm=120.0, period_frames=99.0
+        fitted,
+        list(weights or (1 - alpha, alpha)),
+        sample_rate=RATE,
+        log_gain=gain,
+        bpm=bpm,
+        grid_bpm=120.0,
+        period_frames=99.0,
     )
     return out, [a, b]
 

@@ -18,6 +18,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from soundmorph.audio import riff
 from soundmorph.config import (
     MAX_CHANNELS,
     MAX_FILE_RATE,
@@ -25,7 +26,6 @@ from soundmorph.config import (
     MIN_FILE_RATE,
     SAMPLE_RATE,
 )
-from soundmorph.audio import riff
 from soundmorph.errors import AudioError, SoundmorphError, SoundmorphWarning
 from soundmorph.files import atomic_write_bytes, check_target
 

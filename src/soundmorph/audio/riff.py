@@ -47,7 +47,9 @@ def acid_chunk(*, bpm: float, beats: int, loop: bool = True) -> bytes:
     if not 0 <= beats < 2**32:
         raise SoundmorphError(f"beats must be >= 0, got {beats}")
     flags = ACID_ROOT_SET | ACID_STRETCH | (0 if loop else ACID_ONE_SHOT)
-    payload = struct.pack("<IHHfIHHf", flags, MIDI_UNITY_NOTE, 0x8000, 0.0, beats, BEAT_UNIT, BEATS_PER_BAR, bpm)
+    payload = struct.pack(
+        "<IHHfIHHf", flags, MIDI_UNITY_NOTE, 0x8000, 0.0, beats, BEAT_UNIT, BEATS_PER_BAR, bpm
+    )
     return chunk(b"acid", payload)
 
 
@@ -63,4 +65,3 @@ def add_chunks(wav: bytes, chunks: list[bytes]) -> bytes:
     if len(body) - 8 >= 2**32:
         raise SoundmorphError("a WAV file over 4 GiB cannot carry RIFF chunks")
     return b"RIFF" + struct.pack("<I", len(body) - 8) + body[8:]
-
