@@ -83,6 +83,8 @@ def _render_options(args: argparse.Namespace, model: SoundModel, *, seed: int | 
         seed=seed,
         periodic=True if getattr(args, "periodic", False) else None,
         faithful=False if getattr(args, "raw", False) else None,
+        chain=getattr(args, "chain", None),
+        rate=getattr(args, "rate", None),
     )
 
 
@@ -275,6 +277,15 @@ def _add_render_options(parser: argparse.ArgumentParser, *, plot: bool = True) -
         "--raw",
         action="store_true",
         help="the model's own output: without the sources' detail that makes the ends the sources",
+    )
+    parser.add_argument(
+        "--chain",
+        choices=("studio", "model"),
+        help="studio: the sources' own rate, channels and hits, shaped by the model (default); "
+        "model: the model's magnitude alone, phase rebuilt at 22.05 kHz mono",
+    )
+    parser.add_argument(
+        "--rate", type=_whole, help="sample rate of a studio render in Hz (default: the sources', up to 48000)"
     )
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
     parser.add_argument("--bpm", type=float, help=BPM_HELP)
