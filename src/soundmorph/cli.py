@@ -285,7 +285,7 @@ def _add_render_options(parser: argparse.ArgumentParser, *, plot: bool = True) -
         "model: the model's magnitude alone, phase rebuilt at 22.05 kHz mono",
     )
     parser.add_argument(
-        "--rate", type=_whole, help="sample rate of a studio render in Hz (default: the sources', up to 48000)"
+        "--rate", type=_whole, help="sample rate of a studio render, Hz (default: the sources', up to 48000)"
     )
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
     parser.add_argument("--bpm", type=float, help=BPM_HELP)

@@ -15,13 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from soundmorph.audio import io, studio
 from soundmorph.audio.tempo import Tempo, grid_samples
-from soundmorph.config import Preset
+from soundmorph.config import MAX_CLIP_SECONDS, READ_MARGIN_SECONDS, Preset
+from soundmorph.sound import Sound
+
+NATIVE_SECONDS = MAX_CLIP_SECONDS + READ_MARGIN_SECONDS  # of a source's file a studio render reads
 
 
 @dataclass(frozen=True)
@@ -135,3 +139,45 @@ def studio_render(
     magnitude = studio.stft(mono, n_fft, hop, periodic=loop).abs().numpy().astype(np.float32)
     audio = out[0] if channels == 1 else out
     return StudioClip(audio, out_rate, bpm if loop else None, bars, magnitude, hop)
+
+
+def read_native(path: Path | None, clip: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int]:
+    """A source's audio for a studio render: its file at its own rate and channels ([channels,
+    samples], Hz), or ``clip`` [samples] at ``sample_rate`` for audio in memory (an upload)."""
+    if path is None:
+        return np.asarray(clip, dtype=np.float32)[None], sample_rate
+    return io.read_native(path, max_seconds=NATIVE_SECONDS)
+
+
+def render_sounds(
+    mags: torch.Tensor,
+    latents: torch.Tensor,
+    names: Sequence[str],
+    sources: Sequence[StudioSource],
+    weights: torch.Tensor,
+    bpms: Sequence[float | None],
+    preset: Preset,
+    *,
+    rate: int | None = None,
+) -> list[Sound]:
+    """One studio-rendered :class:`Sound` per decoded magnitude [n, freq, frames] (detail
+    transferred), with its latent [n, latent], its ``weights`` [n, sources] and tempo; a loop's
+    name ends with its tempo and bars (``..._128bpm_2bars``)."""
+    out = []
+    for mag, z, name, share, bpm in zip(mags.cpu(), latents.cpu().numpy(), names, weights, bpms, strict=True):
+        shares = [float(w) for w in share.reshape(-1)]
+        clip = studio_render(sources, shares, mag, preset, bpm=bpm, rate=rate)
+        out.append(
+            Sound(
+                clip.audio,
+                clip.sample_rate,
+                clip.magnitude,
+                "_".join([name, *studio.loop_tags(clip.bpm, clip.bars)]),
+                clip.hop_length,
+                z.copy(),
+                bpm=clip.bpm,
+                bars=clip.bars,
+                model_magnitude=mag.numpy(),
+            )
+        )
+    return out
