@@ -250,7 +250,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def _subtype(args: argparse.Namespace) -> str:
-    from soundmorph.audio.io import subtype_of_bits
+    from soundmorph.api import subtype_of_bits
 
     return subtype_of_bits(32 if args.float else args.bits)
 
