@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from bench.common import LOOPS, machine, machine_line, table, write_results
 from soundmorph import quality, studio
 from soundmorph.audio import io, synth
-from soundmorph.config import MAX_CLIP_SECONDS, READ_MARGIN_SECONDS
-from soundmorph.session import SoundModel, SourceSound, load
+from soundmorph.audio import studio as studio_dsp
+from soundmorph.audio.tempo import Tempo, grid_samples
+from soundmorph.session import SoundModel, load
 from soundmorph.workflow import train
 
 SHARED = LOOPS.parent
@@ -41,45 +41,23 @@ SYNTH_SEED = 918_273  # fresh seeds: never the demo's, the tests' or the bench m
 TIMING_REPEATS = 5
 
 
-def _native(path: Path) -> tuple[np.ndarray, int]:
-    return io.read_native(path, max_seconds=MAX_CLIP_SECONDS + READ_MARGIN_SECONDS)
-
-
-def _sources(model: SoundModel, records: list[SourceSound]) -> list[studio.StudioSource]:
-    out = []
-    for record in records:
-        assert record.path is not None
-        audio, rate = _native(record.path)
-        out.append(studio.StudioSource(audio, rate, record.tempo, record.stft))
-    return out
-
-
-def studio_morph(
-    model: SoundModel,
-    records: list[SourceSound],
-    sources: list[studio.StudioSource],
-    alpha: float,
-    *,
-    gain: bool = True,
-) -> studio.StudioClip:
-    """The studio chain's morph (``gain=False``: the crossfade, the sources' stretched mix alone)."""
-    weights = [1.0 - alpha, alpha]
-    z = (records[0].latent * (1 - alpha) + records[1].latent * alpha)[None]
-    mags = model.decode(z)
-    details = model._details(None, records)
-    mags = model._faithful(mags, details, torch.tensor([weights]))
-    bpm = model._mix_bpm(records, weights, None)
-    target = mags[0]
-    if not gain:  # no model: the target is the grid mix itself, gain 1
-        target = sum(w * s.grid_stft for s, w in zip(sources, weights, strict=True)).abs()
-    return studio.studio_render(sources, weights, target, model.preset, bpm=bpm)
-
-
 def _crossfade(
-    model: SoundModel, records: list[SourceSound], sources: list[studio.StudioSource], alpha: float
-) -> np.ndarray:
-    clip = studio_morph(model, records, sources, alpha, gain=False)
-    return clip.audio
+    sources: list[tuple[np.ndarray, int, Tempo | None]], alpha: float, *, bpm: float, bars: int
+) -> tuple[np.ndarray, int]:
+    """The sources stretched to the render's tempo and bars and mixed at ``(1 - alpha, alpha)``: the
+    plain audio crossfade a morph is held against. (audio [channels, samples], Hz)."""
+    weights = [1.0 - alpha, alpha]
+    rate = studio_dsp.render_rate([r for _, r, _ in sources], weights)
+    channels = studio_dsp.render_channels([a.shape[0] for a, _, _ in sources], weights)
+    n = grid_samples(bpm, bars, rate)
+    mix = np.zeros((channels, n), np.float32)
+    for (audio, own, found), weight in zip(sources, weights, strict=True):
+        if weight > 0:
+            clip = studio_dsp.fit_source(
+                io.resample(audio, own, rate), rate, found, n_samples=n, bpm=bpm, bars=bars
+            )
+            mix += weight * studio_dsp.as_channels(clip, channels)
+    return mix, rate
 
 
 def _mono22(audio: np.ndarray, rate: int) -> np.ndarray:
@@ -122,29 +100,33 @@ def _pairs_synth(folder: Path, count: int) -> list[tuple[str, Path, Path]]:
 def _figures(model: SoundModel, pair: tuple[str, Path, Path]) -> dict[str, Any]:
     label, path_a, path_b = pair
     records = [model.resolve(path_a), model.resolve(path_b)]
-    sources = _sources(model, records)
-    natives = [(s.audio, s.sample_rate) for s in sources]
+    natives = [studio.read_native(p, np.zeros(0, np.float32), model.sample_rate) for p in (path_a, path_b)]
     sharp = [quality.hit_sharpness(_mono22(a, r)) for a, r in natives]
-    hf = [quality.band_energy_db(a, r) for a, r in natives]
-    sm = [quality.side_mid_db(a) for a, _ in natives]
     row: dict[str, Any] = {
         "pair": label,
         "bpm": [r.bpm for r in records],
         "bars": [r.tempo.bars if r.tempo is not None else None for r in records],
         "source_sharpness": sharp,
-        "source_hf_db": hf,
-        "source_side_mid_db": sm,
+        "source_hf_db": [quality.band_energy_db(a, r) for a, r in natives],
+        "source_side_mid_db": [quality.side_mid_db(a) for a, _ in natives],
     }
-    for chain in CHAINS:
-        for alpha in ALPHAS:
-            if chain == "model":
-                sound = model.morph(records[0], records[1], alpha)
-                audio, rate = sound.audio, sound.sample_rate
-            elif chain == "studio":
-                clip = studio_morph(model, records, sources, alpha)
-                audio, rate = clip.audio, clip.sample_rate
-            else:
-                audio, rate = _crossfade(model, records, sources, alpha), max(s.sample_rate for s in sources)
+    old_chain = model.render_options.override(chain="model")
+    for alpha in ALPHAS:
+        made = model.morph(records[0], records[1], alpha)  # the studio chain, the default
+        assert made.bpm is not None and made.bars is not None
+        fade = _crossfade(
+            [(a, r, rec.tempo) for (a, r), rec in zip(natives, records, strict=True)],
+            alpha,
+            bpm=made.bpm,
+            bars=made.bars,
+        )
+        old = model.morph(records[0], records[1], alpha, options=old_chain)
+        for chain, (audio, rate) in {
+            "model": (old.audio, old.sample_rate),
+            "studio": (made.audio, made.sample_rate),
+            "crossfade": fade,
+        }.items():
+            audio = np.squeeze(audio)
             key = f"{chain}_{alpha:.2f}"
             row[f"{key}_sharpness"] = quality.hit_sharpness(_mono22(audio, rate))
             row[f"{key}_hf_db"] = quality.band_energy_db(audio, rate)
@@ -152,8 +134,9 @@ def _figures(model: SoundModel, pair: tuple[str, Path, Path]) -> dict[str, Any]:
             row[f"{key}_shape"] = [int(rate), *np.shape(audio)]
             if alpha in (0.0, 1.0):
                 src, src_rate = natives[0] if alpha == 0.0 else natives[1]
-                if rate == src_rate and np.ndim(audio) == np.ndim(np.squeeze(src)):
-                    row[f"{key}_lsd"] = quality.audio_lsd(audio, np.squeeze(src))
+                src = np.squeeze(src)
+                if rate == src_rate and np.ndim(audio) == np.ndim(src):
+                    row[f"{key}_lsd"] = quality.audio_lsd(audio, src)
                 else:  # the model chain: 22.05 kHz mono, against the source there
                     row[f"{key}_lsd"] = quality.audio_lsd(_mono22(audio, rate), _mono22(src, src_rate))
     return row
@@ -162,16 +145,13 @@ def _figures(model: SoundModel, pair: tuple[str, Path, Path]) -> dict[str, Any]:
 def _timing(model: SoundModel, pair: tuple[str, Path, Path]) -> dict[str, float]:
     """Seconds per 2-bar morph at 0.5 of each chain (sources resolved and read beforehand)."""
     records = [model.resolve(pair[1]), model.resolve(pair[2])]
-    sources = _sources(model, records)
+    chains = {"model": model.render_options.override(chain="model"), "studio": model.render_options}
     out = {}
-    for chain in ("model", "studio"):
+    for chain, options in chains.items():
         times = []
         for _ in range(TIMING_REPEATS + 1):
             tic = time.perf_counter()
-            if chain == "model":
-                model.morph(records[0], records[1], 0.5)
-            else:
-                studio_morph(model, records, sources, 0.5)
+            model.morph(records[0], records[1], 0.5, options=options)
             times.append(time.perf_counter() - tic)
         out[chain] = statistics.median(times[1:])
     return out
