@@ -115,16 +115,20 @@ def studio_render(
         if weight == 0.0:  # no share of the mix: skip its stretch
             fitted.append(np.zeros((channels, n), np.float32))
             continue
-        native = io.resample(source.audio, source.sample_rate, out_rate)
+        native = source.audio
+        if source.sample_rate != out_rate:
+            native = io.resample(native, source.sample_rate, out_rate)
         clip = studio.fit_source(
             native, out_rate, source.tempo, n_samples=n, bpm=bpm if loop else None, bars=bars
         )
         fitted.append(studio.as_channels(clip, channels))
-    mix = sum((weight * s.grid_stft.to(torch.complex128) for s, weight in zip(sources, w, strict=True)))
-    assert isinstance(mix, torch.Tensor)
-    log_gain = studio.grid_gain(target.cpu(), mix.cpu())
+    mix = torch.zeros_like(sources[0].grid_stft, device="cpu")
+    for source, weight in zip(sources, w, strict=True):
+        if weight != 0.0:
+            mix += weight * source.grid_stft.cpu()
+    log_gain = studio.grid_gain(target.cpu(), mix)
     period = a.clip_samples / a.hop_length if loop else None
-    out = studio.render(
+    out, magnitude = studio.render(
         fitted,
         w,
         sample_rate=out_rate,
@@ -134,9 +138,7 @@ def studio_render(
         period_frames=period,
         grid_hop=a.hop_length,
     )
-    n_fft, hop = studio.frame_settings(out_rate)
-    mono = torch.from_numpy(out.mean(axis=0))
-    magnitude = studio.stft(mono, n_fft, hop, periodic=loop).abs().numpy().astype(np.float32)
+    _, hop = studio.frame_settings(out_rate)
     audio = out[0] if channels == 1 else out
     return StudioClip(audio, out_rate, bpm if loop else None, bars, magnitude, hop)
 

@@ -66,7 +66,7 @@ def render_pair(
         for x, t in zip((a, b), tempi, strict=True)
     ]
     gain = torch.zeros(1025, 100, dtype=torch.float64)  # the model agrees with the mix
-    out = studio.render(
+    out, _ = studio.render(
         fitted,
         list(weights or (1 - alpha, alpha)),
         sample_rate=RATE,

@@ -234,7 +234,7 @@ def grid_gain(target: torch.Tensor, mix: torch.Tensor, *, limit_db: float = GAIN
         ``ln((M + f) / (|mix| + f))`` within ``±limit_db``; 0 where ``M`` is ``|mix|``.
     """
     limit = limit_db * math.log(10.0) / 20.0
-    return (torch.log(target.double() + GAIN_FLOOR) - torch.log(mix.abs().double() + GAIN_FLOOR)).clamp(
+    return (torch.log(target.float() + GAIN_FLOOR) - torch.log(mix.abs().float() + GAIN_FLOOR)).clamp(
         -limit, limit
     )
 
@@ -351,7 +351,7 @@ def render(
     grid_bpm: float | None,
     period_frames: float | None,
     grid_hop: int = HOP_LENGTH,
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """The studio render of sources already fitted to the render's clip (:func:`fit_source`).
 
     Parameters
@@ -370,7 +370,9 @@ def render(
 
     Returns
     -------
-    np.ndarray [shape=(channels, n_samples), float32]
+    audio : np.ndarray [shape=(channels, n_samples), float32]
+    magnitude : np.ndarray [shape=(n_fft // 2 + 1, frames), float32]
+        Of the channels' mean, at :func:`frame_settings`' frames: its picture, over the whole band.
     """
     n_fft, hop = frame_settings(sample_rate)
     x = torch.from_numpy(np.stack([np.asarray(s, dtype=np.float32) for s in sources]))  # [k, c, n]
@@ -389,5 +391,6 @@ def render(
     change = float((power * torch.exp(2 * gain[:top])).sum() / power.sum().clamp_min(1e-20))
     high = high_band_gain(specs, w, mix, n_fft=n_fft, sample_rate=sample_rate, low_change=change)
     gain = crossover(gain, high, n_fft=n_fft, sample_rate=sample_rate)
-    out = istft(apply_gain(mix, gain), n_fft, hop, n, periodic=periodic)
-    return out.numpy().astype(np.float32)
+    shaped = apply_gain(mix, gain)
+    out = istft(shaped, n_fft, hop, n, periodic=periodic)
+    return out.numpy().astype(np.float32), shaped.mean(dim=0).abs().numpy().astype(np.float32)
