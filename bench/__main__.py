@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--model", type=Path, help="render: a trained default model to use (default: train one on --data)"
     )
+    parser.add_argument("--paper", type=Path, help="render: a paper model whose morph is timed beside")
     args = parser.parse_args(argv)
 
     import torch
@@ -48,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
         from bench import render
 
         tic = time.perf_counter()
-        for path in render.main(model_folder=args.model, quick=args.quick, out=args.out, data=args.data):
+        for path in render.main(
+            model_folder=args.model, quick=args.quick, out=args.out, data=args.data, paper_folder=args.paper
+        ):
             print(f"wrote {path}")
         print(f"render: {time.perf_counter() - tic:.0f} s")
         return 0

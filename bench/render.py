@@ -38,7 +38,7 @@ SHARED = LOOPS.parent
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 CHAINS = ("model", "studio", "crossfade")
 SYNTH_SEED = 918_273  # fresh seeds: never the demo's, the tests' or the bench model's
-TIMING_REPEATS = 5
+TIMING_REPEATS = 15
 
 
 def _crossfade(
@@ -142,19 +142,29 @@ def _figures(model: SoundModel, pair: tuple[str, Path, Path]) -> dict[str, Any]:
     return row
 
 
-def _timing(model: SoundModel, pair: tuple[str, Path, Path]) -> dict[str, float]:
-    """Seconds per 2-bar morph at 0.5 of each chain (sources resolved and read beforehand)."""
+def _timing(
+    model: SoundModel, pair: tuple[str, Path, Path], paper: SoundModel | None = None
+) -> dict[str, float]:
+    """Seconds per 2-bar morph at 0.5 of each chain (and of ``paper``'s morph of two of its library
+    sounds, issue 20's yardstick), interleaved so that a busy machine slows each alike: medians."""
     records = [model.resolve(pair[1]), model.resolve(pair[2])]
-    chains = {"model": model.render_options.override(chain="model"), "studio": model.render_options}
-    out = {}
-    for chain, options in chains.items():
-        times = []
-        for _ in range(TIMING_REPEATS + 1):
+    old = model.render_options.override(chain="model")
+    runs = {
+        "model": lambda: model.morph(records[0], records[1], 0.5, options=old),
+        "studio": lambda: model.morph(records[0], records[1], 0.5),
+    }
+    if paper is not None:
+        ends = [paper.resolve(0), paper.resolve(1)]
+        runs["paper"] = lambda: paper.morph(ends[0], ends[1], 0.5)
+    for run in runs.values():
+        run()  # warm-up
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(TIMING_REPEATS):
+        for name, run in runs.items():
             tic = time.perf_counter()
-            model.morph(records[0], records[1], 0.5, options=options)
-            times.append(time.perf_counter() - tic)
-        out[chain] = statistics.median(times[1:])
-    return out
+            run()
+            times[name].append(time.perf_counter() - tic)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def _summary(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
@@ -193,7 +203,12 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
 
 
 def main(
-    *, model_folder: Path | None, quick: bool = False, out: Path | None = None, data: Path = LOOPS
+    *,
+    model_folder: Path | None,
+    quick: bool = False,
+    out: Path | None = None,
+    data: Path = LOOPS,
+    paper_folder: Path | None = None,
 ) -> list[Path]:
     """Run the comparison (training a default model on ``data`` first unless ``model_folder`` is
     given); write ``render.json`` and ``render.md``."""
@@ -202,10 +217,12 @@ def main(
         if model_folder is None:
             model_folder = work / "model"
             train(data, model_folder, preset="default", epochs=2 if quick else None, progress=False)
-        return _run(model_folder, quick=quick, out=out, work=work)
+        return _run(model_folder, quick=quick, out=out, work=work, paper_folder=paper_folder)
 
 
-def _run(model_folder: Path, *, quick: bool, out: Path | None, work: Path) -> list[Path]:
+def _run(
+    model_folder: Path, *, quick: bool, out: Path | None, work: Path, paper_folder: Path | None
+) -> list[Path]:
     model = load(model_folder, device="cpu")
     sets = {
         "real_stereo": _pairs_real()[: 3 if quick else 8],
@@ -255,7 +272,7 @@ def _run(model_folder: Path, *, quick: bool, out: Path | None, work: Path) -> li
     md.append(table(headers, rows_md))
     timing_pair = [p for p in sets["synth_stereo"]]
     two_bar = next((p for p in timing_pair if "_2bar" in p[0].split("+")[0]), timing_pair[0])
-    times = _timing(model, two_bar)
+    times = _timing(model, two_bar, load(paper_folder, device="cpu") if paper_folder else None)
     record["timing"] = {"pair": two_bar[0], **times, "ratio": times["studio"] / times["model"]}
     md.append(
         f"\nRender time of a morph at 0.5 ({two_bar[0]}, median of {TIMING_REPEATS} after a warm-up, "
@@ -263,4 +280,10 @@ def _run(model_folder: Path, *, quick: bool, out: Path | None, work: Path) -> li
         f"model chain (22.05 kHz mono) {times['model'] * 1e3:.0f} ms, studio chain (44.1 kHz stereo) "
         f"{times['studio'] * 1e3:.0f} ms: **{times['studio'] / times['model']:.2f}x**.\n"
     )
+    if "paper" in times:
+        md.append(
+            f"`paper`'s morph, interleaved with them: {times['paper'] * 1e3:.0f} ms; the default's studio "
+            f"morph is **{times['studio'] / times['paper']:.2f}x** it, its model chain "
+            f"{times['model'] / times['paper']:.2f}x (issue 20: at most 1.5x).\n"
+        )
     return write_results("render", record, "".join(md), out)
