@@ -206,16 +206,26 @@ def istft(spec: torch.Tensor, n_fft: int, hop: int, n_samples: int, *, periodic:
     return (out / norm.clamp_min(1e-8)).reshape(*shape, n_samples)
 
 
+def _box(x: torch.Tensor, size: int, dim: int, *, periodic: bool) -> torch.Tensor:
+    """Moving average of ``size`` (odd) along ``dim``: wrapped round, or the edges repeated."""
+    half = min(size // 2, x.shape[dim] - 1)
+    if half <= 0:
+        return x
+    n = x.shape[dim]
+    index = torch.arange(-half, n + half)
+    index = index % n if periodic else index.clamp(0, n - 1)
+    padded = x.index_select(dim, index)
+    total = torch.cumsum(padded, dim=dim)
+    total = torch.cat([torch.zeros_like(total.narrow(dim, 0, 1)), total], dim=dim)
+    width = 2 * half + 1
+    return (total.narrow(dim, width, n) - total.narrow(dim, 0, n)) / width
+
+
 def smooth(log_gain: torch.Tensor, *, frames: int, bins: int, periodic: bool) -> torch.Tensor:
     """A log gain [freq, frames] averaged over ``frames`` x ``bins`` (odd sizes; a loop's frames
     wrap round, bins and a one-shot's frames repeat their edge)."""
-    x = log_gain[None, None]
-    pf, pb = min(frames // 2, log_gain.shape[1] - 1), min(bins // 2, log_gain.shape[0] - 1)
-    if pf:
-        x = torch.nn.functional.pad(x, (pf, pf, 0, 0), mode="circular" if periodic else "replicate")
-    if pb:
-        x = torch.nn.functional.pad(x, (0, 0, pb, pb), mode="replicate")
-    return torch.nn.functional.avg_pool2d(x, (2 * pb + 1, 2 * pf + 1), stride=1)[0, 0]
+    x = _box(log_gain.double(), frames, 1, periodic=periodic)
+    return _box(x, bins, 0, periodic=False).to(log_gain.dtype)
 
 
 def grid_gain(target: torch.Tensor, mix: torch.Tensor, *, limit_db: float = GAIN_LIMIT_DB) -> torch.Tensor:
