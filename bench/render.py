@@ -223,6 +223,10 @@ def main(
 def _run(
     model_folder: Path, *, quick: bool, out: Path | None, work: Path, paper_folder: Path | None
 ) -> list[Path]:
+    import soundmorph.session
+
+    if not hasattr(getattr(soundmorph.session, "Renderer", None), "studio_source"):
+        raise SystemExit("bench render: the studio chain is not wired into the session's rendering yet")
     model = load(model_folder, device="cpu")
     sets = {
         "real_stereo": _pairs_real()[: 3 if quick else 8],
