@@ -212,6 +212,10 @@ def main(
 ) -> list[Path]:
     """Run the comparison (training a default model on ``data`` first unless ``model_folder`` is
     given); write ``render.json`` and ``render.md``."""
+    import soundmorph.session
+
+    if not hasattr(getattr(soundmorph.session, "Renderer", None), "studio_source"):
+        raise SystemExit("bench render: the studio chain is not wired into the session's rendering yet")
     with tempfile.TemporaryDirectory(prefix="bench-render-") as tmp:
         work = Path(tmp)
         if model_folder is None:
@@ -223,10 +227,6 @@ def main(
 def _run(
     model_folder: Path, *, quick: bool, out: Path | None, work: Path, paper_folder: Path | None
 ) -> list[Path]:
-    import soundmorph.session
-
-    if not hasattr(getattr(soundmorph.session, "Renderer", None), "studio_source"):
-        raise SystemExit("bench render: the studio chain is not wired into the session's rendering yet")
     model = load(model_folder, device="cpu")
     sets = {
         "real_stereo": _pairs_real()[: 3 if quick else 8],
