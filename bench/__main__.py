@@ -1,5 +1,5 @@
-"""``python -m bench {quality,model,speed,phase,tempo,scale,export,all} [--quick] [--data FOLDER]``: run
-benchmarks, write results."""
+"""``python -m bench {quality,model,speed,phase,tempo,scale,export,render,all} [--quick]
+[--data FOLDER]``: run benchmarks, write results."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from bench.common import LOOPS, RESULTS, THREADS
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
-        "name", choices=["quality", "model", "speed", "phase", "tempo", "scale", "export", "all"]
+        "name", choices=["quality", "model", "speed", "phase", "tempo", "scale", "export", "render", "all"]
     )
     parser.add_argument(
         "--quick", action="store_true", help="smoke run: few epochs, few repeats (not representative)"
@@ -27,6 +27,10 @@ def main(argv: list[str] | None = None) -> int:
         "--threads", type=int, default=THREADS, help="torch CPU threads (default %(default)s)"
     )
     parser.add_argument("--progress", action="store_true", help="show training progress bars")
+    parser.add_argument(
+        "--model", type=Path, help="render: a trained default model to use (default: train one on --data)"
+    )
+    parser.add_argument("--paper", type=Path, help="render: a paper model whose morph is timed beside")
     args = parser.parse_args(argv)
 
     import torch
@@ -46,6 +50,16 @@ def main(argv: list[str] | None = None) -> int:
 
         for path in export.main(quick=args.quick, out=args.out):
             print(f"wrote {path}")
+        return 0
+    if args.name == "render":
+        from bench import render
+
+        tic = time.perf_counter()
+        for path in render.main(
+            model_folder=args.model, quick=args.quick, out=args.out, data=args.data, paper_folder=args.paper
+        ):
+            print(f"wrote {path}")
+        print(f"render: {time.perf_counter() - tic:.0f} s")
         return 0
     if args.name == "tempo":
         from bench import tempo

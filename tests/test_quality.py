@@ -159,3 +159,49 @@ def test_paper_geometry_is_unchanged() -> None:
     model = SpectrogramVAE(paper().model, n_freq=1025, n_frames=148)
     assert count_parameters(model.encoder) == 2_989_208
     assert count_parameters(model.decoder) == 2_954_241
+
+
+# --- figures of rendered audio (issue 18) ---
+
+
+def _clicks(n: int, every: int, *, smear: int = 0) -> np.ndarray:
+    """Decaying noise bursts every ``every`` samples; ``smear`` samples of linear fade-in."""
+    rng = np.random.default_rng(3)
+    out = np.zeros(n)
+    for start in range(0, n - 2000, every):
+        burst = rng.standard_normal(2000) * np.exp(-np.arange(2000) / 300)
+        if smear:
+            burst[:smear] *= np.linspace(0, 1, smear)
+        out[start : start + 2000] += burst
+    return (0.5 * out / np.abs(out).max()).astype(np.float32)
+
+
+def test_hit_sharpness_falls_when_attacks_smear() -> None:
+    sharp, soft = (
+        quality.hit_sharpness(_clicks(44_100, 5_512)),
+        quality.hit_sharpness(_clicks(44_100, 5_512, smear=1500)),
+    )
+    assert 0 < soft < sharp <= 1
+    # it does not depend on how many hits there are
+    assert quality.hit_sharpness(_clicks(88_200, 2_756)) == pytest.approx(sharp, abs=0.05)
+    assert quality.hit_sharpness(np.zeros(10_000, np.float32)) == 0.0
+
+
+def test_audio_lsd_is_zero_at_any_circular_lag_and_counts_a_noise_floor() -> None:
+    x = _clicks(44_100, 5_512)
+    assert quality.audio_lsd(np.roll(x, 777), x) < 1e-6
+    noisy = x + 1e-3 * np.random.default_rng(0).standard_normal(len(x)).astype(np.float32)
+    assert quality.audio_lsd(noisy, x) > 3.0
+    stereo = np.stack([x, x])
+    assert quality.audio_lsd(stereo, stereo) == 0.0
+
+
+def test_band_energy_and_side_mid() -> None:
+    t = np.arange(44_100) / 44_100
+    low, high = np.sin(2 * np.pi * 440 * t), 0.1 * np.sin(2 * np.pi * 15_000 * t)
+    assert quality.band_energy_db(low + high, 44_100) == pytest.approx(-20.0, abs=0.2)
+    assert quality.band_energy_db(low, 44_100) < -100
+    assert quality.side_mid_db(np.stack([low, low])) == -np.inf
+    assert quality.side_mid_db(np.stack([low, 0.9 * low])) == pytest.approx(
+        20 * np.log10(0.1 / 1.9), abs=0.01
+    )

@@ -96,3 +96,25 @@ def test_save_sweep_writes_every_step_and_a_grid(model: session.SoundModel, tmp_
     with pytest.raises(SoundmorphError, match=r"grid\.png"):
         save_sweep(sounds, tmp_path / "sweep")
     assert (tmp_path / "sweep" / "grid.png").read_bytes() == grid
+
+
+def test_a_loop_render_is_24_bit_stereo_with_smpl_and_acid_chunks(tmp_path: Path) -> None:
+    from soundmorph.sound import Sound
+
+    stereo = (0.5 * np.sin(np.linspace(0, 900, 2 * 44_100))).reshape(2, -1).astype(np.float32)
+    loop = Sound(
+        stereo, 44_100, np.ones((3, 4), np.float32), "morph_a__b_a0.30_128bpm_2bars", 1024, bpm=128.0, bars=2
+    )
+    assert loop.channels == 2 and loop.duration == pytest.approx(1.0)
+    path = loop.save(tmp_path / "loop.wav")[0]
+    info = sf.info(path)
+    assert (info.samplerate, info.channels, info.subtype) == (44_100, 2, "PCM_24")
+    raw = path.read_bytes()
+    assert b"smpl" in raw and b"acid" in raw
+    acid = raw[raw.index(b"acid") + 8 :]
+    assert np.frombuffer(acid[12:16], "<u4")[0] == 8  # beats: 2 bars of 4/4
+    assert np.frombuffer(acid[20:24], "<f4")[0] == pytest.approx(128.0)
+    assert raw == loop.wav_bytes()  # the page's download carries them too
+    one_shot = Sound(stereo[0], 44_100, np.ones((3, 4), np.float32), "generated_s0_00", 1024)
+    assert b"acid" not in one_shot.wav_bytes() and one_shot.channels == 1
+    assert sf.info(io.BytesIO(one_shot.wav_bytes(subtype="FLOAT"))).subtype == "FLOAT"

@@ -16,7 +16,7 @@ dictionaries of metrics, small result objects.
 
 from __future__ import annotations
 
-from soundmorph.audio.io import AUDIO_EXTENSIONS, AudioInfo, to_wav_bytes
+from soundmorph.audio.io import AUDIO_EXTENSIONS, AudioInfo, subtype_of_bits, to_wav_bytes
 from soundmorph.audio.io import info as audio_info
 from soundmorph.audio.io import read as read_audio
 from soundmorph.audio.phase import PHASE_METHODS
@@ -87,6 +87,7 @@ __all__ = [
     "result_name",
     "save_sounds",
     "save_sweep",
+    "subtype_of_bits",
     "summary_rows",
     "sweep_alphas",
     "synth_library",

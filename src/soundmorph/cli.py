@@ -83,6 +83,8 @@ def _render_options(args: argparse.Namespace, model: SoundModel, *, seed: int | 
         seed=seed,
         periodic=True if getattr(args, "periodic", False) else None,
         faithful=False if getattr(args, "raw", False) else None,
+        chain=getattr(args, "chain", None),
+        rate=getattr(args, "rate", None),
     )
 
 
@@ -258,7 +260,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def _subtype(args: argparse.Namespace) -> str:
-    return "FLOAT" if args.float else "PCM_16"
+    from soundmorph.api import subtype_of_bits
+
+    return subtype_of_bits(32 if args.float else args.bits)
 
 
 def _add_render_options(parser: argparse.ArgumentParser, *, plot: bool = True) -> None:
@@ -284,10 +288,26 @@ def _add_render_options(parser: argparse.ArgumentParser, *, plot: bool = True) -
         action="store_true",
         help="the model's own output: without the sources' detail that makes the ends the sources",
     )
+    parser.add_argument(
+        "--chain",
+        choices=("studio", "model"),
+        help="studio: the sources' own rate, channels and hits, shaped by the model (default); "
+        "model: the model's magnitude alone, phase rebuilt at 22.05 kHz mono",
+    )
+    parser.add_argument(
+        "--rate", type=_whole, help="sample rate of a studio render, Hz (default: the sources', up to 48000)"
+    )
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
     parser.add_argument("--bpm", type=_number, help=BPM_HELP)
     parser.add_argument("--force", action="store_true", help="overwrite existing files")
-    parser.add_argument("--float", action="store_true", help="write 32-bit float WAV (default 16-bit)")
+    parser.add_argument(
+        "--bits",
+        type=int,
+        choices=(16, 24, 32),
+        default=24,
+        help="WAV sample format: 16 or 24-bit integer, 32 = float (default %(default)s)",
+    )
+    parser.add_argument("--float", action="store_true", help="the same as --bits 32")
     if plot:
         parser.add_argument("--plot", type=_out_path, help="also write the spectrogram as this PNG")
 

@@ -38,6 +38,8 @@ GL_MOMENTUM = 0.99  # fast Griffin-Lim; librosa.griffinlim's default, which the 
 Covariance = Literal["full", "diagonal"]
 PhaseInit = Literal["random", "zeros", "advance", "source"]
 PHASE_INITS: tuple[str, ...] = get_args(PhaseInit)
+RenderChain = Literal["studio", "model"]
+RENDER_CHAINS: tuple[str, ...] = get_args(RenderChain)
 LatentKind = Literal["global", "sequence"]
 GridMode = Literal["off", "auto", "loop", "oneshot"]
 GridStretch = Literal["wsola", "resample"]
@@ -241,6 +243,10 @@ class RenderOptions:
     # the ends are the sources: what the model misses of each source (its log residual) is carried
     # into the morph at the source's weight (soundmorph.detail); False renders the raw model
     faithful: bool = True
+    # studio: the sources, at their own rate and channels, stretched and mixed, shaped by the model's
+    # magnitude (soundmorph.studio); model: the magnitude alone, phase rebuilt at 22.05 kHz mono
+    chain: RenderChain = "studio"
+    rate: int | None = None  # Hz of a studio render; None: the highest of its sources' (up to 48 kHz)
 
     def __post_init__(self) -> None:
         methods = names_of(PhaseMethodName)
@@ -249,6 +255,9 @@ class RenderOptions:
         momentum = check_real("phase momentum", self.momentum)
         _check(0.0 <= momentum < 1.0, f"phase momentum must be in [0, 1), got {self.momentum}")
         check_seed(self.seed)
+        _check(self.chain in RENDER_CHAINS, _unknown("render chain", self.chain, RENDER_CHAINS))
+        if self.rate is not None:
+            check_int("render rate", self.rate, low=8_000, high=192_000)
         _check(
             self.init in PHASE_INITS,
             f"unknown phase init {self.init!r}; choose one of: {', '.join(PHASE_INITS)}",
@@ -264,6 +273,8 @@ class RenderOptions:
         seed: int | None = None,
         periodic: bool | None = None,
         faithful: bool | None = None,
+        chain: RenderChain | None = None,
+        rate: int | None = None,
     ) -> RenderOptions:
         """A copy with the settings that are not None changed (and checked)."""
         given: dict[str, Any] = {
@@ -274,6 +285,8 @@ class RenderOptions:
             "seed": seed,
             "periodic": periodic,
             "faithful": faithful,
+            "chain": chain,
+            "rate": rate,
         }
         changes = {key: value for key, value in given.items() if value is not None}
         return dataclasses.replace(self, **changes) if changes else self

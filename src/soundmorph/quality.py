@@ -237,3 +237,137 @@ def mean_quality(results: list[SweepQuality]) -> dict[str, float]:
     """Every numeric figure averaged over sweeps (nan-aware)."""
     keys = [key for key, value in results[0].to_dict().items() if not isinstance(value, str)]
     return {key: float(np.nanmean([float(getattr(r, key)) for r in results])) for key in keys}
+
+
+# --- Figures of rendered audio (issue 18): judged as heard, against the source at its own tempo ---
+
+HIT_RATE = 22_050  # Hz, the rate hit sharpness is measured at
+HIT_FFT = 1024  # samples of its Hann window
+HIT_HOP = 256  # samples between its frames
+HIT_COMPRESSION = 100.0  # log(1 + C |STFT|)
+HIT_PERCENTILE = 90.0  # a hit's onset strength is at or above this percentile of the envelope
+HIT_SPAN = 2  # frames each side: a hit is a local maximum over ±2 frames, its attack spread over them
+LSD_RANGE_DB = 80.0  # the audio LSD counts bins within this of the clip's peak
+
+
+def hit_onsets(audio: np.ndarray) -> np.ndarray:
+    """Onset envelope e(t) of mono audio at :data:`HIT_RATE`: the sum over bins of the positive
+    frame-to-frame rise of ``log(1 + 100 |STFT|)`` (Hann 1024, hop 256), [frames - 1]."""
+    x = torch.as_tensor(np.asarray(audio, dtype=np.float32))
+    spec = torch.stft(
+        x,
+        n_fft=HIT_FFT,
+        hop_length=HIT_HOP,
+        window=torch.hann_window(HIT_FFT, periodic=True),
+        center=True,
+        return_complex=True,
+    ).abs()
+    log = torch.log1p(HIT_COMPRESSION * spec.double())
+    return torch.diff(log, dim=-1).clamp_min(0.0).sum(dim=0).numpy()
+
+
+def hit_sharpness(audio: np.ndarray) -> float:
+    """How much of each hit's attack falls in one frame, in (0, 1] (issue 18's definition).
+
+    At each peak of the onset envelope (:func:`hit_onsets`) that is at or above its 90th
+    percentile and the largest within ±2 frames, the share ``e(peak) / sum of e over peak ± 2``;
+    the mean over peaks. It does not depend on how many hits a clip has; a smeared attack, spread
+    over neighbouring frames, lowers it. 0.0 for a clip without onsets.
+
+    Parameters
+    ----------
+    audio : np.ndarray [shape=(n_samples,)]
+        Mono, at :data:`HIT_RATE` (resample first: :func:`soundmorph.audio.io.resample`).
+    """
+    e = hit_onsets(audio)
+    if len(e) == 0 or float(e.max()) <= 0.0:
+        return 0.0
+    padded = np.pad(e, HIT_SPAN)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * HIT_SPAN + 1)  # [frames, 5]
+    threshold = np.percentile(e, HIT_PERCENTILE)
+    peaks = (e >= threshold) & (e > 0) & (e >= windows.max(axis=1))
+    shares = e[peaks] / windows[peaks].sum(axis=1)
+    return float(shares.mean()) if shares.size else 0.0
+
+
+def best_lag(estimate: np.ndarray, reference: np.ndarray) -> int:
+    """The circular shift (samples) of ``estimate`` [n] that best lines it up with ``reference`` [n]
+    (the peak of their circular cross-correlation)."""
+    spectrum = np.fft.rfft(reference) * np.conj(np.fft.rfft(estimate))
+    return int(np.argmax(np.fft.irfft(spectrum, len(reference))))
+
+
+def audio_lsd(
+    estimate: np.ndarray,
+    reference: np.ndarray,
+    *,
+    n_fft: int = 2 * HIT_FFT,
+    hop_length: int = HIT_FFT // 2,
+    range_db: float = LSD_RANGE_DB,
+) -> float:
+    """Log-spectral distance (dB) of audio against its reference, at the best circular lag.
+
+    Both are floored at ``range_db`` below the reference's peak bin, so a noise floor added where
+    the reference is silent counts; the distance is the RMS over the bins of each frame where
+    either is above the floor, averaged over frames.
+
+    Parameters
+    ----------
+    estimate, reference : np.ndarray [shape=(n_samples,) or (channels, n_samples)]
+        At one rate; channels are compared one by one (a mono one is compared with each), the
+        shorter is zero-padded to the longer.
+    n_fft, hop_length : int
+        STFT of the comparison (Hann).
+    """
+    est = np.atleast_2d(np.asarray(estimate, dtype=np.float64))
+    ref = np.atleast_2d(np.asarray(reference, dtype=np.float64))
+    n = max(est.shape[-1], ref.shape[-1])
+    est = np.pad(est, ((0, 0), (0, n - est.shape[-1])))
+    ref = np.pad(ref, ((0, 0), (0, n - ref.shape[-1])))
+    est, ref = np.broadcast_arrays(est, ref)
+    est = np.roll(est, best_lag(est.mean(axis=0), ref.mean(axis=0)), axis=-1)
+    window = torch.hann_window(n_fft, periodic=True, dtype=torch.float64)
+
+    def db(x: np.ndarray) -> torch.Tensor:
+        spec = torch.stft(
+            torch.from_numpy(np.ascontiguousarray(x)),
+            n_fft=n_fft,
+            hop_length=hop_length,
+            window=window,
+            center=True,
+            return_complex=True,
+        )
+        return 20.0 * torch.log10(spec.abs() + 1e-12)
+
+    out_db, ref_db = db(est), db(ref)
+    floor = float(ref_db.max()) - range_db
+    out_db, ref_db = out_db.clamp_min(floor), ref_db.clamp_min(floor)
+    counted = (out_db > floor) | (ref_db > floor)  # [channels, freq, frames]
+    squared = ((out_db - ref_db) ** 2 * counted).sum(dim=1)
+    bins = counted.sum(dim=1)
+    frames = bins > 0
+    if not bool(frames.any()):
+        return 0.0
+    return float((squared[frames] / bins[frames]).sqrt().mean())
+
+
+def band_energy_db(audio: np.ndarray, sample_rate: int, *, low_hz: float = SAMPLE_RATE / 2) -> float:
+    """Share of a clip's energy above ``low_hz`` (default: the model's Nyquist, 11,025 Hz), in dB
+    (-inf for none); audio [samples] or [channels, samples]."""
+    x = np.atleast_2d(np.asarray(audio, dtype=np.float64))
+    power = np.abs(np.fft.rfft(x, axis=-1)) ** 2
+    freqs = np.fft.rfftfreq(x.shape[-1], 1.0 / sample_rate)
+    total = float(power.sum())
+    high = float(power[:, freqs >= low_hz].sum())
+    return 10.0 * math.log10(high / total) if high > 0 and total > 0 else -math.inf
+
+
+def side_mid_db(audio: np.ndarray) -> float:
+    """Energy of the side (L - R) over the mid (L + R) of a stereo clip [2, samples], in dB
+    (-inf for mono or identical channels)."""
+    x = np.asarray(audio, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] != 2:
+        return -math.inf
+    side = float(((x[0] - x[1]) ** 2).sum())
+    mid = float(((x[0] + x[1]) ** 2).sum())
+    return 10.0 * math.log10(side / mid) if side > 0 and mid > 0 else -math.inf

@@ -10,7 +10,11 @@ from pathlib import Path
 import numpy as np
 
 from soundmorph import audio, files, plot
+from soundmorph.audio import riff
+from soundmorph.audio.io import BITS_SUBTYPES, RENDER_BITS
 from soundmorph.quality import SweepQuality
+
+RENDER_SUBTYPE = BITS_SUBTYPES[RENDER_BITS]  # renders are 24-bit unless asked otherwise
 
 
 @dataclass
@@ -19,13 +23,22 @@ class Sound:
 
     Attributes
     ----------
-    audio : np.ndarray [shape=(n_samples,), float32]
+    audio : np.ndarray [shape=(n_samples,) or (channels, n_samples), float32]
+        At ``sample_rate``: the render's own rate and channels (a studio render keeps its
+        sources', e.g. 44.1 kHz stereo).
     magnitude : np.ndarray [shape=(freq, frames), non-negative]
-        The decoded magnitude the audio was reconstructed from.
+        Its spectrogram, over the whole band of ``sample_rate``, frames every ``hop_length``
+        samples (a model-chain render's: the decoded magnitude it was reconstructed from).
     name : str
-        Says what the sound is, e.g. ``"morph_kick__snare_a0.50"``; used for file names.
+        Says what the sound is, e.g. ``"morph_kick__snare_a0.30_128bpm_2bars"``; used for file names.
     latent : np.ndarray [shape=(latent,)] or None
         None for a glide, whose latent changes over time.
+    bpm, bars : float, int or None
+        A loop's tempo and length in bars: its WAV carries ``smpl`` (the whole file as one
+        forward loop) and ``acid`` (tempo, beats) chunks. None for a one-shot.
+    model_magnitude : np.ndarray [shape=(freq, frames)] or None
+        What the model decoded, on its grid (morph-quality figures compare it with the sources
+        there); None when it is :attr:`magnitude`.
     """
 
     audio: np.ndarray
@@ -34,15 +47,41 @@ class Sound:
     name: str
     hop_length: int
     latent: np.ndarray | None = None
+    bpm: float | None = None
+    bars: int | None = None
+    model_magnitude: np.ndarray | None = None
+
+    @property
+    def grid_magnitude(self) -> np.ndarray:
+        """The magnitude on the model's grid: :attr:`model_magnitude`, else :attr:`magnitude`."""
+        return self.model_magnitude if self.model_magnitude is not None else self.magnitude
 
     @property
     def duration(self) -> float:
         """Seconds."""
-        return len(self.audio) / self.sample_rate
+        return self.audio.shape[-1] / self.sample_rate
 
-    def wav_bytes(self, *, subtype: str = "PCM_16") -> bytes:
-        """The audio as a WAV file in memory (scaled down only if it would clip)."""
-        return audio.to_wav_bytes(self.audio, sample_rate=self.sample_rate, subtype=subtype)
+    @property
+    def channels(self) -> int:
+        """1 (mono) or 2 (stereo)."""
+        return 1 if self.audio.ndim == 1 else int(self.audio.shape[0])
+
+    def chunks(self) -> list[bytes]:
+        """The RIFF chunks its WAV carries: ``smpl`` and ``acid`` for a loop, none for a one-shot."""
+        if self.bpm is None or self.bars is None:
+            return []
+        n = self.audio.shape[-1]
+        return [
+            riff.smpl_chunk(sample_rate=self.sample_rate, loop_start=0, loop_end=max(0, n - 1)),
+            riff.acid_chunk(bpm=self.bpm, beats=self.bars * riff.BEATS_PER_BAR, loop=True),
+        ]
+
+    def wav_bytes(self, *, subtype: str = RENDER_SUBTYPE) -> bytes:
+        """The audio as a WAV file in memory (scaled down only if it would clip), with a loop's
+        ``smpl`` and ``acid`` chunks."""
+        return audio.to_wav_bytes(
+            self.audio, sample_rate=self.sample_rate, subtype=subtype, chunks=self.chunks()
+        )
 
     def spectrogram_png(self) -> bytes:
         """A picture of :attr:`magnitude` in dB, as PNG bytes."""
@@ -72,14 +111,23 @@ class Sound:
         *,
         plot: str | Path | None = None,
         force: bool = False,
-        subtype: str = "PCM_16",
+        subtype: str = RENDER_SUBTYPE,
     ) -> list[Path]:
         """Write the WAV (and the spectrogram PNG to ``plot``); refuses to overwrite without ``force``.
 
         Both paths are checked before either is written (see :func:`soundmorph.files.check_targets`).
         """
         files.check_targets(self.targets(path, plot), force=force)
-        written = [audio.write(path, self.audio, sample_rate=self.sample_rate, subtype=subtype, force=force)]
+        written = [
+            audio.write(
+                path,
+                self.audio,
+                sample_rate=self.sample_rate,
+                subtype=subtype,
+                force=force,
+                chunks=self.chunks(),
+            )
+        ]
         if plot is not None:
             files.atomic_write_bytes(Path(plot), self.spectrogram_png())
             written.append(Path(plot))
@@ -128,7 +176,7 @@ class SoundRow(list[Sound]):
         ratio), as ``grid.png`` of a saved sweep."""
         first = self[0]
         return plot.spectrogram_grid(
-            np.stack([s.magnitude for s in self]),
+            _common([s.magnitude for s in self]),
             sample_rate=first.sample_rate,
             hop_length=first.hop_length,
             titles=[s.name.rsplit("_", 1)[-1] for s in self],
@@ -136,8 +184,16 @@ class SoundRow(list[Sound]):
         )
 
 
+def _common(mags: list[np.ndarray]) -> np.ndarray:
+    """Magnitudes [freq, frames] of different sizes on one canvas [n, freq, frames], zero-padded.
+    A render's bins and frames have the same spacing in Hz and seconds at every rate
+    (:func:`soundmorph.audio.studio.frame_settings`), so padding lines them up."""
+    freq, frames = max(m.shape[0] for m in mags), max(m.shape[1] for m in mags)
+    return np.stack([np.pad(m, ((0, freq - m.shape[0]), (0, frames - m.shape[1]))) for m in mags])
+
+
 def save_sounds(
-    sounds: list[Sound], out: str | Path, *, force: bool = False, subtype: str = "PCM_16"
+    sounds: list[Sound], out: str | Path, *, force: bool = False, subtype: str = RENDER_SUBTYPE
 ) -> list[Path]:
     """Write each sound as ``out/{name}.wav`` + ``out/{name}.png``; every path is checked before
     the first is written, so an existing file stops the whole batch, not its second half."""
@@ -158,7 +214,7 @@ def save_sweep(
     out: str | Path,
     *,
     force: bool = False,
-    subtype: str = "PCM_16",
+    subtype: str = RENDER_SUBTYPE,
     figures: SweepQuality | None = None,
 ) -> list[Path]:
     """Write each sound of a sweep as WAV + PNG into ``out``, plus ``grid.png`` of all of them and,
@@ -170,9 +226,9 @@ def save_sweep(
     steps = [t for s in sounds for t in s.targets(out / f"{s.name}.wav", out / f"{s.name}.png")]
     files.check_targets(extra + steps, force=force)
     written = save_sounds(sounds, out, force=force, subtype=subtype)
-    first = sounds[0]
+    first = max(sounds, key=lambda s: s.sample_rate)
     png = plot.spectrogram_grid(
-        np.stack([s.magnitude for s in sounds]),
+        _common([s.magnitude for s in sounds]),
         sample_rate=first.sample_rate,
         hop_length=first.hop_length,
         titles=[s.name.rsplit("_", 1)[-1] for s in sounds],

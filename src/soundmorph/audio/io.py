@@ -18,6 +18,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from soundmorph.audio import riff
 from soundmorph.config import SAMPLE_RATE
 from soundmorph.errors import AudioError, SoundmorphError, SoundmorphWarning
 from soundmorph.files import atomic_write_bytes, check_target
@@ -49,6 +50,8 @@ MIN_SECONDS = (
 )
 SAFE_PEAK = 0.99  # linear amplitude a clipping signal is scaled down to before writing
 WRITE_SUBTYPES = frozenset({"PCM_16", "PCM_24", "FLOAT"})
+BITS_SUBTYPES = {16: "PCM_16", 24: "PCM_24", 32: "FLOAT"}  # --bits: 32 is float
+RENDER_BITS = 24  # bit depth of a render unless asked otherwise
 READ_BLOCK_FRAMES = 1 << 16  # frames decoded at a time: 16 MB at the most channels allowed
 RESAMPLE_QUALITY = "HQ"  # soxr: 20-bit precision, enough for 16/24-bit sources at a fraction of VHQ's cost
 
@@ -365,6 +368,7 @@ def write(
     sample_rate: int,
     subtype: str = "PCM_16",
     force: bool = False,
+    chunks: list[bytes] | None = None,
 ) -> Path:
     """Write a WAV file atomically, scaled down first if it would clip (see :func:`peak_safe`).
 
@@ -382,6 +386,8 @@ def write(
     subtype : {"PCM_16", "PCM_24", "FLOAT"}
     force : bool
         Overwrite an existing file.
+    chunks : list of bytes, optional
+        RIFF chunks appended after the samples (:mod:`soundmorph.audio.riff`: ``smpl``, ``acid``).
 
     Raises
     ------
@@ -393,7 +399,7 @@ def write(
     """
     path = check_target(path, "wav", force=force)  # before the work of encoding
     try:
-        data = to_wav_bytes(audio, sample_rate=sample_rate, subtype=subtype)
+        data = to_wav_bytes(audio, sample_rate=sample_rate, subtype=subtype, chunks=chunks)
     except AudioError as error:
         raise AudioError(f"{path}: {error}") from None
     except RuntimeError as error:  # libsndfile could not encode
@@ -401,9 +407,53 @@ def write(
     return atomic_write_bytes(path, data)
 
 
-def to_wav_bytes(audio: np.ndarray, *, sample_rate: int, subtype: str = "PCM_16") -> bytes:
-    """The bytes :func:`write` would write: ``audio`` [n_samples] or [channels, n_samples] as WAV."""
+def to_wav_bytes(
+    audio: np.ndarray, *, sample_rate: int, subtype: str = "PCM_16", chunks: list[bytes] | None = None
+) -> bytes:
+    """The bytes :func:`write` would write: ``audio`` [n_samples] or [channels, n_samples] as WAV,
+    with ``chunks`` (whole RIFF chunks) after the samples."""
     frames = _frames_first(audio, sample_rate, subtype)
     buffer = io.BytesIO()
     sf.write(buffer, frames, sample_rate, format="WAV", subtype=subtype)
-    return buffer.getvalue()
+    return riff.add_chunks(buffer.getvalue(), chunks) if chunks else buffer.getvalue()
+
+
+def subtype_of_bits(bits: int) -> str:
+    """The WAV subtype of a bit depth: 16, 24 (integer PCM) or 32 (float)."""
+    if isinstance(bits, bool) or bits not in BITS_SUBTYPES:
+        raise SoundmorphError(f"bits must be 16, 24 or 32 (float), got {bits!r}")
+    return BITS_SUBTYPES[bits]
+
+
+def resample(audio: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+    """``audio`` [..., samples] from ``rate_in`` to ``rate_out`` Hz (soxr), float32; a copy when
+    the rates are equal."""
+    x = np.asarray(audio, dtype=np.float32)
+    if rate_in == rate_out:
+        return x.copy()
+    flat = x.reshape(-1, x.shape[-1])
+    out = soxr.resample(np.ascontiguousarray(flat.T), rate_in, rate_out, quality=RESAMPLE_QUALITY)
+    return np.ascontiguousarray(np.asarray(out, dtype=np.float32).T).reshape(*x.shape[:-1], -1)
+
+
+def read_native(path: str | Path, *, max_seconds: float = MAX_READ_SECONDS) -> tuple[np.ndarray, int]:
+    """The first ``max_seconds`` of an audio file at its own rate and channels, for a render that
+    keeps them: (float32 [channels, n_samples], Hz).
+
+    Checked as :func:`read` checks (the same one-line :class:`AudioError` messages); a float
+    file over full scale is scaled to a peak of 1.0.
+    """
+    path = Path(path)
+    mono = read(path, sample_rate=SAMPLE_RATE, max_seconds=max_seconds)  # every check, once
+    del mono
+    with _open(path) as handle:
+        rate = int(handle.samplerate)
+        try:
+            block = handle.read(math.ceil(max_seconds * rate), dtype="float32", always_2d=True)
+        except (RuntimeError, OSError, ValueError, MemoryError) as error:
+            raise AudioError(f"{path}: unreadable ({_one_line(error)})") from None
+    out = np.ascontiguousarray(block.T, dtype=np.float32)
+    peak = float(np.abs(out).max()) if out.size else 0.0
+    if peak > 1.0:
+        out *= np.float32(1.0 / peak)
+    return out, rate

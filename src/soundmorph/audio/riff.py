@@ -1,6 +1,7 @@
-"""Loop metadata in WAV files: reading the ``acid`` and ``smpl`` chunks of a RIFF/WAVE file.
+"""Loop metadata in WAV files: the ``acid`` and ``smpl`` chunks of a RIFF/WAVE file, read and written.
 
-A small pure parser (no audio is decoded, no dependency): it walks the file's chunks and reads
+Reading (:func:`read_loop_chunks`) is a small pure parser (no audio is decoded, no dependency): it
+walks the file's chunks and reads
 
 - ``acid`` (Sony/Magix ACID, 24 bytes): flags (bit 0: one-shot), root note, the loop's length in
   beats, the meter and the tempo in BPM (float32);
@@ -10,6 +11,10 @@ A small pure parser (no audio is decoded, no dependency): it walks the file's ch
 
 Anything that is not a RIFF/WAVE file, or a chunk too short for its fields, gives empty fields: the
 metadata is evidence, never a reason to refuse a file (its audio is read by :mod:`.io`).
+
+Writing: :func:`smpl_chunk` and :func:`acid_chunk` build a chunk's bytes (id, size, payload, pad
+byte), :func:`add_chunks` appends chunks to a WAV file's bytes and fixes its RIFF size. A loop
+render carries both, so a DAW loops and warps it by itself. Pure byte functions, no file access.
 """
 
 from __future__ import annotations
@@ -19,10 +24,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from soundmorph.errors import SoundmorphError
+
 ACID_ONE_SHOT = 0x01  # acid flag bit: the file is a one-shot, not a loop
 ACID_SIZE = 24  # bytes of an acid chunk
 SMPL_HEADER = 36  # bytes of a smpl chunk before its loops
 SMPL_LOOP = 24  # bytes per smpl loop
+ACID_ROOT_SET = 0x02  # ... the root note is set
+ACID_STRETCH = 0x04  # ... the host may time-stretch it to the song's tempo
+MIDI_UNITY_NOTE = 60  # middle C: the loop plays at its own pitch
+BEAT_UNIT = 4  # meter 4/4
+BEATS_PER_BAR = 4
 MAX_CHUNKS = 4096  # chunks walked at most (a corrupt size field cannot make the walk endless)
 
 
@@ -132,3 +144,52 @@ def parse_chunks(chunks: dict[bytes, bytes]) -> LoopChunks:
         if "sample_rate" not in fields and period_ns > 0:
             fields["sample_rate"] = round(1e9 / period_ns)
     return LoopChunks(**fields)  # type: ignore[arg-type]
+
+
+# -- writing --------------------------------------------------------------------------------------
+def chunk(kind: bytes, payload: bytes) -> bytes:
+    """One RIFF chunk: 4-byte id, little-endian u32 size, payload and a pad byte when odd."""
+    if len(kind) != 4:
+        raise SoundmorphError(f"a RIFF chunk id has 4 bytes, got {kind!r}")
+    return kind + struct.pack("<I", len(payload)) + payload + (b"\0" if len(payload) & 1 else b"")
+
+
+def smpl_chunk(*, sample_rate: int, loop_start: int, loop_end: int) -> bytes:
+    """A ``smpl`` chunk with one forward loop over samples ``[loop_start, loop_end]`` (inclusive,
+    as the format counts: the whole file is ``0, n - 1``), played forever, at MIDI note 60."""
+    if sample_rate <= 0:
+        raise SoundmorphError(f"sample_rate must be positive, got {sample_rate}")
+    if not 0 <= loop_start <= loop_end < 2**32:
+        raise SoundmorphError(f"loop points must satisfy 0 <= start <= end, got {loop_start}, {loop_end}")
+    period_ns = round(1e9 / sample_rate)
+    header = struct.pack("<9I", 0, 0, period_ns, MIDI_UNITY_NOTE, 0, 0, 0, 1, 0)
+    loop = struct.pack("<6I", 0, 0, loop_start, loop_end, 0, 0)  # cue 0, forward, points, fraction, forever
+    return chunk(b"smpl", header + loop)
+
+
+def acid_chunk(*, bpm: float, beats: int, loop: bool = True) -> bytes:
+    """An ``acid`` chunk: tempo ``bpm``, length in ``beats`` (4/4), loop or one-shot, root note 60,
+    stretch on."""
+    if not 0 < bpm < 10_000:
+        raise SoundmorphError(f"bpm must be positive, got {bpm}")
+    if not 0 <= beats < 2**32:
+        raise SoundmorphError(f"beats must be >= 0, got {beats}")
+    flags = ACID_ROOT_SET | ACID_STRETCH | (0 if loop else ACID_ONE_SHOT)
+    payload = struct.pack(
+        "<IHHfIHHf", flags, MIDI_UNITY_NOTE, 0x8000, 0.0, beats, BEAT_UNIT, BEATS_PER_BAR, bpm
+    )
+    return chunk(b"acid", payload)
+
+
+def add_chunks(wav: bytes, chunks: list[bytes]) -> bytes:
+    """``wav`` (a whole RIFF/WAVE file's bytes) with ``chunks`` appended after its last chunk and
+    its RIFF size fixed."""
+    if len(wav) < 12 or wav[:4] != b"RIFF" or wav[8:12] != b"WAVE":
+        raise SoundmorphError("not a RIFF/WAVE file")
+    body = wav[: 8 + struct.unpack("<I", wav[4:8])[0]]  # drop anything after the declared end
+    if len(body) & 1:
+        body += b"\0"
+    body += b"".join(chunks)
+    if len(body) - 8 >= 2**32:
+        raise SoundmorphError("a WAV file over 4 GiB cannot carry RIFF chunks")
+    return b"RIFF" + struct.pack("<I", len(body) - 8) + body[8:]

@@ -81,6 +81,7 @@ class SoundModel(LoadedModel):
             details=render.details(options, sources),
             weights=torch.tensor([shares]),
             bpms=[render.mix_bpm(sources, shares, bpm)],
+            sources=sources,
         )[0]
 
     def sweep(
@@ -120,6 +121,7 @@ class SoundModel(LoadedModel):
             details=details,
             weights=weights,
             bpms=[render.mix_bpm(sources, [1 - float(x), float(x)], bpm) for x in alphas],
+            sources=sources,
         )
 
     def _even_alphas(self, sources: list[SourceSound], details: Detail | None, steps: int) -> torch.Tensor:
@@ -137,7 +139,7 @@ class SoundModel(LoadedModel):
     def sweep_quality(self, a: Source, b: Source, sounds: list[Sound]) -> quality.SweepQuality:
         """Morph-quality figures (:mod:`soundmorph.quality`) of a sweep from ``a`` to ``b``, measured
         against the two originals."""
-        mags = torch.from_numpy(np.stack([sound.magnitude for sound in sounds]))
+        mags = torch.from_numpy(np.stack([sound.grid_magnitude for sound in sounds]))
         return quality.sweep_quality(
             mags,
             self.original(a).magnitude.cpu(),
@@ -170,6 +172,7 @@ class SoundModel(LoadedModel):
             details=render.details(options, sources),
             weights=weights[None],
             bpms=[render.mix_bpm(sources, [float(w) for w in weights], bpm)],
+            sources=sources,
         )[0]
 
     def glide(

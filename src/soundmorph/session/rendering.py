@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from soundmorph import detail, grid
+from soundmorph import detail, grid, studio
 from soundmorph.audio import phase
 from soundmorph.config import RenderOptions
 from soundmorph.errors import SoundmorphError
@@ -49,6 +49,7 @@ class Renderer:
     def __init__(self, loaded: LoadedModel) -> None:
         self.loaded = loaded
         self._originals: dict[int, torch.Tensor] = {}  # library originals' magnitudes, read once
+        self._studio: dict[int, studio.StudioSource] = {}  # library sounds as the studio chain takes them
 
     def original_magnitude(self, source: SourceSound) -> torch.Tensor:
         """Magnitude [freq, frames] of ``source``'s original; a library sound's is read once and kept
@@ -58,6 +59,17 @@ class Renderer:
         if source.index not in self._originals:
             self._originals[source.index] = self.loaded.original(source).magnitude
         return self._originals[source.index]
+
+    def studio_source(self, source: SourceSound) -> studio.StudioSource:
+        """``source`` as the studio chain takes it (its own audio, its grid STFT); a library sound's
+        is read once and kept."""
+        if source.index is not None and source.index in self._studio:
+            return self._studio[source.index]
+        original = self.loaded.original(source)
+        made = studio.StudioSource(*original.native, original.tempo, original.stft.cpu())
+        if source.index is not None:
+            self._studio[source.index] = made
+        return made
 
     def options(self, options: RenderOptions | None) -> RenderOptions:
         """``options``, or the model's own."""
@@ -140,10 +152,16 @@ class Renderer:
         details: Detail | None = None,
         weights: torch.Tensor | None = None,
         bpms: Sequence[float | None] | None = None,
+        sources: Sequence[SourceSound] | None = None,
     ) -> list[Sound]:
         """Decode latents [n, latent] and reconstruct audio: one :class:`Sound` each
         (``source_phase``: angles [n, freq, frames] for a method that uses a source's phase;
         ``details`` from :meth:`details` with each render's source ``weights`` [n, sources]).
+
+        With the ``sources`` of a faithful render of a loop model, the studio chain (the default:
+        ``options.chain``) renders each at the sources' own rate and channels, the model shaping
+        their stretched mix (:func:`soundmorph.studio.render_sounds`); a loop's name ends with its
+        tempo and bars.
 
         A loop model renders each as whole bars at its tempo in ``bpms`` (default: the grid's),
         looping without a click (:func:`soundmorph.grid.render_bars`); its :attr:`Sound.magnitude`
@@ -152,9 +170,22 @@ class Renderer:
         mags = self.loaded.decode(latents)
         if details is not None and weights is not None:
             mags = self.faithful(mags, details, weights)
+        chosen = self.options(options)
+        tempi = list(bpms) if bpms is not None else [None] * len(mags)
+        preset = self.loaded.preset
+        if (
+            chosen.chain == "studio"
+            and sources is not None
+            and details is not None
+            and weights is not None
+            and grid.is_loop(preset)
+        ):
+            inputs = [self.studio_source(s) for s in sources]
+            return studio.render_sounds(
+                mags, latents, names, inputs, weights, tempi, preset, rate=chosen.rate
+            )
         clips: Sequence[np.ndarray]
         if grid.is_loop(self.loaded.preset):
-            tempi = list(bpms) if bpms is not None else [None] * len(mags)
             clips = grid.render_bars(mags, self.loaded.preset, tempi, self.options(options))
         else:
             clips = list(self.phase(mags, options, source_phase=source_phase))

@@ -11,7 +11,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from soundmorph import audio, grid
+from soundmorph import audio, grid, studio
 from soundmorph.audio import riff
 from soundmorph.audio.tempo import Tempo
 from soundmorph.config import Preset
@@ -103,6 +103,14 @@ class SourceSound:
     def magnitude(self) -> torch.Tensor:
         """Magnitude [freq, frames] of :attr:`clip` fitted to the model's clip length."""
         return self.stft.abs()
+
+    @cached_property
+    def native(self) -> tuple[np.ndarray, int]:
+        """Its audio at its own rate and channels ([channels, samples], Hz), for a studio render
+        (:mod:`soundmorph.studio`): its file's, or :attr:`clip` for audio in memory."""
+        if self.path is None:
+            return studio.read_native(None, self.clip, self._sources.preset.audio.sample_rate)
+        return studio.read_native(self.path, self.clip[:0], self._sources.preset.audio.sample_rate)
 
 
 Source = int | str | Path | SourceSound  # a library index or file name, an audio file, or resolved
