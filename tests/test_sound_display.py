@@ -50,12 +50,14 @@ def test_a_sound_shows_as_a_player_and_a_picture(model: api.SoundModel) -> None:
     assert len(html) < 1.4 * (len(wav) + len(png)) + 2000  # base64 and a little markup
 
 
-def test_a_sweep_shows_as_a_row(model: api.SoundModel) -> None:
+def test_a_sweep_and_a_generate_show_as_rows(model: api.SoundModel) -> None:
     sounds = model.sweep(0, 1, steps=3, options=FAST)
-    html = html_of(SoundRow(sounds))
+    assert isinstance(sounds, SoundRow) and isinstance(sounds, list)  # a list a notebook shows as a row
+    html = html_of(sounds)
     assert "display:flex" in html and html.count("<audio") == 3 and html.count("<img") == 3
     assert [s.name for s in sounds] == [name for name in re.findall(r">([^<>]+?) · ", html)]
-    assert SoundRow(sounds) == sounds  # still the list
+    generated = model.generate(2, seed=1, options=FAST)
+    assert isinstance(generated, SoundRow) and html_of(generated).count("<audio") == 2
 
 
 def test_a_long_sound_embeds_only_its_start(monkeypatch: pytest.MonkeyPatch) -> None:

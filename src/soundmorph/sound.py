@@ -165,7 +165,7 @@ def _html_body(sound: Sound, *, width: int = 320) -> str:
 
 class SoundRow(list[Sound]):
     """A list of sounds (a sweep, a generate) that a notebook shows as one row of players and
-    pictures: ``SoundRow(model.sweep(0, 3, steps=5))``."""
+    pictures: what ``model.sweep`` and ``model.generate`` return."""
 
     def _repr_html_(self) -> str:
         cells = "".join(f'<div style="flex:0 0 auto">{_html_body(sound, width=200)}</div>' for sound in self)

@@ -21,7 +21,7 @@ from soundmorph.models import SpectrogramVAE
 from soundmorph.session.core import LoadedModel, pick_device
 from soundmorph.session.rendering import Detail, Renderer, check_render_size, result_name
 from soundmorph.session.sources import Source, SourceSound
-from soundmorph.sound import Sound
+from soundmorph.sound import Sound, SoundRow
 from soundmorph.training import checkpoint
 from soundmorph.training.checkpoint import LibraryIndex, ModelInfo
 
@@ -93,7 +93,7 @@ class SoundModel(LoadedModel):
         options: RenderOptions | None = None,
         spacing: latent.Spacing = "even",
         bpm: float | None = None,
-    ) -> list[Sound]:
+    ) -> SoundRow:
         """``steps`` sounds from ``a`` to ``b``, rendered as one batch: at ratios that make every
         step an equal log-mel distance (``spacing="even"``, the default:
         :func:`soundmorph.latent.even_alphas`) or at evenly spaced ratios (``"linear"``: equal steps
@@ -113,7 +113,7 @@ class SoundModel(LoadedModel):
             result_name("sweep", labels, f"{k:02d}", f"a{float(alpha):.2f}") for k, alpha in enumerate(alphas)
         ]
         weights = detail.pair_weights(alphas)
-        return render.render(
+        rendered = render.render(
             latent.lerp(sources[0].latent, sources[1].latent, alphas),
             names,
             options=options,
@@ -123,6 +123,7 @@ class SoundModel(LoadedModel):
             bpms=[render.mix_bpm(sources, [1 - float(x), float(x)], bpm) for x in alphas],
             sources=sources,
         )
+        return SoundRow(rendered)
 
     def _even_alphas(self, sources: list[SourceSound], details: Detail | None, steps: int) -> torch.Tensor:
         """Sweep ratios with equal log-mel steps between the sources (their originals when known,
@@ -220,7 +221,7 @@ class SoundModel(LoadedModel):
 
     def generate(
         self, count: int = 4, *, seed: int = 0, options: RenderOptions | None = None, bpm: float | None = None
-    ) -> list[Sound]:
+    ) -> SoundRow:
         """``count`` new sounds (seeded by ``seed``), drawn as the model's family draws new latents
         (:meth:`~soundmorph.models.SpectrogramVAE.sample_latents`: the prior N(0, I) for a global
         latent, around the library for a latent that keeps time); a loop model plays them at ``bpm``
@@ -231,7 +232,7 @@ class SoundModel(LoadedModel):
         z = self.model.sample_latents(self.latents, count, seed=seed)
         names = [result_name("generated", [], f"s{seed}", f"{k:02d}") for k in range(count)]
         tempo = self.renderer.mix_bpm([], [], bpm)
-        return self.renderer.render(z, names, options=options, bpms=[tempo] * count)
+        return SoundRow(self.renderer.render(z, names, options=options, bpms=[tempo] * count))
 
 
 def load(folder: str | Path, *, device: str | torch.device | None = None) -> SoundModel:
