@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,6 +58,21 @@ def base_url(tiny_model) -> Iterator[str]:
     server.should_exit = True
     thread.join(timeout=30)
     sock.close()
+
+
+def _settled(page, count, quiet_ms: int = 400) -> int:
+    """``count()`` once it has not changed for ``quiet_ms`` (requests a debounce still holds back
+    have gone out), within the test's timeout."""
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    last, since = count(), time.monotonic()
+    while time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+        now = count()
+        if now != last:
+            last, since = now, time.monotonic()
+        elif (time.monotonic() - since) * 1000 >= quiet_ms:
+            break
+    return last
 
 
 def _wait(page, script: str, arg: object = None) -> None:
@@ -248,7 +264,7 @@ def test_the_producers_tools(base_url: str, tmp_path: Path) -> None:
                 page,
                 "() => /^morph_.*__.*_a0\\.54$/.test(document.getElementById('result-name').textContent)",
             )
-            morphs = sum("/api/morph?" in url for url in asked)
+            morphs = _settled(page, lambda: sum("/api/morph?" in url for url in asked))
             page.keyboard.press("r")
             deadline = time.monotonic() + TIMEOUT_MS / 1000
             while sum("/api/morph?" in url for url in asked) == morphs and time.monotonic() < deadline:
