@@ -30,7 +30,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from soundmorph.audio.tempo import ONSET_LEAD, WSOLA_FRAME, WSOLA_TOLERANCE, Tempo, grid_samples
+from soundmorph.audio.tempo import ONSET_LEAD, WSOLA_FRAME, WSOLA_TOLERANCE, Tempo, to_bars
 from soundmorph.config import HOP_LENGTH, N_FFT, SAMPLE_RATE
 from soundmorph.errors import SoundmorphError
 
@@ -151,14 +151,14 @@ def fit_source(
     """A source [channels, samples] at its own rate made into the render's clip of ``n_samples``.
 
     A loop rendered as a loop (``bpm`` and ``bars`` given) is cut or repeated to ``bars`` bars at
-    its own tempo (from its start, as the grid does) and stretched to ``n_samples`` by
-    :func:`wsola`; anything else (a one-shot, a model without a grid) starts at its onset and is
-    cut or zero-padded. Returns float32 [channels, n_samples].
+    its own tempo as the grid does it (from its ``start``, its tail wrapped or dropped:
+    :func:`soundmorph.audio.tempo.to_bars`) and stretched to ``n_samples`` by :func:`wsola`;
+    anything else (a one-shot, a model without a grid) starts at its onset and is cut or
+    zero-padded. Returns float32 [channels, n_samples].
     """
     x = np.atleast_2d(np.asarray(audio, dtype=np.float32))
     if tempo is not None and tempo.kind == "loop" and tempo.bpm is not None and bpm is not None and bars:
-        own = grid_samples(tempo.bpm, bars, sample_rate)
-        period = np.take(x, np.arange(own), axis=-1, mode="wrap")
+        period = np.stack([to_bars(channel, tempo, bars, sample_rate=sample_rate) for channel in x])
         return wsola(period, n_samples, sample_rate=sample_rate)
     start = 0
     if tempo is not None and tempo.kind == "oneshot":
