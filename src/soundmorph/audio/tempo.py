@@ -58,7 +58,7 @@ Source = Literal["audio", "name", "acid", "smpl", "user"]
 Tail = Literal["none", "drop", "wrap"]
 SOURCES: tuple[str, ...] = ("audio", "name", "acid", "smpl", "user")
 TAILS: tuple[str, ...] = ("none", "drop", "wrap")
-ANALYSIS_VERSION = 2  # bump when analyse() may give another answer (cached analyses are redone)
+ANALYSIS_VERSION = 3  # bump when analyse() may give another answer (cached analyses are redone)
 BEATS_PER_BAR = 4  # 4/4
 BAR_CHOICES = (1, 2, 4, 8)  # whole bars a loop may hold
 BPM_RANGE = (60.0, 200.0)  # tempi a loop may have
@@ -185,12 +185,18 @@ class Evidence:
     def of(cls, name: str | None = None, chunks: LoopChunks | None = None) -> Evidence:
         """The evidence of a file ``name`` and its loop ``chunks`` (see :mod:`.riff`)."""
         chunks = chunks or LoopChunks()
+        acid_bpm = chunks.acid_bpm if not chunks.acid_oneshot else None
+        if acid_bpm is not None and not limits.MIN_BPM <= acid_bpm <= limits.MAX_BPM:
+            acid_bpm = None  # a corrupt chunk (0, 9999, NaN BPM) says nothing
+        smpl = chunks.smpl_seconds
+        if smpl is not None and not MIN_LOOP_SECONDS <= smpl[1] <= limits.MAX_READ_SECONDS:
+            smpl = None  # a loop shorter than a bar at 200 BPM (or a corrupt one) is no drum loop
         return cls(
             name_bpm=bpm_from_name(name) if name else None,
-            acid_bpm=chunks.acid_bpm if chunks.acid_bpm and not chunks.acid_oneshot else None,
+            acid_bpm=acid_bpm,
             acid_beats=chunks.acid_beats if not chunks.acid_oneshot else None,
             acid_oneshot=chunks.acid_oneshot,
-            smpl=chunks.smpl_seconds,
+            smpl=smpl,
         )
 
 
@@ -238,6 +244,7 @@ def analyse(
     sample_rate: int = SAMPLE_RATE,
     name: str | None = None,
     chunks: LoopChunks | None = None,
+    cut: bool = False,
 ) -> Tempo:
     """Kind, tempo, bars, start and downbeat of a mono sound.
 
@@ -250,6 +257,9 @@ def analyse(
     chunks : LoopChunks or None
         The file's ``acid`` / ``smpl`` chunks (:func:`soundmorph.audio.riff.read_loop_chunks`),
         used where the hits agree with them.
+    cut : bool
+        ``audio`` is the start of a longer file (read up to a limit): its length is no evidence, and
+        a loop is the most whole bars (up to 8) it holds (:func:`~soundmorph.audio.period.find_region`).
 
     Returns
     -------
@@ -260,6 +270,8 @@ def analyse(
         raise SoundmorphError(f"audio must be mono [n_samples], got shape {audio.shape}")
     if sample_rate <= 0:
         raise SoundmorphError(f"sample_rate must be positive, got {sample_rate}")
+    if not np.isfinite(audio).all():
+        raise SoundmorphError("audio is not finite (NaN or Inf samples)")
     hop_seconds = ONSET_HOP / sample_rate
     duration = len(audio) / sample_rate
     envelope, kicks = onset_envelopes(audio, sample_rate=sample_rate, bands=(None, KICK_HZ), circular=True)
@@ -270,7 +282,7 @@ def analyse(
         or (onsets[-1] - onsets[0]) < ONSET_SPREAD * duration
     ):
         return _oneshot(audio, sample_rate)
-    region = period.find_region(audio, sample_rate=sample_rate)
+    region = period.find_region(audio, sample_rate=sample_rate, cut=cut)
     evidence = Evidence.of(name, chunks)
     disputed = bool(_disputes(evidence, region.eighth))
     rest = duration - region.start / sample_rate
