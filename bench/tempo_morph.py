@@ -19,7 +19,10 @@ model chain. For each morph:
   (the render's own exactness);
 - **lag-0 onset correlation** with each source: the morph (mono, at 22.05 kHz) against the source's
   clean loop (no lead-in, no tail) repeated or cut to the grid's bars at its true tempo, i.e. on its
-  own beat grid, stretched to the morph's length (:func:`soundmorph.audio.looping.onset_alignment`).
+  own beat grid, stretched to the morph's length (:func:`soundmorph.audio.looping.onset_alignment`);
+  beside it the same figure for the *ideal mix*, the two clean loops resampled (varispeed: exact
+  timing) to the morph's length and mixed at ``(1 - alpha, alpha)``: what a morph whose hits are
+  exactly on both grids scores (two different patterns cannot both correlate 1).
 
 The issue's bar: lag-0 correlation at least 0.5 with each source.
 """
@@ -37,7 +40,7 @@ import numpy as np
 
 from bench.common import LOOPS, RESULTS, fmt, machine, machine_line, table, write_results
 from soundmorph import api, audio
-from soundmorph.audio import io, looping, synth
+from soundmorph.audio import io, looping, synth, tempo
 from soundmorph.config import SAMPLE_RATE
 
 SEED = 83_000  # never tuned on
@@ -49,7 +52,9 @@ LAG0_BAR = 0.5  # the issue's
 LENGTH_MS = 5.0  # a render this close to whole bars at the true mixed tempo is whole bars
 
 
-def make_folder(folder: Path, *, synthesized: int, shared: int, seed: int = SEED) -> dict[str, dict[str, Any]]:
+def make_folder(
+    folder: Path, *, synthesized: int, shared: int, seed: int = SEED
+) -> dict[str, dict[str, Any]]:
     """Write the untrimmed loops into ``folder``; return, per file name, its truth and clean loop
     (mono at 22.05 kHz, one period)."""
     rng = np.random.default_rng(seed)
@@ -114,7 +119,9 @@ def reference(clean: np.ndarray, bpm: float, bars: int) -> np.ndarray:
     return np.take(np.asarray(clean, dtype=np.float32), np.arange(n), mode="wrap")
 
 
-def measure(model: Any, truth: dict[str, dict[str, Any]], pairs: list[tuple[str, str]]) -> list[dict[str, Any]]:
+def measure(
+    model: Any, truth: dict[str, dict[str, Any]], pairs: list[tuple[str, str]]
+) -> list[dict[str, Any]]:
     """One row per pair, alpha and chain (see the module docstring)."""
     grid_bars = int(model.preset.tempo.bars)
     rows = []
@@ -154,11 +161,15 @@ def measure(model: Any, truth: dict[str, dict[str, Any]], pairs: list[tuple[str,
                     else 1000 * (sound.duration - bars * 240.0 / found_mixed),
                     "seconds": seconds,
                 }
-                for key, name in (("lag0_a", a), ("lag0_b", b)):
-                    ref = reference(truth[name]["clean"], truth[name]["bpm"], bars)
+                refs = [reference(truth[name]["clean"], truth[name]["bpm"], bars) for name in (a, b)]
+                ideal = (1 - alpha) * tempo.stretch(refs[0], len(mono), method="resample") + alpha * (
+                    tempo.stretch(refs[1], len(mono), method="resample")
+                )
+                for key, ref in zip(("a", "b"), refs, strict=True):
                     alignment = looping.onset_alignment(mono, ref)
-                    row[key] = alignment["lag0"]
-                    row[key.replace("lag0", "best_lag_ms")] = alignment["best_lag_ms"]
+                    row[f"lag0_{key}"] = alignment["lag0"]
+                    row[f"best_lag_ms_{key}"] = alignment["best_lag_ms"]
+                    row[f"ideal_lag0_{key}"] = looping.onset_alignment(ideal, ref)["lag0"]
                 rows.append(row)
     return rows
 
@@ -170,6 +181,7 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         if not mine:
             continue
         low = np.array([min(r["lag0_a"], r["lag0_b"]) for r in mine])
+        ideal = np.array([min(r["ideal_lag0_a"], r["ideal_lag0_b"]) for r in mine])
         off = np.array([abs(r["length_ms_off"]) for r in mine])
         out[chain] = {
             "n": len(mine),
@@ -181,6 +193,8 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "lag0_both_at_least_bar": float(np.mean(low >= LAG0_BAR)),
             "lag0_min_mean": float(low.mean()),
             "lag0_min_worst": float(low.min()),
+            "ideal_both_at_least_bar": float(np.mean(ideal >= LAG0_BAR)),
+            "ideal_min_mean": float(ideal.mean()),
             "lag0_mean": float(np.mean([r["lag0_a"] for r in mine] + [r["lag0_b"] for r in mine])),
             "seconds_per_morph": float(np.mean([r["seconds"] for r in mine])),
         }
@@ -227,7 +241,8 @@ def markdown(record: dict[str, Any]) -> str:
         f"(grid {record['grid']['bars']} bars); pairs morphed at alpha {', '.join(map(str, ALPHAS))}. "
         f"Whole bars: the render within {LENGTH_MS:g} ms of the grid's bars at the true mixed tempo. "
         f"lag 0: onset correlation with each source's clean loop on its own beat grid, stretched to the "
-        f"morph (bar {LAG0_BAR}). See bench/tempo_morph.py.\n",
+        f"morph (bar {LAG0_BAR}); the ideal mix: both clean loops resampled to the morph and mixed at "
+        f"(1 - alpha, alpha). See bench/tempo_morph.py.\n",
     ]
     rows = []
     for chain, s in record["summary"].items():
@@ -241,6 +256,7 @@ def markdown(record: dict[str, Any]) -> str:
                 f"{100 * s['lag0_both_at_least_bar']:.0f} %",
                 fmt(s["lag0_min_mean"], 2),
                 fmt(s["lag0_min_worst"], 2),
+                f"{100 * s['ideal_both_at_least_bar']:.0f} % / {s['ideal_min_mean']:.2f}",
                 " / ".join(
                     f"{s[f'alpha_{a}']['lag0_a']:.2f}-{s[f'alpha_{a}']['lag0_b']:.2f}" for a in ALPHAS
                 ),
@@ -258,6 +274,7 @@ def markdown(record: dict[str, Any]) -> str:
                 "lag 0 >= 0.5 with both",
                 "mean of the lower lag 0",
                 "worst lower lag 0",
+                "ideal mix: >= 0.5 with both / mean lower",
                 "lag 0 a-b at 0.25 / 0.5 / 0.75",
                 "s per morph",
             ],
@@ -278,7 +295,9 @@ def markdown(record: dict[str, Any]) -> str:
         "Lowest: "
         + "; ".join(
             f"{r['chain']} {r['a']}({r['true_bpm'][0]:g})-{r['b']}({r['true_bpm'][1]:g}) a{r['alpha']}: "
-            f"{r['lag0_a']:.2f}/{r['lag0_b']:.2f} (best lag {r['best_lag_ms_a']:.0f}/{r['best_lag_ms_b']:.0f} ms)"
+            f"{r['lag0_a']:.2f}/{r['lag0_b']:.2f} "
+            f"(ideal {r['ideal_lag0_a']:.2f}/{r['ideal_lag0_b']:.2f}, "
+            f"best lag {r['best_lag_ms_a']:.0f}/{r['best_lag_ms_b']:.0f} ms)"
             for r in low
         )
         + ".\n"

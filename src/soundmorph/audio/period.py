@@ -110,7 +110,11 @@ def find_region(audio: np.ndarray, *, sample_rate: int = SAMPLE_RATE, cut: bool 
     tail_ok = (rest - MAX_TAIL_SECONDS, rest * (1 + LENGTH_FIT))
     fitting = [eighth * 2**j for j in range(12) if tail_ok[0] <= eighth * hop_seconds * 2**j <= tail_ok[1]]
     if cut:  # the loop plays on past the read: as many 8ths as it holds, up to CUT_EIGHTHS
-        held = [eighth * 2**j for j in range(12) if 2**j <= CUT_EIGHTHS and eighth * hop_seconds * 2**j <= tail_ok[1]]
+        held = [
+            eighth * 2**j
+            for j in range(12)
+            if 2**j <= CUT_EIGHTHS and eighth * hop_seconds * 2**j <= tail_ok[1]
+        ]
         fitting = held[-1:] or fitting
     if not fitting:
         best, best_score = None, -np.inf
