@@ -48,7 +48,7 @@ from soundmorph.limits import MAX_CLIP_SECONDS, READ_MARGIN_SECONDS
 
 TEMPO_FILE = "tempo.jsonl"
 GRID_INFO = "grid.json"
-GRID_VERSION = 1  # bump when fit_to_grid changes what it makes of a clip
+GRID_VERSION = 2  # bump when fit_to_grid changes what it makes of a clip
 KEEP_GRIDS = 3  # grid folders kept per cache (the most recently used)
 FLUSH_EVERY = 64  # clips between flushes while writing
 READ_SECONDS = MAX_CLIP_SECONDS + READ_MARGIN_SECONDS  # s of a file the cache holds at most
