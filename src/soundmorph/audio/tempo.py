@@ -672,11 +672,14 @@ def wsola_anchors(
 
 
 def _wsola(audio: np.ndarray, n_samples: int, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Circular WSOLA: output frames every ``WSOLA_FRAME // 2`` samples, each taken from the input
+    """Circular WSOLA: output frames every ``WSOLA_FRAME // 2`` samples (at 22,050 Hz; the same time
+    at ``sample_rate``), each taken from the input
     near its nominal position where it best continues the previous frame's natural continuation;
     the frames that carry a hit are placed to put it on its time (:func:`wsola_anchors`)."""
     n_in = len(audio)
-    frame, hop, tol = WSOLA_FRAME, WSOLA_FRAME // 2, WSOLA_TOLERANCE
+    scale = sample_rate / SAMPLE_RATE  # the same time spans at any rate
+    hop = max(8, round(WSOLA_FRAME * scale / 2))
+    frame, tol = 2 * hop, max(1, round(WSOLA_TOLERANCE * scale))
     window = np.hanning(frame + 1)[:-1]  # periodic Hann: overlap-adds to 1 at half-frame hops
     n_frames = math.ceil(n_samples / hop) + 1
     out = np.zeros(n_frames * hop + frame)
