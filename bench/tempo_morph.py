@@ -188,7 +188,7 @@ def _anchored_studio(on: bool) -> Iterator[None]:
 
     def wsola(audio: np.ndarray, n_samples: int, *, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
         x = np.atleast_2d(np.asarray(audio, dtype=np.float64))
-        return np.stack([tempo.stretch(c, n_samples, sample_rate=sample_rate) for c in x])
+        return np.stack([tempo.stretch(c, n_samples, sample_rate=sample_rate, anchored=True) for c in x])
 
     saved = audio_studio.wsola
     audio_studio.wsola = wsola

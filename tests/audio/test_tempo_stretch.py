@@ -15,12 +15,22 @@ def test_wsola_puts_the_hits_where_varispeed_does(seed: int, case: tuple[float, 
     bpm, target = case
     loop = synth.drum_loop(seed=seed + 40, bpm=bpm, bars=2, kit=seed + 40)
     n = tempo.grid_samples(target, 2)
-    stretched = tempo.stretch(loop, n, method="wsola")
+    stretched = tempo.stretch(loop, n, method="wsola", anchored=True)
     exact = tempo.stretch(loop, n, method="resample")  # every sample on its time, pitch moved
     alignment = looping.onset_alignment(stretched, exact)
-    # without the anchors 0.38-0.75 on these: hits drifted up to the search's 11.6 ms
     assert alignment["lag0"] >= 0.75, alignment
     assert abs(alignment["best_lag_ms"]) <= 6.0
+    plain = looping.onset_alignment(tempo.stretch(loop, n, method="wsola"), exact)
+    assert plain["lag0"] < alignment["lag0"]  # 0.38-0.75 on these: hits drift up to 11.6 ms
+
+
+def test_the_grid_stretches_with_anchored_hits() -> None:
+    loop = synth.drum_loop(seed=45, bpm=100.0, bars=2, kit=45)
+    found = tempo.Tempo("loop", 100.0, 2, 0.0, 1.0)
+    grid = tempo.Grid(131.0, 2)
+    on_grid = tempo.to_grid(loop, found, grid)
+    anchored = tempo.stretch(loop, grid.samples(), method="wsola", anchored=True)
+    np.testing.assert_allclose(on_grid, anchored, atol=1e-6)
 
 
 def test_anchors_put_each_hit_on_its_output_time() -> None:

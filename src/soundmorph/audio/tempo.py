@@ -582,7 +582,12 @@ def onset_aligned(
 
 
 def stretch(
-    audio: np.ndarray, n_samples: int, *, method: StretchMethod = "wsola", sample_rate: int = SAMPLE_RATE
+    audio: np.ndarray,
+    n_samples: int,
+    *,
+    method: StretchMethod = "wsola",
+    sample_rate: int = SAMPLE_RATE,
+    anchored: bool = False,
 ) -> np.ndarray:
     """Time-stretch one period of a loop to ``n_samples``, keeping it a loop (the result is periodic).
 
@@ -594,6 +599,10 @@ def stretch(
         ``wsola``: waveform-similarity overlap-add (pitch kept, transients copied, not smeared);
         ``resample``: varispeed (band-limited resampling: exact transients, pitch moves by the ratio).
         ``frames`` stretches magnitude frames instead: see :func:`stretch_frames`.
+    anchored : bool
+        ``wsola`` only: the frames that carry a hit are placed to put it on its time
+        (:func:`wsola_anchors`), as the beat grid does (:func:`to_grid`). Off, it is the plain WSOLA
+        the studio chain's own (:func:`soundmorph.audio.studio.wsola`) matches.
 
     Returns
     -------
@@ -608,7 +617,7 @@ def stretch(
         return audio.astype(np.float32)
     if method == "resample":
         return _resample_periodic(audio, n_samples).astype(np.float32)
-    return _wsola(audio, n_samples, sample_rate).astype(np.float32)
+    return _wsola(audio, n_samples, sample_rate, anchored=anchored).astype(np.float32)
 
 
 def _resample_periodic(audio: np.ndarray, n_samples: int) -> np.ndarray:
@@ -671,11 +680,14 @@ def wsola_anchors(
     return anchors
 
 
-def _wsola(audio: np.ndarray, n_samples: int, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+def _wsola(
+    audio: np.ndarray, n_samples: int, sample_rate: int = SAMPLE_RATE, *, anchored: bool = False
+) -> np.ndarray:
     """Circular WSOLA: output frames every ``WSOLA_FRAME // 2`` samples (at 22,050 Hz; the same time
     at ``sample_rate``), each taken from the input
     near its nominal position where it best continues the previous frame's natural continuation;
-    the frames that carry a hit are placed to put it on its time (:func:`wsola_anchors`)."""
+    with ``anchored``, the frames that carry a hit are placed to put it on its time
+    (:func:`wsola_anchors`)."""
     n_in = len(audio)
     scale = sample_rate / SAMPLE_RATE  # the same time spans at any rate
     hop = max(8, round(WSOLA_FRAME * scale / 2))
@@ -684,7 +696,7 @@ def _wsola(audio: np.ndarray, n_samples: int, sample_rate: int = SAMPLE_RATE) ->
     n_frames = math.ceil(n_samples / hop) + 1
     out = np.zeros(n_frames * hop + frame)
     ratio = n_in / n_samples
-    anchors = wsola_anchors(audio, n_samples, hop=hop, sample_rate=sample_rate)
+    anchors = wsola_anchors(audio, n_samples, hop=hop, sample_rate=sample_rate) if anchored else {}
     previous: int | None = None  # input position of the frame placed last
     offsets = np.arange(-tol, tol + 1)
     for k in range(n_frames):
@@ -737,15 +749,15 @@ def to_grid(
     """A sound on a model's beat grid, as audio of ``grid.samples(sample_rate)`` samples.
 
     A loop is taken from its start (its lead-in trimmed, its tail wrapped or dropped), repeated or
-    cut to ``grid.bars`` bars at its own tempo and stretched to the grid tempo, so every beat lands
-    on the same sample in every clip. A one-shot is
-    not stretched: it is moved so that its onset is at sample 0, and cut or zero-padded.
+    cut to ``grid.bars`` bars at its own tempo and stretched to the grid tempo (WSOLA with its hits
+    anchored: :func:`wsola_anchors`), so every beat lands on the same sample in every clip. A
+    one-shot is not stretched: it is moved so that its onset is at sample 0, and cut or zero-padded.
     """
     n = grid.samples(sample_rate)
     if tempo.kind == "oneshot":
         return onset_aligned(audio, tempo, n, sample_rate=sample_rate)
     bars = to_bars(audio, tempo, grid.bars, sample_rate=sample_rate)
-    return stretch(bars, n, method=method, sample_rate=sample_rate)
+    return stretch(bars, n, method=method, sample_rate=sample_rate, anchored=True)
 
 
 def transient_sharpness(magnitude: np.ndarray) -> float:
