@@ -13,7 +13,9 @@ reverb after the last bar line (the tail). So the period is read from the hits:
 3. the **length** of the loop is a power of two of 8th notes (1, 2, 4 or 8 bars of 4/4). Where the
    file's length (from its start or after its lead-in) is such a length within
    :data:`LENGTH_FIT`, it is the loop's length (exact: a loop cut to whole bars); else the loop is
-   the longest such length that leaves a tail of at most :data:`MAX_TAIL_SECONDS`.
+   the longest such length that leaves a tail of at most :data:`MAX_TAIL_SECONDS`. A sound ``cut``
+   from a longer file (read up to a limit) has no length to go by: its loop is the longest such
+   length, up to :data:`CUT_EIGHTHS`, that it holds, and the rest is the loop playing on.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ REFINE_STEPS = 401  # periods tried in it
 ANCHOR_FRAMES = (-2.0, 1.0)  # onset frames the anchor may move (an onset peaks a frame early) ...
 ANCHOR_STEP = 0.25  # ... in steps of this many frames
 PAD = ONSET_FFT  # samples of silence before the start, so the first hit rises like the others
+CUT_EIGHTHS = 64  # 8th notes (8 bars of 4/4) at most in the loop of a sound cut from a longer file
 
 
 @dataclass(frozen=True)
@@ -76,13 +79,15 @@ def lead_in(audio: np.ndarray) -> int:
     return int(np.argmax(magnitude >= peak * 10 ** (LEAD_IN_DB / 20)))
 
 
-def find_region(audio: np.ndarray, *, sample_rate: int = SAMPLE_RATE) -> Region:
+def find_region(audio: np.ndarray, *, sample_rate: int = SAMPLE_RATE, cut: bool = False) -> Region:
     """The loop in a mono sound: its start, length (whole bars up to their number) and 8th note.
 
     Parameters
     ----------
     audio : np.ndarray [shape=(n_samples,)]
         A loop, possibly with a lead-in and a tail.
+    cut : bool
+        The sound is the start of a longer file (read up to a limit): its length says nothing.
 
     Returns
     -------
@@ -97,13 +102,20 @@ def find_region(audio: np.ndarray, *, sample_rate: int = SAMPLE_RATE) -> Region:
     eighth = _refine(envelope, float(periods[int(np.argmax(scores))]), anchor=PAD / ONSET_HOP)
     strength = float(scores.max())
     whole, rest = len(audio) / sample_rate, (len(audio) - start) / sample_rate
-    for length, origin, fit in ((whole, 0, "file"), (rest, start, "trimmed")):
+    for length, origin, fit in () if cut else ((whole, 0, "file"), (rest, start, "trimmed")):
         if octave_error(length, eighth * hop_seconds) <= LENGTH_FIT:
             return Region(origin, length, eighth * hop_seconds, fit, strength)  # type: ignore[arg-type]
     # Not whole bars: the longest power of two of 8ths that leaves a tail within MAX_TAIL_SECONDS,
     # at the hits' period where it has one there, else at the best period that has.
     tail_ok = (rest - MAX_TAIL_SECONDS, rest * (1 + LENGTH_FIT))
     fitting = [eighth * 2**j for j in range(12) if tail_ok[0] <= eighth * hop_seconds * 2**j <= tail_ok[1]]
+    if cut:  # the loop plays on past the read: as many 8ths as it holds, up to CUT_EIGHTHS
+        held = [
+            eighth * 2**j
+            for j in range(12)
+            if 2**j <= CUT_EIGHTHS and eighth * hop_seconds * 2**j <= tail_ok[1]
+        ]
+        fitting = held[-1:] or fitting
     if not fitting:
         best, best_score = None, -np.inf
         for j in range(12):

@@ -58,7 +58,7 @@ Source = Literal["audio", "name", "acid", "smpl", "user"]
 Tail = Literal["none", "drop", "wrap"]
 SOURCES: tuple[str, ...] = ("audio", "name", "acid", "smpl", "user")
 TAILS: tuple[str, ...] = ("none", "drop", "wrap")
-ANALYSIS_VERSION = 2  # bump when analyse() may give another answer (cached analyses are redone)
+ANALYSIS_VERSION = 3  # bump when analyse() may give another answer (cached analyses are redone)
 BEATS_PER_BAR = 4  # 4/4
 BAR_CHOICES = (1, 2, 4, 8)  # whole bars a loop may hold
 BPM_RANGE = (60.0, 200.0)  # tempi a loop may have
@@ -185,12 +185,18 @@ class Evidence:
     def of(cls, name: str | None = None, chunks: LoopChunks | None = None) -> Evidence:
         """The evidence of a file ``name`` and its loop ``chunks`` (see :mod:`.riff`)."""
         chunks = chunks or LoopChunks()
+        acid_bpm = chunks.acid_bpm if not chunks.acid_oneshot else None
+        if acid_bpm is not None and not limits.MIN_BPM <= acid_bpm <= limits.MAX_BPM:
+            acid_bpm = None  # a corrupt chunk (0, 9999, NaN BPM) says nothing
+        smpl = chunks.smpl_seconds
+        if smpl is not None and not MIN_LOOP_SECONDS <= smpl[1] <= limits.MAX_READ_SECONDS:
+            smpl = None  # a loop shorter than a bar at 200 BPM (or a corrupt one) is no drum loop
         return cls(
             name_bpm=bpm_from_name(name) if name else None,
-            acid_bpm=chunks.acid_bpm if chunks.acid_bpm and not chunks.acid_oneshot else None,
+            acid_bpm=acid_bpm,
             acid_beats=chunks.acid_beats if not chunks.acid_oneshot else None,
             acid_oneshot=chunks.acid_oneshot,
-            smpl=chunks.smpl_seconds,
+            smpl=smpl,
         )
 
 
@@ -238,6 +244,7 @@ def analyse(
     sample_rate: int = SAMPLE_RATE,
     name: str | None = None,
     chunks: LoopChunks | None = None,
+    cut: bool = False,
 ) -> Tempo:
     """Kind, tempo, bars, start and downbeat of a mono sound.
 
@@ -250,6 +257,9 @@ def analyse(
     chunks : LoopChunks or None
         The file's ``acid`` / ``smpl`` chunks (:func:`soundmorph.audio.riff.read_loop_chunks`),
         used where the hits agree with them.
+    cut : bool
+        ``audio`` is the start of a longer file (read up to a limit): its length is no evidence, and
+        a loop is the most whole bars (up to 8) it holds (:func:`~soundmorph.audio.period.find_region`).
 
     Returns
     -------
@@ -260,6 +270,8 @@ def analyse(
         raise SoundmorphError(f"audio must be mono [n_samples], got shape {audio.shape}")
     if sample_rate <= 0:
         raise SoundmorphError(f"sample_rate must be positive, got {sample_rate}")
+    if not np.isfinite(audio).all():
+        raise SoundmorphError("audio is not finite (NaN or Inf samples)")
     hop_seconds = ONSET_HOP / sample_rate
     duration = len(audio) / sample_rate
     envelope, kicks = onset_envelopes(audio, sample_rate=sample_rate, bands=(None, KICK_HZ), circular=True)
@@ -270,7 +282,7 @@ def analyse(
         or (onsets[-1] - onsets[0]) < ONSET_SPREAD * duration
     ):
         return _oneshot(audio, sample_rate)
-    region = period.find_region(audio, sample_rate=sample_rate)
+    region = period.find_region(audio, sample_rate=sample_rate, cut=cut)
     evidence = Evidence.of(name, chunks)
     disputed = bool(_disputes(evidence, region.eighth))
     rest = duration - region.start / sample_rate
@@ -570,7 +582,12 @@ def onset_aligned(
 
 
 def stretch(
-    audio: np.ndarray, n_samples: int, *, method: StretchMethod = "wsola", sample_rate: int = SAMPLE_RATE
+    audio: np.ndarray,
+    n_samples: int,
+    *,
+    method: StretchMethod = "wsola",
+    sample_rate: int = SAMPLE_RATE,
+    anchored: bool = False,
 ) -> np.ndarray:
     """Time-stretch one period of a loop to ``n_samples``, keeping it a loop (the result is periodic).
 
@@ -582,6 +599,10 @@ def stretch(
         ``wsola``: waveform-similarity overlap-add (pitch kept, transients copied, not smeared);
         ``resample``: varispeed (band-limited resampling: exact transients, pitch moves by the ratio).
         ``frames`` stretches magnitude frames instead: see :func:`stretch_frames`.
+    anchored : bool
+        ``wsola`` only: the frames that carry a hit are placed to put it on its time
+        (:func:`wsola_anchors`), as the beat grid does (:func:`to_grid`). Off, it is the plain WSOLA
+        the studio chain's own (:func:`soundmorph.audio.studio.wsola`) matches.
 
     Returns
     -------
@@ -596,7 +617,7 @@ def stretch(
         return audio.astype(np.float32)
     if method == "resample":
         return _resample_periodic(audio, n_samples).astype(np.float32)
-    return _wsola(audio, n_samples).astype(np.float32)
+    return _wsola(audio, n_samples, sample_rate, anchored=anchored).astype(np.float32)
 
 
 def _resample_periodic(audio: np.ndarray, n_samples: int) -> np.ndarray:
@@ -608,20 +629,81 @@ def _resample_periodic(audio: np.ndarray, n_samples: int) -> np.ndarray:
     return np.fft.irfft(out, n_samples) * (n_samples / len(audio))
 
 
-def _wsola(audio: np.ndarray, n_samples: int) -> np.ndarray:
-    """Circular WSOLA: output frames every ``WSOLA_FRAME // 2`` samples, each taken from the input
-    near its nominal position where it best continues the previous frame's natural continuation."""
+def wsola_anchors(
+    audio: np.ndarray, n_samples: int, *, hop: int, sample_rate: int = SAMPLE_RATE
+) -> dict[int, int]:
+    """Input positions of the WSOLA frames that carry a loop's hits, so each lands on its time.
+
+    A WSOLA frame is copied whole: a hit inside it keeps its place in the frame, and the frame may
+    move :data:`WSOLA_TOLERANCE` either way to continue the waveform, so hits drift off the grid
+    by up to that (11.6 ms: it cost morphs a fifth of their lag-0 onset correlation,
+    ``python -m bench.tempo_morph``). Here each strong onset of ``audio`` (peaks above
+    :data:`~soundmorph.audio.onsets.ONSET_THRESHOLD` of the largest, circular) at input sample
+    ``t`` is put at output ``t * n_samples / n_in`` exactly: the frame ``k`` whose centre is
+    nearest it and the frame before take the positions that put it there (the splice moves before
+    the hit, where the earlier frames' search continues into it). The strongest onsets go first;
+    one whose frames are taken is left to the search.
+
+    Parameters
+    ----------
+    audio : np.ndarray [shape=(n_in,)]
+        One period of a loop (mono).
+    n_samples : int
+        Its stretched length.
+    hop : int
+        Samples between output frames; frame ``k`` is centred on output sample ``k * hop`` and
+        covers ``[k * hop - hop, k * hop + hop)``.
+
+    Returns
+    -------
+    dict of int to int
+        Frame index to the input position of its first sample.
+    """
     n_in = len(audio)
-    frame, hop, tol = WSOLA_FRAME, WSOLA_FRAME // 2, WSOLA_TOLERANCE
+    envelope = onset_envelope(audio, sample_rate=sample_rate, circular=True)
+    hop_seconds = ONSET_HOP / sample_rate
+    times = onset_times(envelope, hop_seconds=hop_seconds)
+    frames = np.round(times / hop_seconds).astype(int)
+    order = np.argsort(-envelope[np.minimum(frames, len(envelope) - 1)], kind="stable")
+    n_frames = math.ceil(n_samples / hop) + 1
+    anchors: dict[int, int] = {}
+    for index in order:
+        t = int(frames[index]) * ONSET_HOP % n_in
+        o = t * n_samples / n_in  # where the hit belongs in the output
+        k = round(o / hop)
+        if not 0 <= k < n_frames or k in anchors or (k > 0 and k - 1 in anchors):
+            continue
+        position = t - round(o) + k * hop - hop
+        anchors[k] = position
+        if k > 0:
+            anchors[k - 1] = position - hop
+    return anchors
+
+
+def _wsola(
+    audio: np.ndarray, n_samples: int, sample_rate: int = SAMPLE_RATE, *, anchored: bool = False
+) -> np.ndarray:
+    """Circular WSOLA: output frames every ``WSOLA_FRAME // 2`` samples (at 22,050 Hz; the same time
+    at ``sample_rate``), each taken from the input
+    near its nominal position where it best continues the previous frame's natural continuation;
+    with ``anchored``, the frames that carry a hit are placed to put it on its time
+    (:func:`wsola_anchors`)."""
+    n_in = len(audio)
+    scale = sample_rate / SAMPLE_RATE  # the same time spans at any rate
+    hop = max(8, round(WSOLA_FRAME * scale / 2))
+    frame, tol = 2 * hop, max(1, round(WSOLA_TOLERANCE * scale))
     window = np.hanning(frame + 1)[:-1]  # periodic Hann: overlap-adds to 1 at half-frame hops
     n_frames = math.ceil(n_samples / hop) + 1
     out = np.zeros(n_frames * hop + frame)
     ratio = n_in / n_samples
+    anchors = wsola_anchors(audio, n_samples, hop=hop, sample_rate=sample_rate) if anchored else {}
     previous: int | None = None  # input position of the frame placed last
     offsets = np.arange(-tol, tol + 1)
     for k in range(n_frames):
         nominal = round((k * hop - hop) * ratio)  # frame k covers output [k*hop - hop, k*hop + hop)
-        if previous is None:
+        if k in anchors:
+            position = anchors[k]
+        elif previous is None:
             position = nominal
         else:
             target = np.take(audio, np.arange(previous + hop, previous + hop + frame), mode="wrap")
@@ -667,15 +749,15 @@ def to_grid(
     """A sound on a model's beat grid, as audio of ``grid.samples(sample_rate)`` samples.
 
     A loop is taken from its start (its lead-in trimmed, its tail wrapped or dropped), repeated or
-    cut to ``grid.bars`` bars at its own tempo and stretched to the grid tempo, so every beat lands
-    on the same sample in every clip. A one-shot is
-    not stretched: it is moved so that its onset is at sample 0, and cut or zero-padded.
+    cut to ``grid.bars`` bars at its own tempo and stretched to the grid tempo (WSOLA with its hits
+    anchored: :func:`wsola_anchors`), so every beat lands on the same sample in every clip. A
+    one-shot is not stretched: it is moved so that its onset is at sample 0, and cut or zero-padded.
     """
     n = grid.samples(sample_rate)
     if tempo.kind == "oneshot":
         return onset_aligned(audio, tempo, n, sample_rate=sample_rate)
     bars = to_bars(audio, tempo, grid.bars, sample_rate=sample_rate)
-    return stretch(bars, n, method=method, sample_rate=sample_rate)
+    return stretch(bars, n, method=method, sample_rate=sample_rate, anchored=True)
 
 
 def transient_sharpness(magnitude: np.ndarray) -> float:

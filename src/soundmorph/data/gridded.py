@@ -44,12 +44,14 @@ from soundmorph.data.cache import AudioCache, locked, read_entry, to_int16
 from soundmorph.data.dataset import CachedClips
 from soundmorph.data.library import fit_to_grid
 from soundmorph.errors import SoundmorphError
+from soundmorph.limits import MAX_CLIP_SECONDS, READ_MARGIN_SECONDS
 
 TEMPO_FILE = "tempo.jsonl"
 GRID_INFO = "grid.json"
-GRID_VERSION = 1  # bump when fit_to_grid changes what it makes of a clip
+GRID_VERSION = 2  # bump when fit_to_grid changes what it makes of a clip
 KEEP_GRIDS = 3  # grid folders kept per cache (the most recently used)
 FLUSH_EVERY = 64  # clips between flushes while writing
+READ_SECONDS = MAX_CLIP_SECONDS + READ_MARGIN_SECONDS  # s of a file the cache holds at most
 
 
 # --- tempo -----------------------------------------------------------------------------------------
@@ -61,7 +63,8 @@ def _analyse(job: tuple[str, str, str, int, int, int, float, int]) -> dict[str, 
     folder, root, name, shard, offset, samples, scale, sample_rate = job
     clip = read_entry(Path(folder), shard, offset, samples, scale)
     chunks = riff.read_loop_chunks(Path(root) / name)
-    found = tempo_analysis.analyse(clip, sample_rate=sample_rate, name=name, chunks=chunks)
+    cut = samples >= round(READ_SECONDS * sample_rate) - 1  # read up to the limit: a longer file's start
+    found = tempo_analysis.analyse(clip, sample_rate=sample_rate, name=name, chunks=chunks, cut=cut)
     return dataclasses.asdict(found)
 
 

@@ -205,7 +205,8 @@ def describe(
             continue
         seconds = len(clip) / sample_rate
         chunks = riff.read_loop_chunks(path)
-        found_tempo = tempo_analysis.analyse(clip, sample_rate=sample_rate, name=name, chunks=chunks)
+        cut = header.duration > seconds + READ_MARGIN_SECONDS  # the start of a longer file
+        found_tempo = tempo_analysis.analyse(clip, sample_rate=sample_rate, name=name, chunks=chunks, cut=cut)
         tempo = override_tempo(found_tempo, overrides.get(name, {}), seconds=seconds, name=name)
         sounds.append(
             {
