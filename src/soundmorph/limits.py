@@ -39,6 +39,7 @@ MAX_ITERATIONS = 10_000  # Griffin-Lim iterations per render
 MAX_EPOCHS = 100_000  # training epochs
 MAX_BATCH_SIZE = 4_096  # clips per training step
 MAX_DEMO_CLIPS = 1_000  # drum loops the demo synthesizes
+MAX_SYNTH_COUNT = 1_000_000  # loops one `soundmorph synth` call may write
 MAX_SEED = 2**63 - 1  # seeds are integers in [0, MAX_SEED] (what torch.Generator takes)
 # magnitudes kept for a whole run (train and held-out sets each), computed once instead of every
 # epoch: 1 GiB holds ~1,700 clips of 2 bars at 140 BPM; a larger library streams audio as before
