@@ -153,3 +153,37 @@ def test_every_module_says_its_one_job_first(name: str) -> None:
 def test_no_grab_bag_modules() -> None:
     bags = [name for name in MODULES if name.rsplit(".", 1)[-1] in {"utils", "util", "helpers", "misc"}]
     assert not bags, f"grab-bag modules: {bags}"
+
+
+def statement_runs(run: int = 5, min_dump: int = 900) -> dict[str, list[str]]:
+    """Every run of ``run`` consecutive statements (of any body) in the package and the bench, by
+    the dump of their syntax trees (names included, so only a copy matches a copy), with where each
+    occurs; runs whose dump is under ``min_dump`` characters (a few short lines) are left out."""
+    found: dict[str, list[str]] = {}
+    paths = [*MODULES.values(), *sorted((PACKAGE.parents[1] / "bench").glob("*.py"))]
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            for field in ("body", "orelse", "finalbody"):
+                body = getattr(node, field, None)
+                if not isinstance(body, list) or len(body) < run:
+                    continue
+                for i in range(len(body) - run + 1):
+                    dump = "".join(ast.dump(statement) for statement in body[i : i + run])
+                    if len(dump) >= min_dump:
+                        found.setdefault(dump, []).append(f"{path.name}:{body[i].lineno}")
+    return found
+
+
+def test_no_code_is_written_twice() -> None:
+    """No run of five statements is copied from one place to another (in the package or the bench):
+    a concept written twice drifts apart (issue 17 found the baselines in three places)."""
+    copies = [places for places in statement_runs().values() if len(places) > 1]
+    assert not copies, "copied code: " + "; ".join(" and ".join(places) for places in copies)
+
+
+def test_the_copy_check_sees_a_copy() -> None:
+    source = "def f(x):\n" + "".join(f"    y{k} = x * {k} + sum(range(x, x + {k}))\n" for k in range(6))
+    tree = ast.parse(source + source.replace("def f", "def g"))
+    bodies = [node.body for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)]
+    dumps = ["".join(ast.dump(s) for s in body[:5]) for body in bodies]
+    assert dumps[0] == dumps[1] and len(dumps[0]) >= 900
