@@ -23,6 +23,9 @@ MAX_CHANNELS = 64  # channels a file's header may declare
 MAX_UPLOAD_SAMPLES = (
     120 * 48_000 * 2
 )  # decoded samples (frames x channels) of one upload: 2 min 48-kHz stereo
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # bytes of a file uploaded to the page
+MAX_UPLOAD_SECONDS = 30.0  # s, of a sound uploaded to the page
+MAX_UPLOADS = 16  # uploads the page's server keeps; the oldest is dropped first
 
 # --- Tempo.
 MIN_BPM = 30.0  # slowest tempo a loop, a grid or a user may give

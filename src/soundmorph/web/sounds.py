@@ -13,12 +13,12 @@ from typing import Any
 
 from soundmorph import api
 from soundmorph.api import SoundModel, SoundmorphError, SourceSound
+from soundmorph.limits import MAX_UPLOADS
 from soundmorph.web.requests import RequestError
 
 log = logging.getLogger("soundmorph.web")
 
 MAX_ORIGINALS = 32  # cached WAVs of library originals
-MAX_UPLOADS = 16  # uploads kept by the server; the oldest is dropped first
 SOUND_ID = re.compile(r"(?:0|[1-9]\d{0,8}|u[1-9]\d{0,8})")
 
 
