@@ -100,12 +100,12 @@ def train_throughput(device: torch.device, *, clips: int, epochs: int) -> dict[s
 def library_and_morph(
     device: torch.device, *, clips: int, epochs: int, record: dict[str, Any]
 ) -> dict[str, Any]:
-    from soundmorph import session, workflow
+    from soundmorph import demo, session, workflow
 
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         tic = time.perf_counter()
-        workflow.synth_library(root / "lib", count=clips, seed=0, progress=False)
+        demo.synth_library(root / "lib", count=clips, seed=0, progress=False)
         synth_seconds = time.perf_counter() - tic
         _reset_peak(device)
         tic = time.perf_counter()

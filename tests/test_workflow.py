@@ -13,7 +13,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from soundmorph import audio, data, training, workflow
+from soundmorph import audio, data, demo, training, workflow
 from soundmorph.config import SAMPLE_RATE, Preset
 from soundmorph.errors import SoundmorphError
 from soundmorph.evaluate import BASELINES
@@ -301,7 +301,7 @@ def test_a_run_of_zero_epochs_resumes(
 
 
 def test_demo_evaluation_is_standard_json(tmp_path: Path) -> None:
-    result = workflow.demo(tmp_path / "demo", clips=4, progress=False)
+    result = demo.demo(tmp_path / "demo", clips=4, progress=False)
     written = result.written
     text = (tmp_path / "demo" / "evaluation.json").read_text()
     assert "Infinity" not in text and "NaN" not in text
@@ -312,7 +312,7 @@ def test_demo_evaluation_is_standard_json(tmp_path: Path) -> None:
 
 
 def test_synth_library_writes_varied_loops_with_their_truth(tmp_path: Path) -> None:
-    written = workflow.synth_library(tmp_path / "lib", count=8, seed=3, progress=False)
+    written = demo.synth_library(tmp_path / "lib", count=8, seed=3, progress=False)
     wavs, truth = written[:-1], written[-1]
     assert len(wavs) == 8 and truth.name == "synth.jsonl"
     rows = [json.loads(line) for line in truth.read_text().splitlines()]
@@ -321,14 +321,14 @@ def test_synth_library_writes_varied_loops_with_their_truth(tmp_path: Path) -> N
         clip = audio.read(path)
         assert len(clip) == round(row["bars"] * 4 * 60 / row["bpm"] * SAMPLE_RATE)
     assert len({row["bars"] for row in rows}) > 1 and len({row["bpm"] for row in rows}) > 4
-    again = workflow.synth_library(tmp_path / "again", count=8, seed=3, progress=False)
+    again = demo.synth_library(tmp_path / "again", count=8, seed=3, progress=False)
     assert [p.read_bytes() for p in again] == [p.read_bytes() for p in written]  # seeded
 
 
 @pytest.mark.parametrize("count", [0, -1, 10**7, 2.5, True])
 def test_synth_library_refuses_a_bad_count(tmp_path: Path, count: object) -> None:
     with pytest.raises(SoundmorphError, match="count must be"):
-        workflow.synth_library(tmp_path / "lib", count=count, progress=False)  # type: ignore[arg-type]
+        demo.synth_library(tmp_path / "lib", count=count, progress=False)  # type: ignore[arg-type]
     assert not (tmp_path / "lib").exists()
 
 

@@ -21,6 +21,7 @@ from soundmorph.audio.io import info as audio_info
 from soundmorph.audio.io import read as read_audio
 from soundmorph.audio.phase import PHASE_METHODS
 from soundmorph.config import PRESETS, Preset, RenderOptions, get_preset
+from soundmorph.demo import DemoResult, demo, synth_library
 from soundmorph.errors import AudioError, ModelFolderError, SoundmorphError, UnknownSourceError
 from soundmorph.evaluate import summary_rows
 from soundmorph.export import FORMATS as EXPORT_FORMATS
@@ -33,16 +34,7 @@ from soundmorph.limits import MAX_UPLOAD_SAMPLES
 from soundmorph.quality import SweepQuality
 from soundmorph.session import SoundModel, Source, SourceSound, load, pick_device, result_name
 from soundmorph.sound import Sound, SoundRow, save_sounds, save_sweep
-from soundmorph.workflow import (
-    DemoResult,
-    TrainResult,
-    demo,
-    describe_sounds,
-    evaluate,
-    list_sounds,
-    synth_library,
-    train,
-)
+from soundmorph.workflow import TrainResult, describe_sounds, evaluate, list_sounds, train
 
 __all__ = [
     "AUDIO_EXTENSIONS",

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from soundmorph import __version__
-from soundmorph.config import PRESETS
+from soundmorph.config import PRESETS, PhaseMethodName, names_of
 from soundmorph.errors import SoundmorphError, SoundmorphWarning
 
 if TYPE_CHECKING:
@@ -269,7 +269,7 @@ def _add_render_options(parser: argparse.ArgumentParser, *, plot: bool = True) -
     parser.add_argument(
         "--phase",
         metavar="METHOD",
-        help="phase method: gl, fgla, pghi, source (the sources' phases blended) or agla "
+        help=f"phase method: {', '.join(names_of(PhaseMethodName))} "
         "(default: the model's; see python -m bench phase)",
     )
     parser.add_argument(

@@ -373,25 +373,14 @@ def paper() -> Preset:
 
 
 def linear() -> Preset:
-    """The default until the sequence model (kept for comparison): a global latent, linear.
-
-    A linear VAE on ``|D| ** 0.6`` (a compression between linear, which lets the loud low bins
-    dominate, and log, which loses the loud bins' shape and with it the cosine similarity), whose
-    encoder and decoder start at the training set's PCA (see ``SpectrogramVAE.init_from_data``).
-    Measured on 160 real loops (128 train / 32 held out): it beats ``paper`` and PCA-16 on held-out
-    log-spectral distance and cosine; any further training, even at a learning rate of 1e-5,
-    improved the training clips and made the held-out clips worse (a 128-clip library is too small
-    to learn more than its principal directions), so it trains for 0 epochs by default. Raise
-    ``epochs`` for a large library; the learning rate is kept small because Adam moves every
-    weight of these wide maps by about the learning rate per step.
-    """
+    """The default until the sequence model (kept for comparison): a global 16-dim linear VAE on
+    ``|D| ** 0.6`` that starts at the training set's PCA and trains for 0 epochs, on the beat grid;
+    renders with PGHI and 24 fast Griffin-Lim iterations. Why: bench/README.md, "The presets"."""
     return Preset(
         name="linear",
         model=ModelConfig(input_scale="power", power=0.6, encoder="linear", decoder="linear"),
         train=TrainConfig(epochs=0, learning_rate=1e-5, kl_weight=1e-3),
-        # PGHI, then 24 fast Griffin-Lim iterations: the best spectral convergence on held-out loops
-        # within 1.3x the time of 32 plain Griffin-Lim iterations (``python -m bench phase``)
-        phase=RenderOptions(method="pghi", n_iter=24),
+        phase=RenderOptions(method="pghi", n_iter=24),  # chosen by ``python -m bench phase``
         tempo=TempoConfig(mode="auto"),
     )
 
@@ -401,17 +390,8 @@ def sequence() -> Preset:
     8 more per clip and 12 per STFT frame, on ``|D| ** 0.45``, started at the per-frame PCA and
     refined by a small non-linear residual (128 channels, two temporal convolutions), trained with
     shifts by whole frames and mixes of two clips, on the MSE in ``|D| ** 0.45`` plus 0.05 x the MSE
-    of ``ln max(|D|, 1e-3)``.
-
-    Chosen for loops of drum kits it never saw (issue 9; synthesized loops of unseen kits at 80-175
-    BPM, 1-4 bars, clean and through two "sampled from a record" chains; trained on 128 real loops):
-    8 numbers per frame capped the log-spectral distance there at ~7.3 dB, and training made it
-    worse than the per-frame PCA start; 12 per frame and the log term (the quiet bins the LSD
-    counts) brought clean loops to ~7 dB at cosine ~0.975, while still beating the per-frame PCA-12
-    on held-out cosine and LSD. The measured colour took ~0.8 dB off the processed loops and made a
-    random EQ augmentation redundant (an EQ is now exact). 16 per frame beat the per-frame PCA-16
-    on LSD but not on cosine; a frequency stretch, a lower power (0.35) and simulated rooms, low-passes
-    and hiss were tried and did not pay (``python -m bench model``; closing notes of issue 9)."""
+    of ``ln max(|D|, 1e-3)``. Why each choice (and what was tried and dropped): bench/README.md,
+    "The presets"."""
     return Preset(
         name="sequence",
         model=ModelConfig(
@@ -434,10 +414,8 @@ def sequence() -> Preset:
 
 
 def default() -> Preset:
-    """soundmorph's default, chosen on held-out sounds by ``python -m bench model``: the
-    :func:`sequence` preset. On 160 real loops (128 train / 32 held out), loops of other kits and
-    tempos, it beats the per-frame PCA of equal size (12), PCA-16 and the linear global VAE on
-    held-out cosine and log-spectral distance, and its faithful sweeps meet the morph targets."""
+    """soundmorph's default: the :func:`sequence` preset, chosen on held-out sounds by
+    ``python -m bench model`` (bench/README.md, "The presets")."""
     return dataclasses.replace(sequence(), name="default")
 
 

@@ -23,6 +23,9 @@ MAX_CHANNELS = 64  # channels a file's header may declare
 MAX_UPLOAD_SAMPLES = (
     120 * 48_000 * 2
 )  # decoded samples (frames x channels) of one upload: 2 min 48-kHz stereo
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # bytes of a file uploaded to the page
+MAX_UPLOAD_SECONDS = 30.0  # s, of a sound uploaded to the page
+MAX_UPLOADS = 16  # uploads the page's server keeps; the oldest is dropped first
 
 # --- Tempo.
 MIN_BPM = 30.0  # slowest tempo a loop, a grid or a user may give
@@ -39,6 +42,7 @@ MAX_ITERATIONS = 10_000  # Griffin-Lim iterations per render
 MAX_EPOCHS = 100_000  # training epochs
 MAX_BATCH_SIZE = 4_096  # clips per training step
 MAX_DEMO_CLIPS = 1_000  # drum loops the demo synthesizes
+MAX_SYNTH_COUNT = 1_000_000  # loops one `soundmorph synth` call may write
 MAX_SEED = 2**63 - 1  # seeds are integers in [0, MAX_SEED] (what torch.Generator takes)
 # magnitudes kept for a whole run (train and held-out sets each), computed once instead of every
 # epoch: 1 GiB holds ~1,700 clips of 2 bars at 140 BPM; a larger library streams audio as before

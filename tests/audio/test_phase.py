@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from soundmorph.audio import phase, spectral
+from soundmorph.audio import griffinlim, phase, spectral
 from soundmorph.config import AudioConfig, RenderOptions
 from soundmorph.errors import SoundmorphError
 
@@ -25,7 +25,7 @@ def test_frame_ops_match_stft_and_istft(n_fft: int, hop: int, win: int) -> None:
     frames = 1 + length // hop
     audio = torch.stack([_noise_burst(length, 1), _noise_burst(length, 2)])
     spec = spectral.stft(audio, n_fft=n_fft, hop_length=hop, win_length=win)  # [2, freq, frames]
-    ops = phase._FrameOps(
+    ops = griffinlim._FrameOps(
         n_fft=n_fft, hop_length=hop, win_length=win, frames=frames, length=length, device=audio.device
     )
     signal = ops.synthesis(spec.transpose(1, 2))

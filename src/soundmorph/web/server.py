@@ -40,14 +40,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from soundmorph import api
 from soundmorph.api import AudioError, SoundModel, SoundmorphError, UnknownSourceError
+from soundmorph.limits import MAX_UPLOAD_BYTES, MAX_UPLOAD_SECONDS
 from soundmorph.web.state import AppState, RequestError, TorchThread, limits
 
 log = logging.getLogger("soundmorph.web")
 
 STATIC = Path(__file__).parent / "static"
 PAGE_FILES = {"app.js": "text/javascript", "style.css": "text/css"}
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # bytes of an uploaded file
-MAX_UPLOAD_SECONDS = 30.0  # seconds of an uploaded sound
 DECODE_LOCK = threading.Lock()  # held while an upload is decoded
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SAME_SITE = frozenset({"same-origin", "none"})  # Sec-Fetch-Site values of the page itself / typed URL
