@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from soundmorph import audio, grid, workflow
+from soundmorph import audio, grid, limits, workflow
 from soundmorph.audio import spectral, synth
 from soundmorph.config import SAMPLE_RATE, Preset, RenderOptions, get_preset
 from soundmorph.errors import SoundmorphError
@@ -125,3 +125,13 @@ def test_resume_keeps_the_grid_and_the_corrections(tempo_library: Any, tmp_path:
     assert kept is not None and kept.kind == "loop" and kept.bars == 1
     with pytest.raises(SoundmorphError, match="bpm"):
         workflow.train(tempo_library.root, out, epochs=3, resume=True, bpm=100, progress=False)
+
+
+def test_a_source_read_up_to_the_limit_is_the_start_of_a_longer_file() -> None:
+    preset = get_preset("default")
+    loop = synth.drum_loop(seed=911, style="house", bpm=124.0, bars=2, kit=911)
+    read = round((limits.MAX_CLIP_SECONDS + limits.READ_MARGIN_SECONDS) * SAMPLE_RATE)
+    start = np.tile(loop, read // len(loop) + 1)[:read]  # what a 40-s file gives when read as a source
+    found = grid.analyse(start, preset)
+    assert found.kind == "loop" and found.bpm is not None and abs(found.bpm - 124.0) <= 1.0, found
+    assert found.bars is not None and found.bars <= 8

@@ -69,8 +69,12 @@ def analyse(
     clip: np.ndarray, preset: Preset, *, name: str | None = None, chunks: LoopChunks | None = None
 ) -> Tempo:
     """Kind, tempo and bars of a clip at the model's rate (a file's name and acid/smpl ``chunks``
-    as evidence, see :func:`soundmorph.audio.tempo.analyse`)."""
-    return tempo.analyse(clip, sample_rate=preset.audio.sample_rate, name=name, chunks=chunks)
+    as evidence, see :func:`soundmorph.audio.tempo.analyse`). A clip as long as a source is read
+    (:data:`~soundmorph.limits.MAX_CLIP_SECONDS` and a margin) or longer is the start of a longer
+    sound: its length is no evidence, and a loop is the most whole bars it holds."""
+    rate = preset.audio.sample_rate
+    cut = len(clip) >= round((limits.MAX_CLIP_SECONDS + limits.READ_MARGIN_SECONDS) * rate) - 1
+    return tempo.analyse(clip, sample_rate=rate, name=name, chunks=chunks, cut=cut)
 
 
 def on_grid(clip: np.ndarray, preset: Preset, found: Tempo | None = None) -> np.ndarray:
