@@ -6,7 +6,11 @@ never saw, at their own rates and channels:
 - ``real_stereo``: the 8 recorded 44.1-kHz stereo loops (Sonic Pi's samples), in pairs;
 - ``loops_tempo``: loops of 80-175 BPM, 1/2/4 bars, mono 44.1 kHz, in pairs of distinct tempi;
 - ``synth_stereo``: the synthesizer's loops at fresh seeds, 44.1 kHz, made stereo by a second
-  pattern of the same kit in one channel (a side/mid around -20 dB).
+  pattern of the same kit in one channel (a side/mid around -20 dB);
+- ``synth_chains``: the synthesizer's loops at other fresh seeds through the chains a producer's
+  loops come out of (:func:`_chain`): ``room`` (a stereo decaying-noise reverb, the two channels'
+  tails decorrelated), ``tape`` (soft saturation, a gentle low-pass and hiss, 48 kHz), ``stereo``
+  (hats panned by a second pattern, 44.1 kHz) and ``untrimmed`` (silence before, a ring-out after).
 
 Each pair is rendered by each chain at alpha 0, 0.25, 0.5, 0.75 and 1, and as a plain crossfade of
 the stretched sources. Figures (issue 18): at the ends, the audio LSD (dB, bins within 80 dB of the
@@ -38,18 +42,26 @@ SHARED = LOOPS.parent
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 CHAINS = ("model", "studio", "crossfade")
 SYNTH_SEED = 918_273  # fresh seeds: never the demo's, the tests' or the bench model's
+CHAIN_SEED = 271_828  # the same for the chained set
+CHAINS_OF_SOURCES = ("room", "tape", "stereo", "untrimmed")
 TIMING_REPEATS = 15
 
 
 def _crossfade(
-    sources: list[tuple[np.ndarray, int, Tempo | None]], alpha: float, *, bpm: float, bars: int
+    sources: list[tuple[np.ndarray, int, Tempo | None]],
+    alpha: float,
+    *,
+    bpm: float | None,
+    bars: int | None,
+    n_samples: int,
 ) -> tuple[np.ndarray, int]:
-    """The sources stretched to the render's tempo and bars and mixed at ``(1 - alpha, alpha)``: the
-    plain audio crossfade a morph is held against. (audio [channels, samples], Hz)."""
+    """The sources stretched to the render's tempo and bars (or, for a render led by a one-shot,
+    cut to its ``n_samples``) and mixed at ``(1 - alpha, alpha)``: the plain audio crossfade a morph
+    is held against. (audio [channels, samples], Hz)."""
     weights = [1.0 - alpha, alpha]
     rate = studio_dsp.render_rate([r for _, r, _ in sources], weights)
     channels = studio_dsp.render_channels([a.shape[0] for a, _, _ in sources], weights)
-    n = grid_samples(bpm, bars, rate)
+    n = grid_samples(bpm, bars, rate) if bpm is not None and bars is not None else n_samples
     mix = np.zeros((channels, n), np.float32)
     for (audio, own, found), weight in zip(sources, weights, strict=True):
         if weight > 0:
@@ -97,6 +109,64 @@ def _pairs_synth(folder: Path, count: int) -> list[tuple[str, Path, Path]]:
     return [(f"{a.stem}+{b.stem}", a, b) for a, b in zip(paths[::2], paths[1::2], strict=True)]
 
 
+def _chain(loop: np.ndarray, kind: str, *, seed: int, rate: int, bpm: float, bars: int) -> np.ndarray:
+    """``loop`` [samples] at ``rate`` through a producer's chain ``kind`` (:data:`CHAINS_OF_SOURCES`):
+    [channels, samples] float32 at a peak of 0.9."""
+    rng = np.random.default_rng(seed)
+    x = np.asarray(loop, dtype=np.float64)
+    if kind == "room":  # a small room: 0.4 s of decaying noise per channel, wet at -8 dB
+        n = round(0.4 * rate)
+        decay = np.exp(-np.arange(n) / (0.07 * rate))
+        wet = []
+        for _ in range(2):
+            response = rng.standard_normal(n) * decay
+            response *= 0.4 / np.linalg.norm(response)
+            tail = np.convolve(x, response)
+            folded = tail[: len(x)].copy()  # a loop: what rings past the end wraps round
+            folded[: len(tail) - len(x)] += tail[len(x) :]
+            wet.append(x + folded)
+        out = np.stack(wet)
+    elif kind == "tape":  # saturation, a one-pole low-pass at ~9 kHz, hiss at -60 dB
+        y = np.tanh(2.0 * x) / np.tanh(2.0)
+        a = math.exp(-2 * math.pi * 9_000 / rate)
+        lp = np.empty_like(y)
+        acc = 0.0
+        for i, v in enumerate(y):  # the filter's state carried once round the loop
+            acc = (1 - a) * v + a * acc
+            lp[i] = acc
+        out = (lp + 1e-3 * rng.standard_normal(len(lp)))[None]
+    elif kind == "stereo":  # a second pattern's hats panned right
+        other = synth.drum_loop(seed=seed + 1, style="house", bpm=bpm, bars=bars, kit=seed, sample_rate=rate)
+        other = np.resize(other, len(x))
+        out = np.stack([x + 0.15 * other, x - 0.15 * other])
+    elif kind == "untrimmed":
+        out = synth.untrimmed(x, lead_in=0.012, tail=0.3, kind="ring", seed=seed, sample_rate=rate)[None]
+    else:
+        raise ValueError(f"unknown chain {kind!r}")
+    return (0.9 * out / max(float(np.abs(out).max()), 1e-12)).astype(np.float32)
+
+
+def _pairs_chains(folder: Path, count: int) -> list[tuple[str, Path, Path]]:
+    """``count`` pairs of synthesized loops (80-175 BPM, 1/2/4 bars), each pair through one chain."""
+    specs = synth.varied_specs(2 * count, seed=CHAIN_SEED)
+    paths = []
+    for index, spec in enumerate(specs):
+        kind = CHAINS_OF_SOURCES[(index // 2) % len(CHAINS_OF_SOURCES)]
+        rate = 48_000 if kind == "tape" else 44_100
+        audio = _chain(
+            synth.render(spec, sample_rate=rate),
+            kind,
+            seed=spec.seed % 2**31,
+            rate=rate,
+            bpm=spec.bpm,
+            bars=spec.bars,
+        )
+        path = folder / f"{kind}_{spec.name}.wav"
+        io.write(path, audio, sample_rate=rate, subtype="PCM_24", force=True)
+        paths.append(path)
+    return [(f"{a.stem}+{b.stem}", a, b) for a, b in zip(paths[::2], paths[1::2], strict=True)]
+
+
 def _figures(model: SoundModel, pair: tuple[str, Path, Path]) -> dict[str, Any]:
     label, path_a, path_b = pair
     records = [model.resolve(path_a), model.resolve(path_b)]
@@ -113,12 +183,12 @@ def _figures(model: SoundModel, pair: tuple[str, Path, Path]) -> dict[str, Any]:
     old_chain = model.render_options.override(chain="model")
     for alpha in ALPHAS:
         made = model.morph(records[0], records[1], alpha)  # the studio chain, the default
-        assert made.bpm is not None and made.bars is not None
         fade = _crossfade(
             [(a, r, rec.tempo) for (a, r), rec in zip(natives, records, strict=True)],
             alpha,
             bpm=made.bpm,
             bars=made.bars,
+            n_samples=np.shape(made.audio)[-1],
         )
         old = model.morph(records[0], records[1], alpha, options=old_chain)
         for chain, (audio, rate) in {
@@ -232,6 +302,7 @@ def _run(
         "real_stereo": _pairs_real()[: 3 if quick else 8],
         "loops_tempo": _pairs_tempo(3 if quick else 8),
         "synth_stereo": _pairs_synth(work, 2 if quick else 6),
+        "synth_chains": _pairs_chains(work, 4 if quick else 8),
     }
     record: dict[str, Any] = {"machine": machine(), "quick": quick, "model": str(model_folder), "sets": {}}
     md = ["# Render chains: studio against model (issue 18)\n", machine_line(record), "\n"]

@@ -21,8 +21,8 @@ import numpy as np
 import torch
 
 from soundmorph.audio import io, studio
-from soundmorph.audio.tempo import Tempo, grid_samples
-from soundmorph.config import Preset
+from soundmorph.audio.tempo import ONSET_LEAD, Tempo, grid_samples
+from soundmorph.config import SAMPLE_RATE, Preset
 from soundmorph.limits import MAX_CLIP_SECONDS, READ_MARGIN_SECONDS
 from soundmorph.sound import Sound
 
@@ -63,16 +63,37 @@ class StudioClip:
     hop_length: int
 
 
+def heaviest(sources: Sequence[StudioSource], weights: Sequence[float]) -> StudioSource:
+    """The source with the most weight (the first of equals): it sets a render's bars or length."""
+    return sources[int(np.argmax(np.asarray(weights, dtype=np.float64)))]
+
+
 def render_bars(sources: Sequence[StudioSource], weights: Sequence[float], preset: Preset) -> int | None:
     """Bars of a loop render: the heaviest source's own when it is a loop (so alpha 0 is A with its
-    bars), else the grid's. None for a model without a loop grid."""
+    bars), else the grid's. None for a model without a loop grid, and when the heaviest source is a
+    one-shot (the render is then a one-shot as long as it: :func:`oneshot_samples`)."""
     if preset.tempo.mode != "loop":
         return None
-    heaviest = sources[int(np.argmax(np.asarray(weights, dtype=np.float64)))]
-    found = heaviest.tempo
+    found = heaviest(sources, weights).tempo
+    if found is not None and found.kind == "oneshot":
+        return None
     if found is not None and found.kind == "loop" and found.bars is not None:
         return int(found.bars)
     return preset.tempo.bars
+
+
+def oneshot_samples(source: StudioSource, sample_rate: int, limit: int) -> int:
+    """Samples at ``sample_rate`` of a render led by the one-shot ``source``: its own length from
+    where its onset is aligned (as :func:`soundmorph.audio.studio.fit_source` cuts it), at most
+    ``limit``. A one-shot at weight 1 thus comes back as it is, not padded to bars: padding a hit
+    with seconds of silence is another sound (and another hit sharpness: python -m bench render)."""
+    scale = sample_rate / source.sample_rate
+    start = 0
+    if source.tempo is not None:
+        start = max(
+            0, round(source.tempo.downbeat * sample_rate) - round(ONSET_LEAD * sample_rate / SAMPLE_RATE)
+        )
+    return max(1, min(limit, round(source.audio.shape[-1] * scale) - start))
 
 
 def studio_render(
@@ -111,6 +132,9 @@ def studio_render(
         n = grid_samples(bpm, bars, out_rate)
     else:
         n = round(a.clip_samples * out_rate / a.sample_rate)
+        lead = heaviest(sources, w)
+        if preset.tempo.mode == "loop" and lead.tempo is not None and lead.tempo.kind == "oneshot":
+            n = oneshot_samples(lead, out_rate, n)
     fitted = []
     for source, weight in zip(sources, w, strict=True):
         if weight == 0.0:  # no share of the mix: skip its stretch
