@@ -168,6 +168,84 @@ def studio_render(
     return StudioClip(audio, out_rate, bpm if loop else None, bars, magnitude, hop)
 
 
+def studio_glide(
+    sources: Sequence[StudioSource],
+    alphas: torch.Tensor,
+    target: torch.Tensor,
+    preset: Preset,
+    *,
+    bpm: float,
+    repeats: int,
+    rate: int | None = None,
+) -> StudioClip:
+    """A glide from source A to B through the studio chain: both stretched to ``bpm`` and the grid's
+    bars, repeated ``repeats`` times, mixed with weights that move frame by frame, and shaped by
+    the model's joined magnitude.
+
+    Parameters
+    ----------
+    sources : list of StudioSource [shape=(2,)]
+    alphas : torch.Tensor [shape=(repeats * frames,)]
+        B's share in each grid frame of the joined repeats (A's is ``1 - alpha``).
+    target : torch.Tensor [shape=(freq, repeats * frames), non-negative]
+        The model's magnitudes at those ratios, joined repeat after repeat on the grid.
+    bpm : float
+        The glide's tempo; each repeat is the grid's bars at it.
+
+    Returns
+    -------
+    StudioClip
+        At the sources' higher rate and (stereo when one is) channels; ``bpm``/``bars`` None: a glide
+        goes from one sound to another, it does not loop.
+    """
+    halves = [0.5, 0.5]
+    out_rate = studio.render_rate([s.sample_rate for s in sources], halves, rate=rate)
+    channels = studio.render_channels([s.audio.shape[0] for s in sources], halves)
+    a = preset.audio
+    bars = preset.tempo.bars
+    assert bars is not None and preset.tempo.bpm is not None
+    n = grid_samples(bpm, bars, out_rate)
+    tiled = []
+    for source in sources:
+        native = source.audio
+        if source.sample_rate != out_rate:
+            native = io.resample(native, source.sample_rate, out_rate)
+        clip = studio.fit_source(native, out_rate, source.tempo, n_samples=n, bpm=bpm, bars=bars)
+        tiled.append(np.tile(studio.as_channels(clip, channels), (1, repeats)))
+    frames = sources[0].grid_stft.shape[-1]  # grid frames of one clip, as joined
+    local = torch.arange(target.shape[-1]) % frames
+    share = alphas.float().cpu()
+    grid_mix = (
+        sources[0].grid_stft.cpu()[:, local] * (1 - share) + sources[1].grid_stft.cpu()[:, local] * share
+    )
+    log_gain = studio.grid_gain(target.cpu(), grid_mix)
+    _, hop = studio.frame_settings(out_rate)
+    n_frames = 1 + repeats * n // hop
+    # each render frame's place in the joined repeats: by beat on the grid, then repeat r's frame
+    period = a.clip_samples / a.hop_length
+    on_grid = studio.grid_positions(
+        n_frames, hop, out_rate, bpm=bpm, grid_bpm=preset.tempo.bpm, grid_hop=a.hop_length
+    )
+    repeat = np.minimum(np.floor(on_grid / period), repeats - 1)
+    positions = np.clip(repeat * frames + (on_grid - repeat * period), 0, target.shape[-1] - 1)
+    at = torch.from_numpy(positions).float()
+    low = at.floor().long().clamp(max=target.shape[-1] - 2)
+    frac = at - low
+    b_share = share[low] * (1 - frac) + share[low + 1] * frac  # [n_frames]
+    out, magnitude = studio.render(
+        tiled,
+        torch.stack([1 - b_share, b_share]),
+        sample_rate=out_rate,
+        log_gain=log_gain,
+        bpm=bpm,
+        grid_bpm=preset.tempo.bpm,
+        period_frames=None,
+        grid_hop=a.hop_length,
+        positions=positions,
+    )
+    return StudioClip(out[0] if channels == 1 else out, out_rate, None, None, magnitude, hop)
+
+
 def read_native(path: Path | None, clip: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int]:
     """A source's audio for a studio render: its file at its own rate and channels ([channels,
     samples], Hz), or ``clip`` [samples] at ``sample_rate`` for audio in memory (an upload)."""
