@@ -237,6 +237,35 @@ def _timing(
     return {name: statistics.median(values) for name, values in times.items()}
 
 
+GLIDE_REPEATS = 4
+
+
+def _glide(model: SoundModel, pair: tuple[str, Path, Path]) -> dict[str, Any]:
+    """A glide of :data:`GLIDE_REPEATS` repeats by each chain: seconds (best of 2 after a warm-up,
+    interleaved) and hit sharpness over the sources' mean."""
+    records = [model.resolve(pair[1]), model.resolve(pair[2])]
+    natives = [studio.read_native(p, np.zeros(0, np.float32), model.sample_rate) for p in pair[1:]]
+    base = statistics.mean(quality.hit_sharpness(_mono22(a, r)) for a, r in natives)
+    old = model.render_options.override(chain="model")
+    runs = {
+        "model": lambda: model.glide(records[0], records[1], repeats=GLIDE_REPEATS, options=old),
+        "studio": lambda: model.glide(records[0], records[1], repeats=GLIDE_REPEATS),
+    }
+    out: dict[str, Any] = {}
+    made = {name: run() for name, run in runs.items()}  # warm-up, and the sounds measured
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(2):
+        for name, run in runs.items():
+            tic = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - tic)
+    for name, sound in made.items():
+        out[f"{name}_seconds"] = min(times[name])
+        out[f"{name}_sharpness"] = quality.hit_sharpness(_mono22(sound.audio, sound.sample_rate)) / base
+        out[f"{name}_shape"] = [sound.sample_rate, *np.shape(sound.audio)]
+    return out
+
+
 def _summary(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for chain in CHAINS:
@@ -354,6 +383,16 @@ def _run(
         "same run): "
         f"model chain (22.05 kHz mono) {times['model'] * 1e3:.0f} ms, studio chain (44.1 kHz stereo) "
         f"{times['studio'] * 1e3:.0f} ms: **{times['studio'] / times['model']:.2f}x**.\n"
+    )
+    glide = _glide(model, two_bar)
+    record["glide"] = {"pair": two_bar[0], "repeats": GLIDE_REPEATS, **glide}
+    g = glide
+    md.append(
+        f"\nA glide of {GLIDE_REPEATS} repeats between the same two loops: model chain "
+        f"{g['model_seconds'] * 1e3:.0f} ms, hit sharpness {g['model_sharpness']:.3f} of the sources' "
+        f"mean; studio chain ({g['studio_shape'][0]} Hz, {g['studio_shape'][1]} channels) "
+        f"{g['studio_seconds'] * 1e3:.0f} ms, **{g['studio_seconds'] / g['model_seconds']:.2f}x**, "
+        f"hit sharpness {g['studio_sharpness']:.3f}.\n"
     )
     if "paper" in times:
         md.append(
