@@ -32,7 +32,7 @@ import numpy as np
 
 from bench.common import LOOPS, machine, machine_line, table, write_results
 from soundmorph import quality, studio
-from soundmorph.audio import io, synth
+from soundmorph.audio import io, synth, tempo
 from soundmorph.audio import studio as studio_dsp
 from soundmorph.audio.tempo import Tempo, grid_samples
 from soundmorph.session import SoundModel, load
@@ -167,6 +167,15 @@ def _pairs_chains(folder: Path, count: int) -> list[tuple[str, Path, Path]]:
     return [(f"{a.stem}+{b.stem}", a, b) for a, b in zip(paths[::2], paths[1::2], strict=True)]
 
 
+def _own_loop(audio: np.ndarray, rate: int, found: Tempo | None) -> np.ndarray:
+    """A source as itself "at its own tempo and bars" (issue 18): a loop's one period as the grid
+    takes it (lead-in trimmed, tail wrapped round or dropped: :func:`tempo.loop_cycle`), [channels,
+    samples]; a one-shot's whole file."""
+    if found is None or found.kind != "loop":
+        return audio
+    return np.stack([tempo.loop_cycle(channel, found, sample_rate=rate) for channel in audio])
+
+
 def _figures(model: SoundModel, pair: tuple[str, Path, Path]) -> dict[str, Any]:
     label, path_a, path_b = pair
     records = [model.resolve(path_a), model.resolve(path_b)]
@@ -203,12 +212,19 @@ def _figures(model: SoundModel, pair: tuple[str, Path, Path]) -> dict[str, Any]:
             row[f"{key}_side_mid_db"] = quality.side_mid_db(audio)
             row[f"{key}_shape"] = [int(rate), *np.shape(audio)]
             if alpha in (0.0, 1.0):
-                src, src_rate = natives[0] if alpha == 0.0 else natives[1]
-                src = np.squeeze(src)
-                if rate == src_rate and np.ndim(audio) == np.ndim(src):
-                    row[f"{key}_lsd"] = quality.audio_lsd(audio, src)
-                else:  # the model chain: 22.05 kHz mono, against the source there
-                    row[f"{key}_lsd"] = quality.audio_lsd(_mono22(audio, rate), _mono22(src, src_rate))
+                end = 0 if alpha == 0.0 else 1
+                file, src_rate = natives[end]
+                for figure, ref in (
+                    ("lsd", _own_loop(file, src_rate, records[end].tempo)),
+                    ("lsd_file", file),
+                ):
+                    src = np.squeeze(ref)
+                    if rate == src_rate and np.ndim(audio) == np.ndim(src):
+                        row[f"{key}_{figure}"] = quality.audio_lsd(audio, src)
+                    else:  # the model chain: 22.05 kHz mono, against the source there
+                        row[f"{key}_{figure}"] = quality.audio_lsd(
+                            _mono22(audio, rate), _mono22(src, src_rate)
+                        )
     return row
 
 
@@ -270,6 +286,7 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for chain in CHAINS:
         ends_lsd = [r[f"{chain}_{a:.2f}_lsd"] for r in rows for a in (0.0, 1.0)]
+        ends_lsd_file = [r[f"{chain}_{a:.2f}_lsd_file"] for r in rows for a in (0.0, 1.0)]
         ends_sharp = [
             r[f"{chain}_{a:.2f}_sharpness"] / max(r["source_sharpness"][k], 1e-9)
             for r in rows
@@ -291,6 +308,8 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
         out[chain] = {
             "ends_lsd_mean": statistics.mean(ends_lsd),
             "ends_lsd_max": max(ends_lsd),
+            "ends_lsd_file_mean": statistics.mean(ends_lsd_file),
+            "ends_lsd_file_max": max(ends_lsd_file),
             "ends_sharpness_min": min(ends_sharp),
             "ends_sharpness_mean": statistics.mean(ends_sharp),
             **{f"sharpness_{a:.2f}_mean": statistics.mean(v) for a, v in mids.items()},
@@ -343,6 +362,7 @@ def _run(
         "set",
         "chain",
         "ends LSD dB (mean / max)",
+        "vs the file (mean / max)",
         "ends sharpness (min)",
         "sharp 0.25",
         "sharp 0.5 (min)",
@@ -365,6 +385,7 @@ def _run(
                     f"{name} ({len(rows)} pairs, sources' side/mid {source_sm:.1f} dB)",
                     chain,
                     f"{s['ends_lsd_mean']:.2f} / {s['ends_lsd_max']:.2f}",
+                    f"{s['ends_lsd_file_mean']:.2f} / {s['ends_lsd_file_max']:.2f}",
                     f"{s['ends_sharpness_mean']:.3f} ({s['ends_sharpness_min']:.3f})",
                     s["sharpness_0.25_mean"],
                     f"{s['sharpness_0.50_mean']:.3f} ({s['sharpness_0.50_min']:.3f})",

@@ -4,9 +4,10 @@ The model works at 22,050 Hz, mono, on its beat grid. A render at a source's own
 keeps from the sources what the model cannot hold (the fine structure and phase of each hit, the
 band above 11 kHz, the stereo image):
 
-1. each source, at its own rate and channels, is cut to the render's bars at its own tempo and
-   stretched to the render's tempo by a multichannel WSOLA (:func:`fit_source`; one set of splice
-   points for all channels, so the image holds; a source already at that tempo is untouched);
+1. each source, at its own rate and channels, is cut to the render's bars at its own tempo (its
+   lead-in trimmed and its tail wrapped round, as on the grid) and stretched to the render's tempo
+   by a multichannel WSOLA (:func:`fit_source`; one set of splice points for all channels, so the
+   image holds; a source already at that tempo is untouched);
 2. the render's complex mix ``sum_k w_k S_k`` is taken per channel, with an STFT whose window is
    the model's scaled to the output rate, so a bin means the same frequency as the model's
    (:func:`frame_settings`);
