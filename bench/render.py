@@ -315,7 +315,8 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
             **{f"sharpness_{a:.2f}_mean": statistics.mean(v) for a, v in mids.items()},
             **{f"sharpness_{a:.2f}_min": min(v) for a, v in mids.items()},
             "hf_outside_3db": float(sum(1 for v in hf_off if v > 0)),
-            "side_mid_0.50_median": statistics.median([v if math.isfinite(v) else -99.0 for v in sm]),
+            # over the stereo renders only (a mono one has none): -99 when every one is mono
+            "side_mid_0.50_median": statistics.median([v for v in sm if math.isfinite(v)] or [-99.0]),
         }
     return out
 
