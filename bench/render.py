@@ -15,8 +15,10 @@ never saw, at their own rates and channels:
 Each pair is rendered by each chain at alpha 0, 0.25, 0.5, 0.75 and 1, and as a plain crossfade of
 the stretched sources. Figures (issue 18): at the ends, the audio LSD (dB, bins within 80 dB of the
 peak, best circular lag) and the hit sharpness (:func:`soundmorph.quality.hit_sharpness`) against the
-source as it is; in between, the hit sharpness over the sources' mean; at 0.5 the energy above
-11 kHz and the side/mid against the sources'; the render time of a 2-bar morph.
+source at its own tempo and bars (a loop: one period as it plays, lead-in trimmed and tail wrapped
+round, :func:`_own_loop`; a one-shot: its file), and both against the file as it is; in between,
+the hit sharpness over the sources' mean; at 0.5 the energy above 11 kHz and the side/mid against
+the sources'; the render time of a 2-bar morph and of a glide.
 """
 
 from __future__ import annotations
@@ -180,12 +182,16 @@ def _figures(model: SoundModel, pair: tuple[str, Path, Path]) -> dict[str, Any]:
     label, path_a, path_b = pair
     records = [model.resolve(path_a), model.resolve(path_b)]
     natives = [studio.read_native(p, np.zeros(0, np.float32), model.sample_rate) for p in (path_a, path_b)]
-    sharp = [quality.hit_sharpness(_mono22(a, r)) for a, r in natives]
+    # each source "at its own tempo and bars": its loop as it plays (lead-in off, tail wrapped)
+    own = [_own_loop(a, r, rec.tempo) for (a, r), rec in zip(natives, records, strict=True)]
+    sharp = [quality.hit_sharpness(_mono22(a, r)) for a, (_, r) in zip(own, natives, strict=True)]
+    sharp_file = [quality.hit_sharpness(_mono22(a, r)) for a, r in natives]
     row: dict[str, Any] = {
         "pair": label,
         "bpm": [r.bpm for r in records],
         "bars": [r.tempo.bars if r.tempo is not None else None for r in records],
         "source_sharpness": sharp,
+        "source_sharpness_file": sharp_file,
         "source_hf_db": [quality.band_energy_db(a, r) for a, r in natives],
         "source_side_mid_db": [quality.side_mid_db(a) for a, _ in natives],
     }
@@ -287,6 +293,11 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     for chain in CHAINS:
         ends_lsd = [r[f"{chain}_{a:.2f}_lsd"] for r in rows for a in (0.0, 1.0)]
         ends_lsd_file = [r[f"{chain}_{a:.2f}_lsd_file"] for r in rows for a in (0.0, 1.0)]
+        ends_sharp_file = [
+            r[f"{chain}_{a:.2f}_sharpness"] / max(r["source_sharpness_file"][k], 1e-9)
+            for r in rows
+            for k, a in enumerate((0.0, 1.0))
+        ]
         ends_sharp = [
             r[f"{chain}_{a:.2f}_sharpness"] / max(r["source_sharpness"][k], 1e-9)
             for r in rows
@@ -312,6 +323,7 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
             "ends_lsd_file_max": max(ends_lsd_file),
             "ends_sharpness_min": min(ends_sharp),
             "ends_sharpness_mean": statistics.mean(ends_sharp),
+            "ends_sharpness_file_min": min(ends_sharp_file),
             **{f"sharpness_{a:.2f}_mean": statistics.mean(v) for a, v in mids.items()},
             **{f"sharpness_{a:.2f}_min": min(v) for a, v in mids.items()},
             "hf_outside_3db": float(sum(1 for v in hf_off if v > 0)),
@@ -365,6 +377,7 @@ def _run(
         "ends LSD dB (mean / max)",
         "vs the file (mean / max)",
         "ends sharpness (min)",
+        "vs the file (min)",
         "sharp 0.25",
         "sharp 0.5 (min)",
         "sharp 0.75",
@@ -388,6 +401,7 @@ def _run(
                     f"{s['ends_lsd_mean']:.2f} / {s['ends_lsd_max']:.2f}",
                     f"{s['ends_lsd_file_mean']:.2f} / {s['ends_lsd_file_max']:.2f}",
                     f"{s['ends_sharpness_mean']:.3f} ({s['ends_sharpness_min']:.3f})",
+                    f"{s['ends_sharpness_file_min']:.3f}",
                     s["sharpness_0.25_mean"],
                     f"{s['sharpness_0.50_mean']:.3f} ({s['sharpness_0.50_min']:.3f})",
                     s["sharpness_0.75_mean"],
