@@ -6,13 +6,19 @@ never saw, at their own rates and channels:
 - ``real_stereo``: the 8 recorded 44.1-kHz stereo loops (Sonic Pi's samples), in pairs;
 - ``loops_tempo``: loops of 80-175 BPM, 1/2/4 bars, mono 44.1 kHz, in pairs of distinct tempi;
 - ``synth_stereo``: the synthesizer's loops at fresh seeds, 44.1 kHz, made stereo by a second
-  pattern of the same kit in one channel (a side/mid around -20 dB).
+  pattern of the same kit in one channel (a side/mid around -20 dB);
+- ``synth_chains``: the synthesizer's loops at other fresh seeds through the chains a producer's
+  loops come out of (:func:`_chain`): ``room`` (a stereo decaying-noise reverb, the two channels'
+  tails decorrelated), ``tape`` (soft saturation, a gentle low-pass and hiss, 48 kHz), ``stereo``
+  (hats panned by a second pattern, 44.1 kHz) and ``untrimmed`` (silence before, a ring-out after).
 
 Each pair is rendered by each chain at alpha 0, 0.25, 0.5, 0.75 and 1, and as a plain crossfade of
 the stretched sources. Figures (issue 18): at the ends, the audio LSD (dB, bins within 80 dB of the
 peak, best circular lag) and the hit sharpness (:func:`soundmorph.quality.hit_sharpness`) against the
-source as it is; in between, the hit sharpness over the sources' mean; at 0.5 the energy above
-11 kHz and the side/mid against the sources'; the render time of a 2-bar morph.
+source at its own tempo and bars (a loop: one period as it plays, lead-in trimmed and tail wrapped
+round, :func:`_own_loop`; a one-shot: its file), and both against the file as it is; in between,
+the hit sharpness over the sources' mean; at 0.5 the energy above 11 kHz and the side/mid against
+the sources'; the render time of a 2-bar morph and of a glide.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import numpy as np
 
 from bench.common import LOOPS, machine, machine_line, table, write_results
 from soundmorph import quality, studio
-from soundmorph.audio import io, synth
+from soundmorph.audio import io, synth, tempo
 from soundmorph.audio import studio as studio_dsp
 from soundmorph.audio.tempo import Tempo, grid_samples
 from soundmorph.session import SoundModel, load
@@ -38,18 +44,26 @@ SHARED = LOOPS.parent
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 CHAINS = ("model", "studio", "crossfade")
 SYNTH_SEED = 918_273  # fresh seeds: never the demo's, the tests' or the bench model's
+CHAIN_SEED = 271_828  # the same for the chained set
+CHAINS_OF_SOURCES = ("room", "tape", "stereo", "untrimmed")
 TIMING_REPEATS = 15
 
 
 def _crossfade(
-    sources: list[tuple[np.ndarray, int, Tempo | None]], alpha: float, *, bpm: float, bars: int
+    sources: list[tuple[np.ndarray, int, Tempo | None]],
+    alpha: float,
+    *,
+    bpm: float | None,
+    bars: int | None,
+    n_samples: int,
 ) -> tuple[np.ndarray, int]:
-    """The sources stretched to the render's tempo and bars and mixed at ``(1 - alpha, alpha)``: the
-    plain audio crossfade a morph is held against. (audio [channels, samples], Hz)."""
+    """The sources stretched to the render's tempo and bars (or, for a render led by a one-shot,
+    cut to its ``n_samples``) and mixed at ``(1 - alpha, alpha)``: the plain audio crossfade a morph
+    is held against. (audio [channels, samples], Hz)."""
     weights = [1.0 - alpha, alpha]
     rate = studio_dsp.render_rate([r for _, r, _ in sources], weights)
     channels = studio_dsp.render_channels([a.shape[0] for a, _, _ in sources], weights)
-    n = grid_samples(bpm, bars, rate)
+    n = grid_samples(bpm, bars, rate) if bpm is not None and bars is not None else n_samples
     mix = np.zeros((channels, n), np.float32)
     for (audio, own, found), weight in zip(sources, weights, strict=True):
         if weight > 0:
@@ -97,28 +111,99 @@ def _pairs_synth(folder: Path, count: int) -> list[tuple[str, Path, Path]]:
     return [(f"{a.stem}+{b.stem}", a, b) for a, b in zip(paths[::2], paths[1::2], strict=True)]
 
 
+def _chain(loop: np.ndarray, kind: str, *, seed: int, rate: int, bpm: float, bars: int) -> np.ndarray:
+    """``loop`` [samples] at ``rate`` through a producer's chain ``kind`` (:data:`CHAINS_OF_SOURCES`):
+    [channels, samples] float32 at a peak of 0.9."""
+    rng = np.random.default_rng(seed)
+    x = np.asarray(loop, dtype=np.float64)
+    if kind == "room":  # a small room: 0.4 s of decaying noise per channel, wet at -8 dB
+        n = round(0.4 * rate)
+        decay = np.exp(-np.arange(n) / (0.07 * rate))
+        wet = []
+        for _ in range(2):
+            response = rng.standard_normal(n) * decay
+            response *= 0.4 / np.linalg.norm(response)
+            tail = np.convolve(x, response)
+            folded = tail[: len(x)].copy()  # a loop: what rings past the end wraps round
+            folded[: len(tail) - len(x)] += tail[len(x) :]
+            wet.append(x + folded)
+        out = np.stack(wet)
+    elif kind == "tape":  # saturation, a one-pole low-pass at ~9 kHz, hiss at -60 dB
+        y = np.tanh(2.0 * x) / np.tanh(2.0)
+        a = math.exp(-2 * math.pi * 9_000 / rate)
+        lp = np.empty_like(y)
+        acc = 0.0
+        for i, v in enumerate(y):  # the filter's state carried once round the loop
+            acc = (1 - a) * v + a * acc
+            lp[i] = acc
+        out = (lp + 1e-3 * rng.standard_normal(len(lp)))[None]
+    elif kind == "stereo":  # a second pattern's hats panned right
+        other = synth.drum_loop(seed=seed + 1, style="house", bpm=bpm, bars=bars, kit=seed, sample_rate=rate)
+        other = np.resize(other, len(x))
+        out = np.stack([x + 0.15 * other, x - 0.15 * other])
+    elif kind == "untrimmed":
+        out = synth.untrimmed(x, lead_in=0.012, tail=0.3, kind="ring", seed=seed, sample_rate=rate)[None]
+    else:
+        raise ValueError(f"unknown chain {kind!r}")
+    return (0.9 * out / max(float(np.abs(out).max()), 1e-12)).astype(np.float32)
+
+
+def _pairs_chains(folder: Path, count: int) -> list[tuple[str, Path, Path]]:
+    """``count`` pairs of synthesized loops (80-175 BPM, 1/2/4 bars), each pair through one chain."""
+    specs = synth.varied_specs(2 * count, seed=CHAIN_SEED)
+    paths = []
+    for index, spec in enumerate(specs):
+        kind = CHAINS_OF_SOURCES[(index // 2) % len(CHAINS_OF_SOURCES)]
+        rate = 48_000 if kind == "tape" else 44_100
+        audio = _chain(
+            synth.render(spec, sample_rate=rate),
+            kind,
+            seed=spec.seed % 2**31,
+            rate=rate,
+            bpm=spec.bpm,
+            bars=spec.bars,
+        )
+        path = folder / f"{kind}_{spec.name}.wav"
+        io.write(path, audio, sample_rate=rate, subtype="PCM_24", force=True)
+        paths.append(path)
+    return [(f"{a.stem}+{b.stem}", a, b) for a, b in zip(paths[::2], paths[1::2], strict=True)]
+
+
+def _own_loop(audio: np.ndarray, rate: int, found: Tempo | None) -> np.ndarray:
+    """A source as itself "at its own tempo and bars" (issue 18): a loop's one period as the grid
+    takes it (lead-in trimmed, tail wrapped round or dropped: :func:`tempo.loop_cycle`), [channels,
+    samples]; a one-shot's whole file."""
+    if found is None or found.kind != "loop":
+        return audio
+    return np.stack([tempo.loop_cycle(channel, found, sample_rate=rate) for channel in audio])
+
+
 def _figures(model: SoundModel, pair: tuple[str, Path, Path]) -> dict[str, Any]:
     label, path_a, path_b = pair
     records = [model.resolve(path_a), model.resolve(path_b)]
     natives = [studio.read_native(p, np.zeros(0, np.float32), model.sample_rate) for p in (path_a, path_b)]
-    sharp = [quality.hit_sharpness(_mono22(a, r)) for a, r in natives]
+    # each source "at its own tempo and bars": its loop as it plays (lead-in off, tail wrapped)
+    own = [_own_loop(a, r, rec.tempo) for (a, r), rec in zip(natives, records, strict=True)]
+    sharp = [quality.hit_sharpness(_mono22(a, r)) for a, (_, r) in zip(own, natives, strict=True)]
+    sharp_file = [quality.hit_sharpness(_mono22(a, r)) for a, r in natives]
     row: dict[str, Any] = {
         "pair": label,
         "bpm": [r.bpm for r in records],
         "bars": [r.tempo.bars if r.tempo is not None else None for r in records],
         "source_sharpness": sharp,
+        "source_sharpness_file": sharp_file,
         "source_hf_db": [quality.band_energy_db(a, r) for a, r in natives],
         "source_side_mid_db": [quality.side_mid_db(a) for a, _ in natives],
     }
     old_chain = model.render_options.override(chain="model")
     for alpha in ALPHAS:
         made = model.morph(records[0], records[1], alpha)  # the studio chain, the default
-        assert made.bpm is not None and made.bars is not None
         fade = _crossfade(
             [(a, r, rec.tempo) for (a, r), rec in zip(natives, records, strict=True)],
             alpha,
             bpm=made.bpm,
             bars=made.bars,
+            n_samples=np.shape(made.audio)[-1],
         )
         old = model.morph(records[0], records[1], alpha, options=old_chain)
         for chain, (audio, rate) in {
@@ -133,12 +218,19 @@ def _figures(model: SoundModel, pair: tuple[str, Path, Path]) -> dict[str, Any]:
             row[f"{key}_side_mid_db"] = quality.side_mid_db(audio)
             row[f"{key}_shape"] = [int(rate), *np.shape(audio)]
             if alpha in (0.0, 1.0):
-                src, src_rate = natives[0] if alpha == 0.0 else natives[1]
-                src = np.squeeze(src)
-                if rate == src_rate and np.ndim(audio) == np.ndim(src):
-                    row[f"{key}_lsd"] = quality.audio_lsd(audio, src)
-                else:  # the model chain: 22.05 kHz mono, against the source there
-                    row[f"{key}_lsd"] = quality.audio_lsd(_mono22(audio, rate), _mono22(src, src_rate))
+                end = 0 if alpha == 0.0 else 1
+                file, src_rate = natives[end]
+                for figure, ref in (
+                    ("lsd", _own_loop(file, src_rate, records[end].tempo)),
+                    ("lsd_file", file),
+                ):
+                    src = np.squeeze(ref)
+                    if rate == src_rate and np.ndim(audio) == np.ndim(src):
+                        row[f"{key}_{figure}"] = quality.audio_lsd(audio, src)
+                    else:  # the model chain: 22.05 kHz mono, against the source there
+                        row[f"{key}_{figure}"] = quality.audio_lsd(
+                            _mono22(audio, rate), _mono22(src, src_rate)
+                        )
     return row
 
 
@@ -167,10 +259,45 @@ def _timing(
     return {name: statistics.median(values) for name, values in times.items()}
 
 
+GLIDE_REPEATS = 4
+
+
+def _glide(model: SoundModel, pair: tuple[str, Path, Path]) -> dict[str, Any]:
+    """A glide of :data:`GLIDE_REPEATS` repeats by each chain: seconds (best of 2 after a warm-up,
+    interleaved) and hit sharpness over the sources' mean."""
+    records = [model.resolve(pair[1]), model.resolve(pair[2])]
+    natives = [studio.read_native(p, np.zeros(0, np.float32), model.sample_rate) for p in pair[1:]]
+    base = statistics.mean(quality.hit_sharpness(_mono22(a, r)) for a, r in natives)
+    old = model.render_options.override(chain="model")
+    runs = {
+        "model": lambda: model.glide(records[0], records[1], repeats=GLIDE_REPEATS, options=old),
+        "studio": lambda: model.glide(records[0], records[1], repeats=GLIDE_REPEATS),
+    }
+    out: dict[str, Any] = {}
+    made = {name: run() for name, run in runs.items()}  # warm-up, and the sounds measured
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(2):
+        for name, run in runs.items():
+            tic = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - tic)
+    for name, sound in made.items():
+        out[f"{name}_seconds"] = min(times[name])
+        out[f"{name}_sharpness"] = quality.hit_sharpness(_mono22(sound.audio, sound.sample_rate)) / base
+        out[f"{name}_shape"] = [sound.sample_rate, *np.shape(sound.audio)]
+    return out
+
+
 def _summary(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for chain in CHAINS:
         ends_lsd = [r[f"{chain}_{a:.2f}_lsd"] for r in rows for a in (0.0, 1.0)]
+        ends_lsd_file = [r[f"{chain}_{a:.2f}_lsd_file"] for r in rows for a in (0.0, 1.0)]
+        ends_sharp_file = [
+            r[f"{chain}_{a:.2f}_sharpness"] / max(r["source_sharpness_file"][k], 1e-9)
+            for r in rows
+            for k, a in enumerate((0.0, 1.0))
+        ]
         ends_sharp = [
             r[f"{chain}_{a:.2f}_sharpness"] / max(r["source_sharpness"][k], 1e-9)
             for r in rows
@@ -192,12 +319,16 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
         out[chain] = {
             "ends_lsd_mean": statistics.mean(ends_lsd),
             "ends_lsd_max": max(ends_lsd),
+            "ends_lsd_file_mean": statistics.mean(ends_lsd_file),
+            "ends_lsd_file_max": max(ends_lsd_file),
             "ends_sharpness_min": min(ends_sharp),
             "ends_sharpness_mean": statistics.mean(ends_sharp),
+            "ends_sharpness_file_min": min(ends_sharp_file),
             **{f"sharpness_{a:.2f}_mean": statistics.mean(v) for a, v in mids.items()},
             **{f"sharpness_{a:.2f}_min": min(v) for a, v in mids.items()},
             "hf_outside_3db": float(sum(1 for v in hf_off if v > 0)),
-            "side_mid_0.50_median": statistics.median([v if math.isfinite(v) else -99.0 for v in sm]),
+            # over the stereo renders only (a mono one has none): -99 when every one is mono
+            "side_mid_0.50_median": statistics.median([v for v in sm if math.isfinite(v)] or [-99.0]),
         }
     return out
 
@@ -232,6 +363,7 @@ def _run(
         "real_stereo": _pairs_real()[: 3 if quick else 8],
         "loops_tempo": _pairs_tempo(3 if quick else 8),
         "synth_stereo": _pairs_synth(work, 2 if quick else 6),
+        "synth_chains": _pairs_chains(work, 4 if quick else 8),
     }
     record: dict[str, Any] = {"machine": machine(), "quick": quick, "model": str(model_folder), "sets": {}}
     md = ["# Render chains: studio against model (issue 18)\n", machine_line(record), "\n"]
@@ -243,7 +375,9 @@ def _run(
         "set",
         "chain",
         "ends LSD dB (mean / max)",
+        "vs the file (mean / max)",
         "ends sharpness (min)",
+        "vs the file (min)",
         "sharp 0.25",
         "sharp 0.5 (min)",
         "sharp 0.75",
@@ -265,7 +399,9 @@ def _run(
                     f"{name} ({len(rows)} pairs, sources' side/mid {source_sm:.1f} dB)",
                     chain,
                     f"{s['ends_lsd_mean']:.2f} / {s['ends_lsd_max']:.2f}",
+                    f"{s['ends_lsd_file_mean']:.2f} / {s['ends_lsd_file_max']:.2f}",
                     f"{s['ends_sharpness_mean']:.3f} ({s['ends_sharpness_min']:.3f})",
+                    f"{s['ends_sharpness_file_min']:.3f}",
                     s["sharpness_0.25_mean"],
                     f"{s['sharpness_0.50_mean']:.3f} ({s['sharpness_0.50_min']:.3f})",
                     s["sharpness_0.75_mean"],
@@ -283,6 +419,16 @@ def _run(
         "same run): "
         f"model chain (22.05 kHz mono) {times['model'] * 1e3:.0f} ms, studio chain (44.1 kHz stereo) "
         f"{times['studio'] * 1e3:.0f} ms: **{times['studio'] / times['model']:.2f}x**.\n"
+    )
+    glide = _glide(model, two_bar)
+    record["glide"] = {"pair": two_bar[0], "repeats": GLIDE_REPEATS, **glide}
+    g = glide
+    md.append(
+        f"\nA glide of {GLIDE_REPEATS} repeats between the same two loops: model chain "
+        f"{g['model_seconds'] * 1e3:.0f} ms, hit sharpness {g['model_sharpness']:.3f} of the sources' "
+        f"mean; studio chain ({g['studio_shape'][0]} Hz, {g['studio_shape'][1]} channels) "
+        f"{g['studio_seconds'] * 1e3:.0f} ms, **{g['studio_seconds'] / g['model_seconds']:.2f}x**, "
+        f"hit sharpness {g['studio_sharpness']:.3f}.\n"
     )
     if "paper" in times:
         md.append(

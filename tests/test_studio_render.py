@@ -123,3 +123,38 @@ def test_cli_writes_a_daw_ready_file(studio_model: tuple[session.SoundModel, Pat
         ]
     )
     assert code == 1  # exists: no overwrite without --force
+
+
+def test_a_one_shot_end_is_the_one_shot_not_bars_of_it(
+    studio_model: tuple[session.SoundModel, Path], tmp_path: Path
+) -> None:
+    model, unseen = studio_model
+    hit = synth.one_shot("snare", seed=5, sample_rate=RATE)
+    hit = np.stack([hit, 0.8 * hit])  # stereo
+    audio.write(tmp_path / "hit.wav", hit, sample_rate=RATE, subtype="PCM_24")
+    assert model.resolve(tmp_path / "hit.wav").tempo.kind == "oneshot"
+    end = model.morph(unseen / "a.wav", tmp_path / "hit.wav", 1.0)
+    source, _ = sf.read(tmp_path / "hit.wav", dtype="float32", always_2d=True)
+    assert end.bpm is None and end.bars is None and "bpm" not in end.name
+    assert np.shape(end.audio)[-1] <= source.shape[0]  # not padded with bars of silence
+    assert quality.audio_lsd(end.audio, source.T) < 0.1
+    near = model.morph(unseen / "a.wav", tmp_path / "hit.wav", 0.95)
+    assert np.shape(near.audio) == np.shape(end.audio)  # approached continuously: the same clip
+    assert float(np.abs(near.audio - end.audio).max()) < 0.2 * float(np.abs(source).max())
+
+
+def test_a_glide_runs_through_the_studio_chain(studio_model: tuple[session.SoundModel, Path]) -> None:
+    model, unseen = studio_model
+    glide = model.glide(unseen / "a.wav", unseen / "b.wav", repeats=2)
+    assert (glide.sample_rate, glide.channels) == (RATE, 2)  # the sources' rate and channels
+    bpm = 0.5 * (100 + 140)
+    assert glide.audio.shape[-1] == 2 * audio.tempo.grid_samples(bpm, 2, RATE)
+    assert glide.magnitude.shape[0] == 2049 and glide.latent is None
+    sources = [sf.read(unseen / n, dtype="float32")[0].mean(axis=1) for n in ("a.wav", "b.wav")]
+    sharp = [quality.hit_sharpness(audio.io.resample(x, RATE, 22_050)) for x in sources]
+    got = quality.hit_sharpness(audio.io.resample(glide.audio.mean(axis=0), RATE, 22_050))
+    assert got >= 0.8 * float(np.mean(sharp))  # hits kept, not rebuilt from magnitudes
+    old = model.glide(
+        unseen / "a.wav", unseen / "b.wav", repeats=2, options=model.render_options.override(chain="model")
+    )
+    assert (old.sample_rate, old.channels) == (22_050, 1)

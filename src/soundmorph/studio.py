@@ -21,8 +21,8 @@ import numpy as np
 import torch
 
 from soundmorph.audio import io, studio
-from soundmorph.audio.tempo import Tempo, grid_samples
-from soundmorph.config import Preset
+from soundmorph.audio.tempo import ONSET_LEAD, Tempo, grid_samples
+from soundmorph.config import SAMPLE_RATE, Preset
 from soundmorph.limits import MAX_CLIP_SECONDS, READ_MARGIN_SECONDS
 from soundmorph.sound import Sound
 
@@ -63,16 +63,37 @@ class StudioClip:
     hop_length: int
 
 
+def heaviest(sources: Sequence[StudioSource], weights: Sequence[float]) -> StudioSource:
+    """The source with the most weight (the first of equals): it sets a render's bars or length."""
+    return sources[int(np.argmax(np.asarray(weights, dtype=np.float64)))]
+
+
 def render_bars(sources: Sequence[StudioSource], weights: Sequence[float], preset: Preset) -> int | None:
     """Bars of a loop render: the heaviest source's own when it is a loop (so alpha 0 is A with its
-    bars), else the grid's. None for a model without a loop grid."""
+    bars), else the grid's. None for a model without a loop grid, and when the heaviest source is a
+    one-shot (the render is then a one-shot as long as it: :func:`oneshot_samples`)."""
     if preset.tempo.mode != "loop":
         return None
-    heaviest = sources[int(np.argmax(np.asarray(weights, dtype=np.float64)))]
-    found = heaviest.tempo
+    found = heaviest(sources, weights).tempo
+    if found is not None and found.kind == "oneshot":
+        return None
     if found is not None and found.kind == "loop" and found.bars is not None:
         return int(found.bars)
     return preset.tempo.bars
+
+
+def oneshot_samples(source: StudioSource, sample_rate: int, limit: int) -> int:
+    """Samples at ``sample_rate`` of a render led by the one-shot ``source``: its own length from
+    where its onset is aligned (as :func:`soundmorph.audio.studio.fit_source` cuts it), at most
+    ``limit``. A one-shot at weight 1 thus comes back as it is, not padded to bars: padding a hit
+    with seconds of silence is another sound (and another hit sharpness: python -m bench render)."""
+    scale = sample_rate / source.sample_rate
+    start = 0
+    if source.tempo is not None:
+        start = max(
+            0, round(source.tempo.downbeat * sample_rate) - round(ONSET_LEAD * sample_rate / SAMPLE_RATE)
+        )
+    return max(1, min(limit, round(source.audio.shape[-1] * scale) - start))
 
 
 def studio_render(
@@ -111,6 +132,9 @@ def studio_render(
         n = grid_samples(bpm, bars, out_rate)
     else:
         n = round(a.clip_samples * out_rate / a.sample_rate)
+        lead = heaviest(sources, w)
+        if preset.tempo.mode == "loop" and lead.tempo is not None and lead.tempo.kind == "oneshot":
+            n = oneshot_samples(lead, out_rate, n)
     fitted = []
     for source, weight in zip(sources, w, strict=True):
         if weight == 0.0:  # no share of the mix: skip its stretch
@@ -142,6 +166,84 @@ def studio_render(
     _, hop = studio.frame_settings(out_rate)
     audio = out[0] if channels == 1 else out
     return StudioClip(audio, out_rate, bpm if loop else None, bars, magnitude, hop)
+
+
+def studio_glide(
+    sources: Sequence[StudioSource],
+    alphas: torch.Tensor,
+    target: torch.Tensor,
+    preset: Preset,
+    *,
+    bpm: float,
+    repeats: int,
+    rate: int | None = None,
+) -> StudioClip:
+    """A glide from source A to B through the studio chain: both stretched to ``bpm`` and the grid's
+    bars, repeated ``repeats`` times, mixed with weights that move frame by frame, and shaped by
+    the model's joined magnitude.
+
+    Parameters
+    ----------
+    sources : list of StudioSource [shape=(2,)]
+    alphas : torch.Tensor [shape=(repeats * frames,)]
+        B's share in each grid frame of the joined repeats (A's is ``1 - alpha``).
+    target : torch.Tensor [shape=(freq, repeats * frames), non-negative]
+        The model's magnitudes at those ratios, joined repeat after repeat on the grid.
+    bpm : float
+        The glide's tempo; each repeat is the grid's bars at it.
+
+    Returns
+    -------
+    StudioClip
+        At the sources' higher rate and (stereo when one is) channels; ``bpm``/``bars`` None: a glide
+        goes from one sound to another, it does not loop.
+    """
+    halves = [0.5, 0.5]
+    out_rate = studio.render_rate([s.sample_rate for s in sources], halves, rate=rate)
+    channels = studio.render_channels([s.audio.shape[0] for s in sources], halves)
+    a = preset.audio
+    bars = preset.tempo.bars
+    assert bars is not None and preset.tempo.bpm is not None
+    n = grid_samples(bpm, bars, out_rate)
+    tiled = []
+    for source in sources:
+        native = source.audio
+        if source.sample_rate != out_rate:
+            native = io.resample(native, source.sample_rate, out_rate)
+        clip = studio.fit_source(native, out_rate, source.tempo, n_samples=n, bpm=bpm, bars=bars)
+        tiled.append(np.tile(studio.as_channels(clip, channels), (1, repeats)))
+    frames = sources[0].grid_stft.shape[-1]  # grid frames of one clip, as joined
+    local = torch.arange(target.shape[-1]) % frames
+    share = alphas.float().cpu()
+    grid_mix = (
+        sources[0].grid_stft.cpu()[:, local] * (1 - share) + sources[1].grid_stft.cpu()[:, local] * share
+    )
+    log_gain = studio.grid_gain(target.cpu(), grid_mix)
+    _, hop = studio.frame_settings(out_rate)
+    n_frames = 1 + repeats * n // hop
+    # each render frame's place in the joined repeats: by beat on the grid, then repeat r's frame
+    period = a.clip_samples / a.hop_length
+    on_grid = studio.grid_positions(
+        n_frames, hop, out_rate, bpm=bpm, grid_bpm=preset.tempo.bpm, grid_hop=a.hop_length
+    )
+    repeat = np.minimum(np.floor(on_grid / period), repeats - 1)
+    positions = np.clip(repeat * frames + (on_grid - repeat * period), 0, target.shape[-1] - 1)
+    at = torch.from_numpy(positions).float()
+    low = at.floor().long().clamp(max=target.shape[-1] - 2)
+    frac = at - low
+    b_share = share[low] * (1 - frac) + share[low + 1] * frac  # [n_frames]
+    out, magnitude = studio.render(
+        tiled,
+        torch.stack([1 - b_share, b_share]),
+        sample_rate=out_rate,
+        log_gain=log_gain,
+        bpm=bpm,
+        grid_bpm=preset.tempo.bpm,
+        period_frames=None,
+        grid_hop=a.hop_length,
+        positions=positions,
+    )
+    return StudioClip(out[0] if channels == 1 else out, out_rate, None, None, magnitude, hop)
 
 
 def read_native(path: Path | None, clip: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int]:

@@ -96,3 +96,18 @@ def test_grid_gain_is_one_where_the_model_agrees() -> None:
     mix = torch.randn(5, 7, dtype=torch.complex64)
     assert float(studio.grid_gain(mix.abs(), mix).abs().max()) < 1e-5
     assert float(studio.grid_gain(mix.abs() * 1e6, mix).max()) == pytest.approx(24 * np.log(10) / 20)
+
+
+def test_an_untrimmed_loop_is_taken_as_the_grid_takes_it() -> None:
+    loop = stereo_loop(31, 112.0, 2)
+    lead, tail = round(0.02 * RATE), round(0.3 * RATE)
+    ring = np.take(loop, np.arange(tail), axis=-1, mode="wrap") * np.linspace(1.0, 0.0, tail) ** 2
+    bounce = np.concatenate([np.zeros((2, lead), np.float32), loop, ring], axis=-1)
+    found = Tempo("loop", 112.0, 2, 0.02, 1.0, start=0.02, tail="wrap")
+    n = grid_samples(112.0, 2, RATE)
+    fitted = studio.fit_source(bounce, RATE, found, n_samples=n, bpm=112.0, bars=2)
+    for channel in range(2):  # the lead-in trimmed, the ring-out wrapped round: the loop that plays
+        np.testing.assert_allclose(
+            fitted[channel], tempo.loop_cycle(bounce[channel], found, sample_rate=RATE), atol=1e-6
+        )
+    np.testing.assert_allclose(fitted[:, tail:], loop[:, tail:], atol=1e-6)  # past the wrapped ring

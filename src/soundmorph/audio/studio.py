@@ -4,9 +4,10 @@ The model works at 22,050 Hz, mono, on its beat grid. A render at a source's own
 keeps from the sources what the model cannot hold (the fine structure and phase of each hit, the
 band above 11 kHz, the stereo image):
 
-1. each source, at its own rate and channels, is cut to the render's bars at its own tempo and
-   stretched to the render's tempo by a multichannel WSOLA (:func:`fit_source`; one set of splice
-   points for all channels, so the image holds; a source already at that tempo is untouched);
+1. each source, at its own rate and channels, is cut to the render's bars at its own tempo (its
+   lead-in trimmed and its tail wrapped round, as on the grid) and stretched to the render's tempo
+   by a multichannel WSOLA (:func:`fit_source`; one set of splice points for all channels, so the
+   image holds; a source already at that tempo is untouched);
 2. the render's complex mix ``sum_k w_k S_k`` is taken per channel, with an STFT whose window is
    the model's scaled to the output rate, so a bin means the same frequency as the model's
    (:func:`frame_settings`);
@@ -331,14 +332,16 @@ def high_band_gain(
     Parameters
     ----------
     specs : torch.Tensor [shape=(k, channels, freq, frames), complex]
-    weights : torch.Tensor [shape=(k,)]
+    weights : torch.Tensor [shape=(k,) or (k, frames)]
+        Each source's share, or its share in each frame (a glide).
     mix : torch.Tensor [shape=(channels, freq, frames), complex]
     """
     first = math.ceil(CROSSOVER_HZ[0] * n_fft / sample_rate)  # the band's lowest bin
     if first >= specs.shape[-2]:
         return torch.zeros(specs.shape[-1], dtype=torch.float64)
     energy = torch.view_as_real(specs[..., first:, :]).square().sum(dim=(1, 2, 4)).double()  # [k, frames]
-    wanted = (weights.double()[:, None] * energy).sum(0)
+    w = weights.double()
+    wanted = ((w[:, None] if w.ndim == 1 else w) * energy).sum(0)
     have = torch.view_as_real(mix[:, first:, :]).square().sum(dim=(0, 1, 3)).double()
     floor = 1e-12 * float(wanted.max().clamp_min(1e-30))
     limit = limit_db * math.log(10.0) / 20.0
@@ -351,9 +354,24 @@ def apply_gain(mix: torch.Tensor, log_gain: torch.Tensor) -> torch.Tensor:
     return mix * torch.exp(log_gain).to(mix.real.dtype)[None]
 
 
+def frame_weights(weights: Sequence[float] | torch.Tensor, frames: int) -> torch.Tensor:
+    """Each source's share [k] as float32 [k, 1], or shares that change over a glide [k, n] moved to
+    ``frames`` frames (linearly, its first and last at the clip's ends): [k, frames]."""
+    w = torch.as_tensor(weights, dtype=torch.float32)
+    if w.ndim == 1:
+        return w[:, None]
+    if w.shape[1] == frames:
+        return w
+    at = torch.linspace(0.0, w.shape[1] - 1.0, frames)
+    low = at.floor().long().clamp(max=max(w.shape[1] - 2, 0))
+    up = (low + 1).clamp(max=w.shape[1] - 1)
+    frac = (at - low).clamp(0.0, 1.0)
+    return w[:, low] * (1 - frac) + w[:, up] * frac
+
+
 def render(
     sources: Sequence[np.ndarray],
-    weights: Sequence[float],
+    weights: Sequence[float] | torch.Tensor,
     *,
     sample_rate: int,
     log_gain: torch.Tensor,
@@ -361,6 +379,7 @@ def render(
     grid_bpm: float | None,
     period_frames: float | None,
     grid_hop: int = HOP_LENGTH,
+    positions: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The studio render of sources already fitted to the render's clip (:func:`fit_source`).
 
@@ -368,8 +387,8 @@ def render(
     ----------
     sources : list of np.ndarray [shape=(channels, n_samples)]
         Each at ``sample_rate`` with the render's channels (:func:`as_channels`).
-    weights : list of float
-        Each source's share of the mix.
+    weights : list of float, or torch.Tensor [shape=(k, n)]
+        Each source's share of the mix, or its share along the clip (a glide: :func:`frame_weights`).
     log_gain : torch.Tensor [shape=(freq_m, frames_m)]
         From :func:`grid_gain`, on the model's grid.
     bpm, grid_bpm : float or None
@@ -377,6 +396,9 @@ def render(
         (:func:`grid_positions`); None: by time.
     period_frames : float or None
         Grid frames of one grid clip for a loop (the gain wraps round), None otherwise.
+    positions : np.ndarray [shape=(1 + n_samples // hop,)], optional
+        Where each of the render's frames lies on ``log_gain``'s frames, when not by
+        :func:`grid_positions` (a glide's repeats, joined).
 
     Returns
     -------
@@ -389,17 +411,20 @@ def render(
     periodic = period_frames is not None
     n = x.shape[-1]
     specs = stft(x, n_fft, hop, periodic=periodic)  # [k, c, freq, frames]
-    w = torch.as_tensor(list(weights), dtype=torch.float32)
-    mix = (specs * w[:, None, None, None]).sum(0)  # [c, freq, frames]
-    positions = grid_positions(
-        specs.shape[-1], hop, sample_rate, bpm=bpm, grid_bpm=grid_bpm, grid_hop=grid_hop
-    )
+    w = frame_weights(weights, specs.shape[-1])  # [k, 1] or [k, frames]
+    mix = (specs * w[:, None, None, :]).sum(0)  # [c, freq, frames]
+    if positions is None:
+        positions = grid_positions(
+            specs.shape[-1], hop, sample_rate, bpm=bpm, grid_bpm=grid_bpm, grid_hop=grid_hop
+        )
     log_gain = smooth(log_gain, frames=GAIN_SMOOTH_FRAMES, bins=GAIN_SMOOTH_BINS, periodic=periodic)
     gain = move_gain(log_gain, positions, n_fft=n_fft, sample_rate=sample_rate, period_frames=period_frames)
     top = math.ceil(CROSSOVER_HZ[0] * n_fft / sample_rate)
     power = torch.view_as_real(mix[:, :top]).square().sum(dim=(0, 3))  # [freq, frames] below the band
     change = float((power * torch.exp(2 * gain[:top])).sum() / power.sum().clamp_min(1e-20))
-    high = high_band_gain(specs, w, mix, n_fft=n_fft, sample_rate=sample_rate, low_change=change)
+    high = high_band_gain(
+        specs, w[:, 0] if w.shape[1] == 1 else w, mix, n_fft=n_fft, sample_rate=sample_rate, low_change=change
+    )
     gain = crossover(gain, high, n_fft=n_fft, sample_rate=sample_rate)
     shaped = apply_gain(mix, gain)
     out = istft(shaped, n_fft, hop, n, periodic=periodic)

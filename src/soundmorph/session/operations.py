@@ -210,13 +210,18 @@ class SoundModel(LoadedModel):
         joined = joined.T.contiguous()  # [freq, repeats * frames]
         length = repeats * self.clip_samples
         tempo = render.mix_bpm(sources, [0.5, 0.5], bpm)
+        name = result_name("glide", [s.label for s in sources], f"x{repeats}", curve)
+        made = render.studio_glide(
+            sources, alphas, joined, bpm=tempo, repeats=repeats, name=name, options=options
+        )
+        if made is not None:  # the studio chain: the sources' own sound, rate and channels
+            return made
         if tempo is not None:
             length = repeats * grid.loop_samples(self.preset, tempo)
             joined = grid.stretch_joined(joined, length, self.preset.audio.hop_length)
             if render.options(options).init == "source":
                 options = render.options(options).override(init="random")
         clip = render.phase(joined[None], options, length=length)[0]
-        name = result_name("glide", [s.label for s in sources], f"x{repeats}", curve)
         return render.sound(clip, joined.cpu().numpy(), name, None)
 
     def generate(

@@ -196,6 +196,45 @@ class Renderer:
             )
         ]
 
+    def studio_glide(
+        self,
+        sources: list[SourceSound],
+        alphas: torch.Tensor,
+        joined: torch.Tensor,
+        *,
+        bpm: float | None,
+        repeats: int,
+        name: str,
+        options: RenderOptions | None = None,
+    ) -> Sound | None:
+        """A glide (B's share ``alphas`` [repeats * frames] of the joined faithful magnitudes
+        ``joined`` [freq, repeats * frames] on the grid) through the studio chain, at the sources'
+        rate and channels (:func:`soundmorph.studio.studio_glide`); None where the chain does not
+        apply (the model chain asked for, a raw render, a model without a loop grid, a library
+        sound that cannot be re-read): the caller renders it the model's way."""
+        chosen = self.options(options)
+        if (
+            chosen.chain != "studio"
+            or not chosen.faithful
+            or bpm is None
+            or not grid.is_loop(self.loaded.preset)
+            or not self.loaded.sources.readable(sources)
+        ):
+            return None
+        inputs = [self.studio_source(s) for s in sources]
+        clip = studio.studio_glide(
+            inputs, alphas, joined, self.loaded.preset, bpm=bpm, repeats=repeats, rate=chosen.rate
+        )
+        return Sound(
+            clip.audio,
+            clip.sample_rate,
+            clip.magnitude,
+            name,
+            clip.hop_length,
+            None,
+            model_magnitude=joined.cpu().numpy(),
+        )
+
     def sound(self, clip: np.ndarray, mag: np.ndarray, name: str, z: np.ndarray | None) -> Sound:
         """A :class:`Sound` of audio ``clip`` [samples] at the model's rate and magnitude [freq, frames]."""
         hop = self.loaded.preset.audio.hop_length
