@@ -41,7 +41,7 @@ def test_rate_and_channels_follow_the_sources_with_weight() -> None:
 def test_wsola_matches_the_tempo_modules_and_keeps_channels_aligned() -> None:
     x = np.random.default_rng(0).standard_normal(20_000)
     ours = studio.wsola(np.stack([x, x]), 23_456, sample_rate=22_050)
-    np.testing.assert_allclose(ours[0], tempo.stretch(x, 23_456), atol=1e-4)
+    np.testing.assert_allclose(ours[0], tempo.stretch(x, 23_456, anchored=True), atol=1e-4)
     np.testing.assert_array_equal(ours[0], ours[1])  # one set of splice points
     np.testing.assert_array_equal(studio.wsola(x[None], 20_000)[0], x.astype(np.float32))
 

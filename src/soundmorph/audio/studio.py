@@ -31,7 +31,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from soundmorph.audio.tempo import ONSET_LEAD, WSOLA_FRAME, WSOLA_TOLERANCE, Tempo, to_bars
+from soundmorph.audio.tempo import ONSET_LEAD, WSOLA_FRAME, WSOLA_TOLERANCE, Tempo, to_bars, wsola_anchors
 from soundmorph.config import HOP_LENGTH, N_FFT, SAMPLE_RATE
 from soundmorph.errors import SoundmorphError
 
@@ -122,9 +122,13 @@ def wsola(audio: np.ndarray, n_samples: int, *, sample_rate: int = SAMPLE_RATE) 
     reach = np.arange(frame_c + 2 * tol_c)
     starts = np.round(nominal / d).astype(np.int64) - tol_c
     candidates = np.fft.rfft(coarse[(starts[:, None] + reach[None, :]) % n_c], size)  # [frames, bins]
+    anchors = wsola_anchors(mono, n_samples, hop=hop, sample_rate=sample_rate)  # hits on their time
     positions = np.empty(n_frames, dtype=np.int64)
-    positions[0] = nominal[0]
+    positions[0] = anchors.get(0, nominal[0])
     for k in range(1, n_frames):  # the offset where the input best continues the previous frame
+        if k in anchors:
+            positions[k] = anchors[k]
+            continue
         target = coarse[(round(positions[k - 1] / d) + hop_c + span_c) % n_c]
         corr = np.fft.irfft(candidates[k] * np.conj(np.fft.rfft(target, size)), size)
         positions[k] = nominal[k] + d * (int(np.argmax(corr[: 2 * tol_c + 1])) - tol_c)
