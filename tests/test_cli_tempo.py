@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from soundmorph import audio, cli
-from soundmorph.audio import looping, synth
+from soundmorph import api, audio, cli
+from soundmorph.audio import looping, riff, synth
 from soundmorph.config import SAMPLE_RATE
 
 SLOW, FAST = 110.0, 140.0
@@ -167,3 +167,19 @@ def test_list_warns_where_a_name_is_contradicted_by_the_hits(
     code, out, _ = run(capsys, "list", tmp_path, "--json")
     (sound,) = json.loads(out)["sounds"]
     assert sound["source"] == "audio" and sound["warnings"] and sound["confidence"] < 0.5
+
+
+def test_a_model_chain_loop_carries_its_tempo_in_chunks_and_name(
+    loop_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "mc.wav"
+    code, _, err = run(
+        capsys, "morph", loop_model, "0", "1", "--bpm", "100", "--chain", "model", "--out", out, *FAST_RENDER
+    )
+    assert code == 0, err
+    found = riff.read_loop_chunks(out)
+    assert found.acid_bpm == pytest.approx(100.0) and found.acid_beats == 8 and found.acid_oneshot is False
+    assert found.smpl_seconds == pytest.approx((0.0, 4.8), abs=1e-4)  # the whole file, one loop
+    model = api.load(loop_model, device="cpu")
+    sound = model.morph(0, 1, 0.5, bpm=100, options=model.render_options.override(chain="model", n_iter=4))
+    assert sound.name.endswith("_100bpm_2bars") and (sound.bpm, sound.bars) == (100.0, 2)

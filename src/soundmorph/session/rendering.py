@@ -14,6 +14,7 @@ import torch
 
 from soundmorph import detail, grid, studio
 from soundmorph.audio import phase
+from soundmorph.audio.studio import loop_tags
 from soundmorph.config import RenderOptions
 from soundmorph.errors import SoundmorphError
 from soundmorph.limits import MAX_RENDER_SECONDS
@@ -184,17 +185,25 @@ class Renderer:
             return studio.render_sounds(
                 mags, latents, names, inputs, weights, tempi, preset, rate=chosen.rate
             )
-        clips: Sequence[np.ndarray]
-        if grid.is_loop(self.loaded.preset):
-            clips = grid.render_bars(mags, self.loaded.preset, tempi, self.options(options))
-        else:
-            clips = list(self.phase(mags, options, source_phase=source_phase))
-        return [
-            self.sound(clip, mag, name, z)
-            for clip, mag, name, z in zip(
-                clips, mags.cpu().numpy(), names, latents.cpu().numpy(), strict=True
-            )
-        ]
+        if not grid.is_loop(preset):
+            clips = self.phase(mags, options, source_phase=source_phase)
+            return [
+                self.sound(clip, mag, name, z)
+                for clip, mag, name, z in zip(
+                    clips, mags.cpu().numpy(), names, latents.cpu().numpy(), strict=True
+                )
+            ]
+        loops = grid.render_bars(mags, preset, tempi, chosen)
+        bars = preset.tempo.bars
+        out = []
+        for clip, mag, name, z, tempo in zip(
+            loops, mags.cpu().numpy(), names, latents.cpu().numpy(), tempi, strict=True
+        ):
+            bpm = tempo if tempo is not None else preset.tempo.bpm
+            sound = self.sound(clip, mag, "_".join([name, *loop_tags(bpm, bars)]), z)
+            sound.bpm, sound.bars = bpm, bars  # whole bars at its tempo: its WAV carries acid/smpl
+            out.append(sound)
+        return out
 
     def studio_glide(
         self,
