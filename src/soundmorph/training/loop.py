@@ -91,12 +91,17 @@ def native_bf16(device: torch.device) -> bool:
     return any(flag in flags for flag in NATIVE_BF16_FLAGS)
 
 
-def resolve_precision(precision: Precision, device: torch.device) -> Precision:
-    """``"auto"``: bf16 autocast on a CPU with native bf16 (measured faster at the same held-out
-    quality, ``python -m bench speed``), fp32 elsewhere (a GPU measures its own, ``bench/gpu.sh``)."""
+def resolve_precision(
+    precision: Precision, device: torch.device, model: nn.Module | None = None
+) -> Precision:
+    """``"auto"``: bf16 autocast on a CPU with native bf16 for a model family measured unharmed by it
+    (:attr:`SpectrogramVAE.autocast_bf16`; faster at the same held-out quality, ``python -m
+    bench.precision``), fp32 elsewhere: for ``paper``, whose numerics are the reference's, and on a
+    GPU (which measures its own, ``bench/gpu.sh``)."""
     if precision != "auto":
         return precision
-    return "bf16" if native_bf16(device) else "fp32"
+    family_allows = model is None or bool(getattr(model, "autocast_bf16", False))
+    return "bf16" if family_allows and native_bf16(device) else "fp32"
 
 
 def kl_weight_at(preset: Preset, epoch: int) -> float:
@@ -290,8 +295,8 @@ def fit(
         Epochs between resumable states; 1 (the default) bounds what a kill loses to one epoch.
     precision : {"auto", "fp32", "bf16"}
         ``"bf16"`` runs the training forward pass under bf16 autocast (the STFT, the held-out loss
-        and the optimizer stay fp32); ``"auto"`` chooses it on a CPU with native bf16
-        (:func:`resolve_precision`).
+        and the optimizer stay fp32); ``"auto"`` chooses it on a CPU with native bf16 for a family
+        that allows it (:func:`resolve_precision`: the default's, not ``paper``'s).
 
     Returns
     -------
@@ -306,7 +311,7 @@ def fit(
     # Dropout draws from the global generator: seed it per epoch here, but leave the caller's state.
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         run = _Run(model, preset, out, workers, world or distributed.current(), save_every)
-        run.precision = resolve_precision(precision, device)
+        run.precision = resolve_precision(precision, device, model)
         return run.run(train, holdout, resume=resume, progress=progress, on_epoch=on_epoch)
 
 
