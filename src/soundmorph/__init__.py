@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 
 # torch's CPU threads (libgomp, read when torch loads: hence here, before anything imports it) spin
-# at every barrier by default. On a CPU shared with other work (a DAW, a browser, another job) a
-# spinning thread waits for one that is not running: measured on 2 cores at load ~10, a paper
-# training step took 3-5x longer and a morph 5x (bench/README.md, "Threads"). Passive threads sleep
-# instead; OMP_WAIT_POLICY=ACTIVE in the environment keeps the spinning.
+# at every barrier by default. On a CPU shared with other work (a DAW, a browser, another job, the
+# web page's own concurrent morphs) a spinning thread waits for one that is not running: on 2 cores
+# at load 4-10, paper's training steps took 2-6x longer and a morph 2-5x. Passive threads sleep
+# instead; that costs ~1.8x on an idle machine (bench/README.md, "Threads"), where
+# OMP_WAIT_POLICY=ACTIVE in the environment restores the spinning.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
