@@ -173,6 +173,13 @@ def make_vae(encoder, decoder):  # type: ignore[no-untyped-def]
     return VAE()
 
 
+def elapsed_ms(fn) -> float:  # type: ignore[no-untyped-def]
+    """Wall time of one call of ``fn`` in ms."""
+    tic = time.perf_counter()
+    fn()
+    return 1000 * (time.perf_counter() - tic)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("folder", type=Path)
@@ -224,14 +231,9 @@ def main() -> None:
         return decoder((0.5 * mean[0] + 0.5 * mean[1])[None], training=False).numpy()
 
     def timed(fn, repeats: int) -> list[float]:  # type: ignore[no-untyped-def]
-        fn()
-        fn()
-        out = []
-        for _ in range(repeats):
-            tic = time.perf_counter()
+        for _ in range(2):  # warm-up
             fn()
-            out.append(1000 * (time.perf_counter() - tic))
-        return out
+        return [elapsed_ms(fn) for _ in range(repeats)]
 
     mag = decoder(posterior(encoder(pair[:1], training=False))[0], training=False).numpy()[0, :, :, 0]
     record = {
