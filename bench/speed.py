@@ -25,7 +25,7 @@ from soundmorph.data.dataset import ArrayClips
 from soundmorph.models import SpectrogramVAE
 from soundmorph.training import fit
 from soundmorph.training.checkpoint import ModelInfo
-from soundmorph.training.loop import loss_terms
+from soundmorph.training.loop import loss_terms, resolve_precision
 
 PRESETS = ("paper", "default")
 MATMUL_SIZE = 2048  # square fp32 matmul whose FLOP/s is the machine's ceiling
@@ -87,7 +87,8 @@ def training_throughput(preset: Preset, clips: np.ndarray, *, epochs: int) -> di
         )
     steady = history[2:] if len(history) > 2 else history
     seconds = statistics.median(h.seconds for h in steady)
-    return {"clips_per_second": len(clips) / seconds, "seconds_per_epoch": seconds}
+    precision = resolve_precision("auto", model.device, model)  # what fit ran in
+    return {"clips_per_second": len(clips) / seconds, "seconds_per_epoch": seconds, "precision": precision}
 
 
 def morph_latency(preset: Preset, clips: np.ndarray, *, repeats: int) -> dict[str, float]:
@@ -217,6 +218,7 @@ def markdown(record: dict[str, Any]) -> str:
     rows = [
         [
             r["preset"],
+            r.get("precision", "fp32"),
             r["frames"],
             r["train_clips"],
             r["clips_per_second"],
@@ -227,7 +229,9 @@ def markdown(record: dict[str, Any]) -> str:
         for r in record["presets"]
     ]
     md += table(
-        ["preset", "frames", "clips", "clips/s", "s/epoch", "GFLOP/clip", "% of ceiling"], rows, digits=2
+        ["preset", "precision", "frames", "clips", "clips/s", "s/epoch", "GFLOP/clip", "% of ceiling"],
+        rows,
+        digits=2,
     )
     md += (
         "\n## Morph latency\n\nOne morph: STFT of 2 clips + encode 2 + decode + Griffin-Lim (preset "
@@ -250,7 +254,7 @@ def markdown(record: dict[str, Any]) -> str:
     )
     g = record["griffin_lim"]
     md += f"\n## Griffin-Lim 32 iterations, 1025 x {g['frames']} (same process)\n\n"
-    rows = [["soundmorph.audio.spectral.griffin_lim", g["soundmorph_ms"], 1.0]]
+    rows = [["soundmorph.audio.phase.griffin_lim", g["soundmorph_ms"], 1.0]]
     if "librosa_ms" in g:
         rows.append(["librosa.griffinlim", g["librosa_ms"], 1 / g["speedup"]])
     md += table(["implementation", "ms", "relative time"], rows, digits=2)

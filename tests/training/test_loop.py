@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 from soundmorph import training
-from soundmorph.config import Preset, paper
+from soundmorph.config import Preset, get_preset, paper
 from soundmorph.data.dataset import ArrayClips
 from soundmorph.errors import SoundmorphError
 from soundmorph.models import SpectrogramVAE, build_model
@@ -300,6 +300,15 @@ def test_auto_precision_is_bf16_only_on_a_cpu_with_native_bf16() -> None:
     assert loop.resolve_precision("bf16", cpu) == "bf16"
     assert loop.resolve_precision("auto", cpu) == ("bf16" if loop.native_bf16(cpu) else "fp32")
     assert loop.resolve_precision("auto", torch.device("meta")) == "fp32"
+
+
+def test_auto_precision_keeps_the_reference_in_fp32() -> None:
+    cpu = torch.device("cpu")
+    reference = build_model(paper().model, n_freq=65, n_frames=8)
+    sequence = build_model(get_preset("default").model, n_freq=65, n_frames=8)
+    assert loop.resolve_precision("auto", cpu, reference) == "fp32"
+    assert loop.resolve_precision("bf16", cpu, reference) == "bf16"  # opt-in
+    assert loop.resolve_precision("auto", cpu, sequence) == ("bf16" if loop.native_bf16(cpu) else "fp32")
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])

@@ -35,6 +35,7 @@ counts, and on kits it never saw the residual made them worse than the PCA start
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -240,6 +241,9 @@ class SequenceVAE(SpectrogramVAE):
     (``colour_terms``) divided out before them and multiplied back after them; this class adds the
     colour, the per-step PCA start, the augmentation, its loss terms and the flat latent's size.
     """
+
+    # bf16 autocast: 1.25x an epoch at held-out cosine -0.0002 (2026-12-08, bench/results/precision.md)
+    autocast_bf16: ClassVar[bool] = True
 
     colour_basis: torch.Tensor  # [colour_terms, freq], buffers when colour_terms > 0
     colour_fit: torch.Tensor  # [freq, colour_terms]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -294,6 +295,10 @@ class SpectrogramVAE(nn.Module):
 
     freq_mean: torch.Tensor  # [freq, 1], buffer
     freq_std: torch.Tensor  # [freq, 1], buffer
+    # whether training's precision "auto" may run this family under bf16 autocast on a CPU with
+    # native bf16 (measured harmless to held-out quality, ``python -m bench.precision``). Not the
+    # reference family: ``paper`` keeps its fp32 numerics unless bf16 is asked for
+    autocast_bf16: ClassVar[bool] = False
 
     def __init__(self, config: ModelConfig, *, n_freq: int, n_frames: int) -> None:
         super().__init__()
