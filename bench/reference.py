@@ -14,7 +14,8 @@ Each round runs, one after the other: the reference in its two forms (``conv``: 
 Conv2D layers; ``dense``: the same function as Dense layers, see :mod:`bench.reference_tf`), then
 ``paper`` through soundmorph's own :func:`soundmorph.training.fit`, each in a fresh process: in fp32
 (the reference's numerics), in bf16 autocast (opt-in), and in fp32 with torch's threads spinning
-(``OMP_WAIT_POLICY=ACTIVE``, torch's default, which soundmorph replaced by ``PASSIVE``), on every
+(``OMP_WAIT_POLICY=ACTIVE``, torch's default, which soundmorph keeps; the branch that measured
+this set ``PASSIVE`` for a while), on every
 loop of the folder (no held-out split: the notebook trains on all), batch 16, the resumable state
 written every epoch as the CLI does. An
 epoch's time is the median epoch after the first two of each run (warm-up: tracing, caches) over
@@ -51,8 +52,8 @@ from soundmorph.training.checkpoint import ModelInfo
 WORKER = Path(__file__).with_name("reference_tf.py")
 WARMUP_EPOCHS = 2  # dropped from every run's epochs: tracing, primitive caches, first allocations
 FORMS = ("conv", "dense")
-# soundmorph's runs: (name, precision, OMP_WAIT_POLICY); "ACTIVE" is torch's default, spinning threads,
-# as soundmorph ran before it set PASSIVE (soundmorph/__init__.py)
+# soundmorph's runs: (name, precision, OMP_WAIT_POLICY); "ACTIVE" is torch's default (spinning
+# threads), which soundmorph keeps; "PASSIVE" is what a user may set on a shared CPU
 OURS = (
     ("paper fp32", "fp32", "PASSIVE"),
     ("paper bf16", "bf16", "PASSIVE"),
