@@ -357,3 +357,16 @@ def test_faithful_sweep_blend_and_glide_end_at_the_originals(model: session.Soun
     glide = model.glide(0, 4, repeats=2, options=FAST).magnitude
     np.testing.assert_allclose(glide[:, 0], first[:, 0], rtol=1e-3, atol=1e-5)
     np.testing.assert_allclose(glide[:, -1], last[:, -1], rtol=1e-3, atol=1e-5)
+
+
+def test_library_reconstructions_are_decoded_once(
+    model: session.SoundModel, unseen: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sources = [model.resolve(0), model.resolve(unseen), model.resolve(1)]
+    expected = model.decode(torch.stack([s.latent for s in sources]))
+    torch.testing.assert_close(model.renderer.reconstructions(sources), expected)
+    batches: list[int] = []
+    decode = model.decode
+    monkeypatch.setattr(model, "decode", lambda z: batches.append(len(z)) or decode(z))
+    torch.testing.assert_close(model.renderer.reconstructions(sources), expected)
+    assert batches == [1]  # only the file that is not in the library, whose latent may change

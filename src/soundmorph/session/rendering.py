@@ -50,6 +50,7 @@ class Renderer:
     def __init__(self, loaded: LoadedModel) -> None:
         self.loaded = loaded
         self._originals: dict[int, torch.Tensor] = {}  # library originals' magnitudes, read once
+        self._decoded: dict[int, torch.Tensor] = {}  # the model's reconstructions of library sounds
         self._studio: dict[int, studio.StudioSource] = {}  # library sounds as the studio chain takes them
 
     def original_magnitude(self, source: SourceSound) -> torch.Tensor:
@@ -83,10 +84,20 @@ class Renderer:
         if not self.options(options).faithful or not self.loaded.sources.readable(sources):
             return None
         originals = [self.original_magnitude(s) for s in sources]
-        return (
-            torch.stack(originals).to(self.loaded.device),
-            self.loaded.decode(torch.stack([s.latent for s in sources])),
-        )
+        return torch.stack(originals).to(self.loaded.device), self.reconstructions(sources)
+
+    def reconstructions(self, sources: list[SourceSound]) -> torch.Tensor:
+        """The model's decode of each source's latent [sources, freq, frames]; a library sound's is
+        decoded once and kept (a page re-renders the same pair on every move)."""
+        missing = [s for s in sources if s.index is None or s.index not in self._decoded]
+        decoded: dict[int, torch.Tensor] = {}
+        if missing:
+            mags = self.loaded.decode(torch.stack([s.latent for s in missing]))
+            decoded = {id(s): mag for s, mag in zip(missing, mags, strict=True)}
+        for s in missing:
+            if s.index is not None:
+                self._decoded[s.index] = decoded[id(s)]
+        return torch.stack([decoded[id(s)] if s.index is None else self._decoded[s.index] for s in sources])
 
     @staticmethod
     def faithful(mags: torch.Tensor, details: Detail | None, weights: torch.Tensor) -> torch.Tensor:
