@@ -117,7 +117,9 @@ def wsola(audio: np.ndarray, n_samples: int, *, sample_rate: int = SAMPLE_RATE) 
     coarse = mono[: n_in // d * d].reshape(-1, d).mean(axis=1) if d > 1 and n_in >= d else mono
     d = d if coarse is not mono else 1
     n_c, frame_c, tol_c, hop_c = len(coarse), max(1, frame // d), max(1, tol // d), max(1, hop // d)
-    size = 1 << (2 * frame_c + 2 * tol_c).bit_length()  # FFT length of the cross-correlation
+    # FFT length of the cross-correlation: a candidate's length is enough, as the lags wanted
+    # (0 .. 2 tol) never carry the zero-padded target round the end of the circle
+    size = frame_c + 2 * tol_c
     span_c = np.arange(frame_c)
     reach = np.arange(frame_c + 2 * tol_c)
     starts = np.round(nominal / d).astype(np.int64) - tol_c
