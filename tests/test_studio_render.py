@@ -158,3 +158,15 @@ def test_a_glide_runs_through_the_studio_chain(studio_model: tuple[session.Sound
         unseen / "a.wav", unseen / "b.wav", repeats=2, options=model.render_options.override(chain="model")
     )
     assert (old.sample_rate, old.channels) == (22_050, 1)
+
+
+def test_a_library_source_is_stretched_from_what_was_kept(
+    studio_model: tuple[session.SoundModel, Path],
+) -> None:
+    model, _ = studio_model
+    first = model.morph(0, 1, 0.4)
+    kept = model.renderer.studio_source(model.resolve(0))
+    assert list(kept.periods) == [(22_050, 2)]  # its period and hits at the render's rate and bars
+    again = model.morph(0, 1, 0.4)
+    np.testing.assert_array_equal(again.audio, first.audio)
+    assert model.renderer.studio_source(model.resolve(0)) is kept and len(kept.periods) == 1

@@ -14,7 +14,7 @@ Chosen over the model chain (magnitude frames resampled to the tempo, phase rebu
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +48,29 @@ class StudioSource:
     sample_rate: int
     tempo: Tempo | None
     grid_stft: torch.Tensor
+    # (rate, bars) -> its loop period [channels, samples] at that rate and the period's hits: what
+    # every render of this source at that rate stretches (a page renders the same pair again and again)
+    periods: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def fitted(self, rate: int, n_samples: int, *, bpm: float | None, bars: int | None) -> np.ndarray:
+        """This source made into a render's clip [channels, n_samples] at ``rate``
+        (:func:`soundmorph.audio.studio.fit_source`); a loop's period and hits are found once per
+        rate and bar count and kept."""
+        tempo = self.tempo
+        if tempo is None or tempo.kind != "loop" or tempo.bpm is None or bpm is None or not bars:
+            return studio.fit_source(self.at(rate), rate, tempo, n_samples=n_samples, bpm=None, bars=None)
+        key = (rate, bars)
+        if key not in self.periods:
+            period = studio.loop_period(self.at(rate), rate, tempo, bars)
+            self.periods[key] = (period, studio.period_hits(period, sample_rate=rate))
+        period, hits = self.periods[key]
+        return studio.wsola(period, n_samples, sample_rate=rate, hits=hits)
+
+    def at(self, rate: int) -> np.ndarray:
+        """Its audio [channels, samples] at ``rate``."""
+        return self.audio if rate == self.sample_rate else io.resample(self.audio, self.sample_rate, rate)
 
 
 @dataclass(frozen=True)
@@ -140,12 +163,7 @@ def studio_render(
         if weight == 0.0:  # no share of the mix: skip its stretch
             fitted.append(np.zeros((channels, n), np.float32))
             continue
-        native = source.audio
-        if source.sample_rate != out_rate:
-            native = io.resample(native, source.sample_rate, out_rate)
-        clip = studio.fit_source(
-            native, out_rate, source.tempo, n_samples=n, bpm=bpm if loop else None, bars=bars
-        )
+        clip = source.fitted(out_rate, n, bpm=bpm if loop else None, bars=bars)
         fitted.append(studio.as_channels(clip, channels))
     mix = torch.zeros_like(sources[0].grid_stft, device="cpu")
     for source, weight in zip(sources, w, strict=True):
@@ -207,10 +225,7 @@ def studio_glide(
     n = grid_samples(bpm, bars, out_rate)
     tiled = []
     for source in sources:
-        native = source.audio
-        if source.sample_rate != out_rate:
-            native = io.resample(native, source.sample_rate, out_rate)
-        clip = studio.fit_source(native, out_rate, source.tempo, n_samples=n, bpm=bpm, bars=bars)
+        clip = source.fitted(out_rate, n, bpm=bpm, bars=bars)
         tiled.append(np.tile(studio.as_channels(clip, channels), (1, repeats)))
     frames = sources[0].grid_stft.shape[-1]  # grid frames of one clip, as joined
     local = torch.arange(target.shape[-1]) % frames

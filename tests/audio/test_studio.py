@@ -111,3 +111,15 @@ def test_an_untrimmed_loop_is_taken_as_the_grid_takes_it() -> None:
             fitted[channel], tempo.loop_cycle(bounce[channel], found, sample_rate=RATE), atol=1e-6
         )
     np.testing.assert_allclose(fitted[:, tail:], loop[:, tail:], atol=1e-6)  # past the wrapped ring
+
+
+def test_hits_kept_by_the_caller_give_the_same_stretch() -> None:
+    loop = synth.drum_loop(seed=77, style="house", bpm=124.0, bars=1, kit=77)
+    period = np.stack([loop, 0.5 * loop])
+    hits = studio.period_hits(period, sample_rate=22_050)
+    assert len(hits) >= 4  # a bar of house: at least its four kicks
+    for n in (len(loop) * 9 // 10, len(loop) * 6 // 5):
+        np.testing.assert_array_equal(
+            studio.wsola(period, n, sample_rate=22_050, hits=hits),
+            studio.wsola(period, n, sample_rate=22_050),
+        )

@@ -31,7 +31,15 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from soundmorph.audio.tempo import ONSET_LEAD, WSOLA_FRAME, WSOLA_TOLERANCE, Tempo, to_bars, wsola_anchors
+from soundmorph.audio.tempo import (
+    ONSET_LEAD,
+    WSOLA_FRAME,
+    WSOLA_TOLERANCE,
+    Tempo,
+    hit_frames,
+    to_bars,
+    wsola_anchors,
+)
 from soundmorph.config import HOP_LENGTH, N_FFT, SAMPLE_RATE
 from soundmorph.errors import SoundmorphError
 
@@ -90,12 +98,23 @@ def as_channels(audio: np.ndarray, channels: int) -> np.ndarray:
     return x[:channels]
 
 
-def wsola(audio: np.ndarray, n_samples: int, *, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+def period_hits(audio: np.ndarray, *, sample_rate: int) -> np.ndarray:
+    """The hits of a loop period [channels, n_in] that :func:`wsola` puts on their time (found on
+    the channels' mean, strongest first: :func:`soundmorph.audio.tempo.hit_frames`)."""
+    mono = np.atleast_2d(np.asarray(audio, dtype=np.float64)).mean(axis=0)
+    return hit_frames(mono, sample_rate=sample_rate)
+
+
+def wsola(
+    audio: np.ndarray, n_samples: int, *, sample_rate: int = SAMPLE_RATE, hits: np.ndarray | None = None
+) -> np.ndarray:
     """Circular WSOLA of a loop period [channels, n_in] to [channels, n_samples], float32.
 
     The splice points are found on the channels' mean and used for every channel, so a stereo
     image is not torn apart; frame and tolerance are :mod:`~soundmorph.audio.tempo`'s at 22,050 Hz,
-    scaled to ``sample_rate`` (the same time span). ``n_samples == n_in`` returns the input.
+    scaled to ``sample_rate`` (the same time span). The frames that carry the period's hits are
+    placed so that each lands on its time (``hits``: :func:`period_hits` of ``audio``, when the
+    caller keeps them; found here otherwise). ``n_samples == n_in`` returns the input.
     """
     x = np.atleast_2d(np.asarray(audio, dtype=np.float64))
     n_in = x.shape[-1]
@@ -124,7 +143,7 @@ def wsola(audio: np.ndarray, n_samples: int, *, sample_rate: int = SAMPLE_RATE) 
     reach = np.arange(frame_c + 2 * tol_c)
     starts = np.round(nominal / d).astype(np.int64) - tol_c
     candidates = np.fft.rfft(coarse[(starts[:, None] + reach[None, :]) % n_c], size)  # [frames, bins]
-    anchors = wsola_anchors(mono, n_samples, hop=hop, sample_rate=sample_rate)  # hits on their time
+    anchors = wsola_anchors(mono, n_samples, hop=hop, sample_rate=sample_rate, hits=hits)  # hits on time
     positions = np.empty(n_frames, dtype=np.int64)
     positions[0] = anchors.get(0, nominal[0])
     for k in range(1, n_frames):  # the offset where the input best continues the previous frame
@@ -146,6 +165,14 @@ def wsola(audio: np.ndarray, n_samples: int, *, sample_rate: int = SAMPLE_RATE) 
     return out.astype(np.float32)
 
 
+def loop_period(audio: np.ndarray, sample_rate: int, tempo: Tempo, bars: int) -> np.ndarray:
+    """A loop source [channels, samples] cut or repeated to ``bars`` bars at its own tempo as the
+    grid does it (from its ``start``, its tail wrapped or dropped:
+    :func:`soundmorph.audio.tempo.to_bars`): [channels, grid_samples(tempo.bpm, bars)] float32."""
+    x = np.atleast_2d(np.asarray(audio, dtype=np.float32))
+    return np.stack([to_bars(channel, tempo, bars, sample_rate=sample_rate) for channel in x])
+
+
 def fit_source(
     audio: np.ndarray,
     sample_rate: int,
@@ -165,8 +192,7 @@ def fit_source(
     """
     x = np.atleast_2d(np.asarray(audio, dtype=np.float32))
     if tempo is not None and tempo.kind == "loop" and tempo.bpm is not None and bpm is not None and bars:
-        period = np.stack([to_bars(channel, tempo, bars, sample_rate=sample_rate) for channel in x])
-        return wsola(period, n_samples, sample_rate=sample_rate)
+        return wsola(loop_period(x, sample_rate, tempo, bars), n_samples, sample_rate=sample_rate)
     start = 0
     if tempo is not None and tempo.kind == "oneshot":
         start = max(0, round(tempo.downbeat * sample_rate) - round(ONSET_LEAD * sample_rate / SAMPLE_RATE))

@@ -629,8 +629,33 @@ def _resample_periodic(audio: np.ndarray, n_samples: int) -> np.ndarray:
     return np.fft.irfft(out, n_samples) * (n_samples / len(audio))
 
 
+def hit_frames(audio: np.ndarray, *, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """The onset frames (every :data:`~soundmorph.audio.onsets.ONSET_HOP` samples) of a loop
+    period's strong onsets (circular), the strongest first: what :func:`wsola_anchors` places.
+
+    Parameters
+    ----------
+    audio : np.ndarray [shape=(n_in,)]
+        One period of a loop (mono).
+
+    Returns
+    -------
+    np.ndarray [shape=(hits,), int]
+    """
+    envelope = onset_envelope(audio, sample_rate=sample_rate, circular=True)
+    hop_seconds = ONSET_HOP / sample_rate
+    frames = np.round(onset_times(envelope, hop_seconds=hop_seconds) / hop_seconds).astype(int)
+    order = np.argsort(-envelope[np.minimum(frames, len(envelope) - 1)], kind="stable")
+    return frames[order]
+
+
 def wsola_anchors(
-    audio: np.ndarray, n_samples: int, *, hop: int, sample_rate: int = SAMPLE_RATE
+    audio: np.ndarray,
+    n_samples: int,
+    *,
+    hop: int,
+    sample_rate: int = SAMPLE_RATE,
+    hits: np.ndarray | None = None,
 ) -> dict[int, int]:
     """Input positions of the WSOLA frames that carry a loop's hits, so each lands on its time.
 
@@ -653,6 +678,9 @@ def wsola_anchors(
     hop : int
         Samples between output frames; frame ``k`` is centred on output sample ``k * hop`` and
         covers ``[k * hop - hop, k * hop + hop)``.
+    hits : np.ndarray [shape=(hits,), int], optional
+        :func:`hit_frames` of ``audio``, when the caller keeps them (a source stretched again and
+        again); found here otherwise.
 
     Returns
     -------
@@ -660,15 +688,12 @@ def wsola_anchors(
         Frame index to the input position of its first sample.
     """
     n_in = len(audio)
-    envelope = onset_envelope(audio, sample_rate=sample_rate, circular=True)
-    hop_seconds = ONSET_HOP / sample_rate
-    times = onset_times(envelope, hop_seconds=hop_seconds)
-    frames = np.round(times / hop_seconds).astype(int)
-    order = np.argsort(-envelope[np.minimum(frames, len(envelope) - 1)], kind="stable")
+    if hits is None:
+        hits = hit_frames(audio, sample_rate=sample_rate)
     n_frames = math.ceil(n_samples / hop) + 1
     anchors: dict[int, int] = {}
-    for index in order:
-        t = int(frames[index]) * ONSET_HOP % n_in
+    for frame in hits:
+        t = int(frame) * ONSET_HOP % n_in
         o = t * n_samples / n_in  # where the hit belongs in the output
         k = round(o / hop)
         if not 0 <= k < n_frames or k in anchors or (k > 0 and k - 1 in anchors):
