@@ -2,7 +2,7 @@
 names, :mod:`.core` encodes and decodes, :mod:`.rendering` turns latents into sounds, and
 :mod:`.operations` is what a user does (morph, sweep, blend, glide, generate)."""
 
-from soundmorph.session.core import LoadedModel, pick_device
+from soundmorph.session.loaded import LoadedModel, pick_device
 from soundmorph.session.operations import SoundModel, load
 from soundmorph.session.rendering import Renderer, check_render_size, result_name
 from soundmorph.session.sources import Source, Sources, SourceSound

@@ -18,7 +18,7 @@ from soundmorph.config import RenderOptions
 from soundmorph.errors import SoundmorphError
 from soundmorph.limits import MAX_COUNT, MAX_REPEATS, check_int, check_seed
 from soundmorph.models import SpectrogramVAE
-from soundmorph.session.core import LoadedModel, pick_device
+from soundmorph.session.loaded import LoadedModel, pick_device
 from soundmorph.session.rendering import Detail, Renderer, check_render_size, result_name
 from soundmorph.session.sources import Source, SourceSound
 from soundmorph.sound import Sound, SoundRow

@@ -18,7 +18,7 @@ from soundmorph.audio.studio import loop_tags
 from soundmorph.config import RenderOptions
 from soundmorph.errors import SoundmorphError
 from soundmorph.limits import MAX_RENDER_SECONDS
-from soundmorph.session.core import LoadedModel
+from soundmorph.session.loaded import LoadedModel
 from soundmorph.session.sources import SourceSound
 from soundmorph.sound import Sound
 
@@ -45,7 +45,7 @@ def result_name(kind: str, labels: Sequence[str], *tags: str) -> str:
 
 
 class Renderer:
-    """Turns latents of one :class:`~soundmorph.session.core.LoadedModel` into sounds."""
+    """Turns latents of one :class:`~soundmorph.session.loaded.LoadedModel` into sounds."""
 
     def __init__(self, loaded: LoadedModel) -> None:
         self.loaded = loaded

@@ -20,7 +20,7 @@ from soundmorph.limits import MAX_CLIP_SECONDS, READ_MARGIN_SECONDS
 
 
 class Library(Protocol):
-    """What resolving sources needs of a loaded model (:class:`~soundmorph.session.core.LoadedModel`)."""
+    """What resolving sources needs of a loaded model (:class:`~soundmorph.session.loaded.LoadedModel`)."""
 
     names: list[str]  # library file names, relative to root
     root: Path | None  # the library folder, None when unknown
