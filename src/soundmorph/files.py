@@ -25,7 +25,7 @@ import math
 import os
 import stat
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -256,8 +256,11 @@ def prepare_folder(
     return folder
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+def atomic_write_bytes(path: str | Path, data: bytes | Sequence[Any]) -> Path:
     """Write ``data`` to ``path`` atomically, creating missing parent folders; returns the path.
+
+    ``data`` is bytes, or a sequence of buffers (bytes, memoryviews, numpy arrays) written one
+    after the other: a large file assembled from parts is never copied into one object first.
 
     The last line of defence: whatever the caller checked, a folder, link, device or FIFO at
     ``path`` is never replaced.
@@ -286,8 +289,10 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     except OSError as error:
         raise SoundmorphError(f"{path}: cannot write in {path.parent} ({error.strerror or error})") from None
     try:
+        parts: Sequence[Any] = [data] if isinstance(data, bytes) else data
         with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
+            for part in parts:
+                handle.write(part)
         os.chmod(temporary, 0o666 & ~_umask())  # mkstemp creates files readable by their owner only
         os.replace(temporary, path)
     except BaseException as error:

@@ -112,11 +112,12 @@ def test_double_ctrl_c_during_the_state_write_keeps_the_previous_state(
     real_write = checkpoint.atomic_write_bytes
     calls = {"state": 0}
 
-    def write(path: Path, data: bytes) -> Path:
+    def write(path: Path, data: bytes | list) -> Path:
         if path.name == checkpoint.TRAIN_STATE_FILE:
             calls["state"] += 1
             if calls["state"] == 3:  # the state after epoch 2: half written, then Ctrl-C
-                (path.parent / f".{path.name}.killed.tmp").write_bytes(data[: len(data) // 2])
+                whole = data if isinstance(data, bytes) else b"".join(bytes(part) for part in data)
+                (path.parent / f".{path.name}.killed.tmp").write_bytes(whole[: len(whole) // 2])
                 raise KeyboardInterrupt
         return real_write(path, data)
 
