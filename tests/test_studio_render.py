@@ -170,3 +170,31 @@ def test_a_library_source_is_stretched_from_what_was_kept(
     again = model.morph(0, 1, 0.4)
     np.testing.assert_array_equal(again.audio, first.audio)
     assert model.renderer.studio_source(model.resolve(0)) is kept and len(kept.periods) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--bits", "12"], "--bits"),
+        (["--rate", "100"], "render rate must be in"),
+        (["--rate", "48k"], "--rate"),
+        (["--chain", "studi0"], "--chain"),
+    ],
+)
+def test_bad_render_arguments_are_one_line(
+    studio_model: tuple[session.SoundModel, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    said: str,
+) -> None:
+    model, unseen = studio_model
+    out = tmp_path / "x.wav"
+    try:
+        code = cli.main(["morph", str(model.folder), str(unseen / "a.wav"), "0", "--out", str(out), *args])
+    except SystemExit as stop:  # argparse's own refusals
+        code = int(stop.code or 0)
+    err = capsys.readouterr().err
+    assert code != 0 and said in err and "Traceback" not in err, err
+    assert len([line for line in err.splitlines() if "error" in line]) == 1
+    assert not out.exists()
